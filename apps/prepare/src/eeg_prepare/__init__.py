@@ -1,0 +1,1 @@
+"""eeg_prepare."""
