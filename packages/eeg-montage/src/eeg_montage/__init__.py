@@ -1,0 +1,13 @@
+"""ASA electrode files (``.elc``) and unit-sphere electrode coordinates by channel name. numpy only.
+
+>>> from eeg_montage import standard_montage
+>>> standard_montage().coords(["af7", "T3"]).shape
+(2, 3)
+"""
+
+from ._asa import parse_asa, read_asa
+from ._errors import MontageError, MontageWarning
+from ._montage import Montage
+from ._standard import standard_montage
+
+__all__ = ["Montage", "MontageError", "MontageWarning", "parse_asa", "read_asa", "standard_montage"]
