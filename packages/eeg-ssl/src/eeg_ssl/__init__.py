@@ -1,1 +1,24 @@
-"""eeg_ssl."""
+"""Self-supervised objectives for EEG: whole-window masking, masked losses and honest baselines.
+
+Knows nothing of Parquet or models: it works on ``[B, L, W]`` tensors and ``[B, L]`` masks.
+"""
+
+from eeg_ssl.config import BERT_PROPORTIONS, MASKING_STYLES, MaskingConfig, MaskingError
+from eeg_ssl.losses import interpolate_masked, masked_mse, masked_sse, reconstruction_r2
+from eeg_ssl.masking import mask_tokens, masked_counts, select_tokens
+from eeg_ssl.metrics import ReconstructionMeter
+
+__all__ = [
+    "BERT_PROPORTIONS",
+    "MASKING_STYLES",
+    "MaskingConfig",
+    "MaskingError",
+    "ReconstructionMeter",
+    "interpolate_masked",
+    "mask_tokens",
+    "masked_counts",
+    "masked_mse",
+    "masked_sse",
+    "reconstruction_r2",
+    "select_tokens",
+]

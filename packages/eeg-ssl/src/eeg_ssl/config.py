@@ -1,0 +1,60 @@
+"""The masking section of a run config."""
+
+from __future__ import annotations
+
+import warnings
+
+import attrs
+
+MASKING_STYLES = ("mae", "bert")
+#: BERT-style split of the selected tokens: zeros, Gaussian noise, unchanged.
+BERT_PROPORTIONS = (0.8, 0.1, 0.1)
+#: Above this ratio BERT's unchanged tokens leak too much of the target.
+BERT_RATIO_WARNING = 0.2
+
+
+class MaskingError(ValueError):
+    """A masking setting a user chose is invalid."""
+
+
+def _check_ratio(_instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < float(value) < 1.0:
+        raise MaskingError(f"expected float in (0, 1) for {attribute.name}, got {value!r}")
+
+
+def check_ratio(ratio: float) -> float:
+    """Return ``ratio`` as a float if it lies in (0, 1), else raise :class:`MaskingError`."""
+    _check_ratio(None, attrs.fields(MaskingConfig).ratio, ratio)
+    return float(ratio)
+
+
+def warn_if_leaky(style: str, ratio: float) -> None:
+    """Warn when BERT-style masking is asked at a ratio where unchanged tokens leak information."""
+    if style == "bert" and ratio > BERT_RATIO_WARNING:
+        warnings.warn(
+            f"BERT-style masking at ratio {ratio:g} > {BERT_RATIO_WARNING}: 10% of the selected windows stay "
+            "unchanged, so at high ratios the model is scored on windows it can see; prefer style 'mae'",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class MaskingConfig:
+    """How windows are hidden from the encoder during pretraining.
+
+    ``style``: ``"mae"`` replaces every selected window with zeros; ``"bert"`` zeros 80 %, replaces 10 %
+    with unit Gaussian noise (``noise_std`` in normalised units) and leaves 10 % unchanged.
+    ``ratio``: fraction of each sequence's real windows selected, in (0, 1).
+    ``seed``: seed of the training masks; ``None`` uses the run's seed. Validation masks are drawn once
+    from ``val_seed`` so every epoch is scored on the same masks.
+    """
+
+    style: str = attrs.field(default="mae", validator=attrs.validators.in_(MASKING_STYLES))
+    ratio: float = attrs.field(default=0.4, converter=float, validator=_check_ratio)
+    noise_std: float = attrs.field(default=1.0, converter=float, validator=attrs.validators.ge(0.0))
+    seed: int | None = attrs.field(default=None)
+    val_seed: int = attrs.field(default=12345)
+
+    def __attrs_post_init__(self) -> None:
+        warn_if_leaky(self.style, self.ratio)
