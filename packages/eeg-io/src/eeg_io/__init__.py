@@ -1,0 +1,66 @@
+"""eeg_io: Parquet EEG sequence datasets, collate, splits, decoded cache, validation, synthetic corpus.
+
+>>> from eeg_io import build_index, ChannelSequenceDataset, collate_sequences
+>>> items = build_index("data/")                               # doctest: +SKIP
+>>> dataset = ChannelSequenceDataset(items, window_length=2048)  # doctest: +SKIP
+>>> dataset[0]["windows"].shape                                # doctest: +SKIP
+torch.Size([124, 2048])
+"""
+
+from typing import TYPE_CHECKING
+
+from eeg_io.cache import DecodedCache
+from eeg_io.config import DataConfig
+from eeg_io.decode import DecodedWindows, decode_windows
+from eeg_io.errors import EEGDataError
+from eeg_io.index import SequenceItem, build_index
+from eeg_io.layout import METADATA_COLUMNS, find_parquet_files
+from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_dataset
+from eeg_io.reader import ChannelWindows, read_channel_windows
+from eeg_io.splits import split_by_group
+from eeg_io.synthetic import STANDARD_10_10_64, STANDARD_10_20, write_synthetic_corpus
+from eeg_io.validation import Problem, validate
+
+if TYPE_CHECKING:
+    from eeg_io.collate import collate_sequences
+    from eeg_io.dataset import ChannelSequenceDataset
+
+# The torch-based parts load on first use, so `python -m eeg_io validate` and users of the index,
+# validation or synthetic writer do not pay for importing torch (seconds).
+_LAZY = {"ChannelSequenceDataset": "eeg_io.dataset", "collate_sequences": "eeg_io.collate"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'eeg_io' has no attribute {name!r}")
+
+
+__all__ = [
+    "METADATA_COLUMNS",
+    "STANDARD_10_10_64",
+    "STANDARD_10_20",
+    "ChannelSequenceDataset",
+    "ChannelWindows",
+    "DataConfig",
+    "DecodedCache",
+    "DecodedWindows",
+    "EEGDataError",
+    "ParticipantRecord",
+    "PrimaryDataset",
+    "Problem",
+    "SequenceItem",
+    "build_index",
+    "collate_sequences",
+    "decode_windows",
+    "find_parquet_files",
+    "read_channel_windows",
+    "read_primary_dataset",
+    "split_by_group",
+    "validate",
+    "write_synthetic_corpus",
+]

@@ -1,0 +1,199 @@
+"""``ChannelSequenceDataset``: one ``(file, channel)`` sequence per item, as a float32 tensor ``[L, W]``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from eeg_io.cache import CACHE_DTYPES, DecodedCache
+from eeg_io.config import CROPS, DataConfig
+from eeg_io.index import SequenceItem, file_identity
+from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
+from eeg_io.reader import read_channel_windows
+
+__all__ = ["ChannelSequenceDataset"]
+
+
+class ChannelSequenceDataset(Dataset):
+    """A map-style dataset over index items; each sample is one channel of one participant-run.
+
+    Sample (a dict):
+        ``windows``: float32 tensor ``[L, W]`` (L <= ``max_windows``), normalised;
+        ``channel`` (upper-case), ``participant``, ``run``, ``file`` (str); ``length`` (int, = L);
+        ``padded_windows``, ``truncated_windows`` (int): windows of this sequence that were shorter
+        (zero-padded) or longer (cut) than W in the file.
+
+    The object holds the item list and settings only (no open files, no decoded data), so it is
+    cheap to pickle into DataLoader workers and its memory does not grow with the corpus' samples.
+
+    Random crops (``max_windows`` with ``crop="random"``) depend only on ``(seed, epoch, index)``:
+    the same epoch gives the same crops with or without workers, in any order. Call
+    :meth:`set_epoch` in the main process before each epoch (with ``persistent_workers=False``,
+    the default, workers get a fresh copy of the dataset every epoch).
+
+    Counters ``sequences_read``, ``padded_windows``, ``truncated_windows``, ``dropped_windows``
+    count what this process has read (each DataLoader worker counts its own copy; the per-sample
+    counts, summed by ``collate_sequences``, are the way to total them across workers).
+    """
+
+    def __init__(
+        self,
+        items: Sequence[SequenceItem],
+        window_length: int,
+        normalization: str = "sequence",
+        scale: float = 1.0,
+        nan_policy: str = "error",
+        max_windows: int | None = None,
+        crop: str = "random",
+        cache_dir: str | None = None,
+        cache_dtype: str = "float32",
+        seed: int = 0,
+    ) -> None:
+        if isinstance(window_length, bool) or not isinstance(window_length, int) or window_length < 1:
+            raise ValueError(f"window_length must be a positive int, got {window_length!r}")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        if max_windows is not None and (
+            isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1
+        ):
+            raise ValueError(f"max_windows must be a positive int or None, got {max_windows!r}")
+        if crop not in CROPS:
+            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+        if cache_dtype not in CACHE_DTYPES:
+            raise ValueError(f"cache_dtype must be one of {CACHE_DTYPES}, got {cache_dtype!r}")
+        if not np.isfinite(scale) or scale == 0:
+            raise ValueError(f"scale must be a finite non-zero number, got {scale!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self.items: tuple[SequenceItem, ...] = tuple(items)
+        self.window_length = window_length
+        self.normalization = normalization
+        self.scale = float(scale)
+        self.nan_policy = nan_policy
+        self.max_windows = max_windows
+        self.crop = crop
+        self.cache = None if cache_dir is None else DecodedCache(str(cache_dir), cache_dtype)
+        self._cache_settings = (
+            None
+            if self.cache is None
+            else self.cache.settings_key(
+                window_length=window_length,
+                normalization=normalization,
+                scale=self.scale,
+                nan_policy=nan_policy,
+            )
+        )
+        self.seed = int(seed)
+        self.epoch = 0
+        self.sequences_read = 0
+        self.padded_windows = 0
+        self.truncated_windows = 0
+        self.dropped_windows = 0
+
+    @classmethod
+    def from_config(
+        cls, items: Sequence[SequenceItem], config: DataConfig, seed: int = 0
+    ) -> ChannelSequenceDataset:
+        """Build from an ``eeg_io.DataConfig`` (its data settings) and the run's seed."""
+        return cls(
+            items,
+            window_length=config.window_length,
+            normalization=config.normalization,
+            scale=config.scale,
+            nan_policy=config.nan_policy,
+            max_windows=config.max_windows,
+            crop=config.crop,
+            cache_dir=config.cache_dir,
+            cache_dtype=config.cache_dtype,
+            seed=seed,
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random crops of ``epoch`` (call before each epoch, like DistributedSampler's)."""
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
+        self.epoch = int(epoch)
+
+    @property
+    def window_counts(self) -> dict[str, int]:
+        """What this process has read so far: sequences, padded, truncated and dropped windows."""
+        return {
+            "sequences": self.sequences_read,
+            "padded": self.padded_windows,
+            "truncated": self.truncated_windows,
+            "dropped": self.dropped_windows,
+        }
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.items[index]
+        windows, num_padded, num_truncated, num_dropped = self._load(item, index)
+        self.sequences_read += 1
+        self.padded_windows += num_padded
+        self.truncated_windows += num_truncated
+        self.dropped_windows += num_dropped
+        return {
+            "windows": torch.from_numpy(windows),
+            "channel": item.channel,
+            "participant": item.participant,
+            "run": item.run,
+            "file": item.file,
+            "length": int(windows.shape[0]),
+            "padded_windows": num_padded,
+            "truncated_windows": num_truncated,
+        }
+
+    def _load(self, item: SequenceItem, index: int) -> tuple[np.ndarray, int, int, int]:
+        """Owned float32 ``[L, W]`` (cropped) and the padded/truncated/dropped counts."""
+        entry = None
+        if self.cache is not None:
+            before = file_identity(item.file)
+            entry = self.cache.entry_path(before, item.channel, self._cache_settings)
+            cached = self.cache.read(entry, lambda length: self._crop_bounds(length, index))
+            if cached is not None:
+                return cached.windows, cached.num_padded, cached.num_truncated, cached.num_dropped
+        decoded = read_channel_windows(
+            item.file,
+            item.channel,
+            self.window_length,
+            normalization=self.normalization,
+            scale=self.scale,
+            nan_policy=self.nan_policy,
+        )
+        if entry is not None and file_identity(item.file) == before:
+            # Skipped if the file changed while it was being read: the entry would mix versions.
+            self.cache.store(
+                entry,
+                decoded.windows,
+                num_padded=decoded.num_padded,
+                num_truncated=decoded.num_truncated,
+                num_dropped=decoded.num_dropped,
+                source=f"{item.file}: channel {item.channel}",
+            )
+        start, stop = self._crop_bounds(decoded.windows.shape[0], index)
+        windows = decoded.windows
+        if (start, stop) != (0, windows.shape[0]):
+            windows = np.ascontiguousarray(windows[start:stop])
+        if self.cache is not None and self.cache.dtype == "float16":
+            # Same values with or without a cache hit: round through float16 here too.
+            windows = windows.astype(np.float16).astype(np.float32)
+        return windows, decoded.num_padded, decoded.num_truncated, decoded.num_dropped
+
+    def _crop_bounds(self, length: int, index: int) -> tuple[int, int]:
+        """Window range ``[start, stop)`` kept from a sequence of ``length`` windows."""
+        if self.max_windows is None or length <= self.max_windows:
+            return 0, length
+        if self.crop == "leading":
+            return 0, self.max_windows
+        # Seeded by (seed, epoch, index) alone, so workers, ranks and re-runs agree.
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        start = int(rng.integers(0, length - self.max_windows + 1))
+        return start, start + self.max_windows

@@ -1,0 +1,158 @@
+"""Non-finite value policies and per-sequence / per-window normalisation of ``[L, W]`` arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eeg_io.errors import EEGDataError
+
+__all__ = ["NAN_POLICIES", "NORMALIZATIONS", "finish_sequence", "nonfinite_rows", "normalize"]
+
+NORMALIZATIONS: tuple[str, ...] = ("sequence", "window", "none")
+NAN_POLICIES: tuple[str, ...] = ("error", "zero", "drop_window")
+
+# A standard deviation at or below this fraction of |mean| (or exactly 0) marks a flat signal:
+# it is only centred, never divided, so a constant channel gives zeros rather than NaN or noise.
+_FLAT_RELATIVE_STD = 1e-7
+
+
+def nonfinite_rows(windows: np.ndarray) -> np.ndarray | None:
+    """Bool ``[L]``: rows of ``windows [L, W]`` holding NaN or +-Inf; None when every value is finite.
+
+    A float64 sum of float32 values cannot overflow, so a finite sum proves that every value is
+    finite: the common case costs one pass and no temporary array.
+    """
+    if np.isfinite(windows.sum(dtype=np.float64)):
+        return None
+    return ~np.isfinite(windows).all(axis=1)
+
+
+def finish_sequence(
+    windows: np.ndarray,
+    valid_lengths: np.ndarray | None,
+    *,
+    normalization: str,
+    scale: float,
+    nan_policy: str,
+    where: str,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Apply the non-finite policy, then normalise one channel sequence.
+
+    Args:
+        windows: float32 ``[L, W]`` in time order (not modified; a new array is returned).
+        valid_lengths: int ``[L]`` real samples per window (the rest is zero padding), or None if all real.
+        normalization: ``"sequence"`` (z-score over all real samples), ``"window"`` (z-score each
+            window), ``"none"`` (multiply by ``scale``).
+        nan_policy: ``"error"``, ``"zero"`` (non-finite samples become 0 and are left out of the
+            statistics) or ``"drop_window"`` (windows holding any non-finite sample are removed).
+        where: ``"file: channel X"`` for messages.
+        rows: int ``[L]`` file row of each window, for messages; defaults to ``arange(L)``.
+
+    Returns:
+        ``(out, kept)``: float32 ``[L', W]`` owned, writable array, and bool ``[L]`` of kept windows
+        (None when all were kept).
+
+    Raises:
+        EEGDataError: a non-finite value under ``nan_policy="error"``, or no window left to keep.
+    """
+    total = windows.sum(dtype=np.float64)
+    bad_rows = None if np.isfinite(total) else ~np.isfinite(windows).all(axis=1)
+    kept = None
+    nonfinite = None
+    if bad_rows is not None:
+        first = int(np.flatnonzero(bad_rows)[0])
+        if nan_policy == "error":
+            row = int(rows[first]) if rows is not None else first
+            value = windows[first][~np.isfinite(windows[first])][0]
+            raise EEGDataError(
+                f"{where}: non-finite value ({value}) in row {row} (window {first} in time order); "
+                "fix the file or set nan_policy to 'zero' or 'drop_window'"
+            )
+        if nan_policy == "drop_window":
+            kept = ~bad_rows
+            if not kept.any():
+                raise EEGDataError(f"{where}: every window holds a non-finite value; nothing left to use")
+            windows = windows[kept]
+            if valid_lengths is not None:
+                valid_lengths = valid_lengths[kept]
+        elif nan_policy == "zero":
+            nonfinite = ~np.isfinite(windows)
+        else:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+
+    valid = None
+    if valid_lengths is not None:
+        valid = np.arange(windows.shape[1])[None, :] < valid_lengths[:, None]  # (L, W)
+    if nonfinite is not None:
+        valid = ~nonfinite if valid is None else valid & ~nonfinite
+    if valid is None and normalization == "sequence":
+        return _zscore_dense_sequence(windows, total), kept
+    return normalize(windows, normalization, scale=scale, valid=valid), kept
+
+
+def normalize(
+    windows: np.ndarray, normalization: str, *, scale: float = 1.0, valid: np.ndarray | None = None
+) -> np.ndarray:
+    """Normalise ``windows [L, W]`` into a new float32 array; samples outside ``valid`` come out 0.
+
+    ``valid`` is bool ``[L, W]`` (True on real, finite samples) or None for "all valid". Statistics
+    are computed in float64 over valid samples only, so padding and dropped values do not bias them.
+    """
+    out = np.array(windows, dtype=np.float32, copy=True)
+    if valid is not None:
+        out[~valid] = 0.0
+    if normalization == "none":
+        if scale != 1.0:
+            out *= np.float32(scale)
+        return out
+    if normalization == "sequence":
+        _zscore_sequence(out, valid)
+        return out
+    if normalization == "window":
+        _zscore_windows(out, valid)
+        return out
+    raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+
+
+def _zscore_dense_sequence(windows: np.ndarray, total: float) -> np.ndarray:
+    """The common case (no padding, all finite) in four passes and one new array; ``total`` = sum in float64."""
+    if windows.size == 0:
+        return np.array(windows, dtype=np.float32)
+    mean = total / windows.size
+    out = np.subtract(windows, np.float32(mean), dtype=np.float32)  # new, owned, writable
+    flat = out.reshape(-1)
+    std = np.sqrt(float(np.dot(flat, flat)) / windows.size)
+    if std > _FLAT_RELATIVE_STD * abs(mean) and std > 0.0:
+        out *= np.float32(1.0 / std)
+    return out
+
+
+def _zscore_sequence(out: np.ndarray, valid: np.ndarray | None) -> None:
+    count = out.size if valid is None else int(valid.sum())
+    if count == 0:
+        return
+    mean = out.sum(dtype=np.float64) / count  # invalid samples are already 0
+    out -= np.float32(mean)
+    if valid is not None:
+        out[~valid] = 0.0
+    flat = out.reshape(-1)
+    # float32 dot runs blocked in BLAS: accurate to ~1e-6 relative here, and 10x cheaper than float64.
+    variance = float(np.dot(flat, flat)) / count
+    std = np.sqrt(variance)
+    if std > _FLAT_RELATIVE_STD * abs(mean) and std > 0.0:
+        out *= np.float32(1.0 / std)
+
+
+def _zscore_windows(out: np.ndarray, valid: np.ndarray | None) -> None:
+    counts = np.full(out.shape[0], out.shape[1], dtype=np.float64) if valid is None else valid.sum(axis=1)
+    safe_counts = np.maximum(counts, 1)
+    means = out.sum(axis=1, dtype=np.float64) / safe_counts  # (L,)
+    out -= means[:, None].astype(np.float32)
+    if valid is not None:
+        out[~valid] = 0.0
+    variances = np.einsum("lw,lw->l", out, out, dtype=np.float64) / safe_counts  # (L,)
+    stds = np.sqrt(variances)
+    flat = ~((stds > _FLAT_RELATIVE_STD * np.abs(means)) & (stds > 0.0))
+    stds[flat] = 1.0  # flat windows are only centred
+    out *= (1.0 / stds)[:, None].astype(np.float32)

@@ -1,0 +1,218 @@
+"""A synthetic EEG corpus in the pretraining Parquet layout, for demos, tests and benchmarks.
+
+The signals are EEG-like, not EEG: a 1/f background mixed across the scalp so that neighbouring
+electrodes correlate, an alpha rhythm (8.5-11.5 Hz, per participant) strongest over the back of
+the head whose strength waxes and wanes over seconds, and a little 50 Hz line noise. Values are µV.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from eeg_io.layout import METADATA_COLUMNS
+
+__all__ = ["STANDARD_10_10_64", "STANDARD_10_20", "synthetic_signals", "write_synthetic_corpus"]
+
+# The 19 electrodes of the classic 10-20 system, in the usual spelling (files carry them so; the
+# index upper-cases them).
+STANDARD_10_20: tuple[str, ...] = (
+    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",
+    "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2",
+)  # fmt: skip
+# A common 64-electrode 10-10 cap (the 10-20 set plus 45 intermediate positions).
+STANDARD_10_10_64: tuple[str, ...] = (
+    *STANDARD_10_20,
+    "AF7", "AF3", "AFz", "AF4", "AF8", "F5", "F1", "F2", "F6", "FT7", "FC5", "FC3", "FC1", "FCz",
+    "FC2", "FC4", "FC6", "FT8", "C5", "C1", "C2", "C6", "TP7", "CP5", "CP3", "CP1", "CPz", "CP2",
+    "CP4", "CP6", "TP8", "P5", "P1", "P2", "P6", "PO7", "PO3", "POz", "PO4", "PO8", "Oz",
+    "FT9", "FT10", "TP9", "TP10",
+)  # fmt: skip
+
+SUB_WINDOWS_PER_PARENT = 4
+_LINE_FREQUENCY_HZ = 50.0
+_NEIGHBOUR_SCALE = 0.4  # unit-sphere chord length over which background correlation falls off
+
+
+def write_synthetic_corpus(
+    root: str | os.PathLike,
+    participants: int = 4,
+    runs: int = 1,
+    channels: Sequence[str] | None = None,
+    windows_per_run: int = 16,
+    window_length: int = 2048,
+    sfreq: float = 256.0,
+    seed: int = 0,
+) -> list[Path]:
+    """Write ``participants x runs`` Parquet files and return their paths (sorted).
+
+    Layout: ``root/sub-001/sub-001_run-1.parquet``, ... with metadata columns ``participant``
+    (``"sub-001"``), ``run`` (``"1"``), ``parent_window_id`` / ``sub_window_id`` (int64; four
+    consecutive sub-windows per parent window), ``window_start`` / ``window_end`` (float64 seconds
+    from the start of the run), then one ``list<float32>`` column per channel: row i holds samples
+    ``[i*W, (i+1)*W)`` of the continuous recording, in µV.
+
+    The output is a pure function of the arguments: the same arguments give byte-identical files.
+
+    Args:
+        channels: channel column names; default ``STANDARD_10_20``. Names the built-in montage does
+            not know (e.g. ``VEOG``) get an uncorrelated background and a weak alpha.
+        window_length: W, samples per window; ``sfreq`` in Hz.
+    """
+    channels = tuple(STANDARD_10_20 if channels is None else channels)
+    _check_arguments(participants, runs, channels, windows_per_run, window_length, sfreq, seed)
+    root = Path(root)
+    paths = []
+    for participant in range(participants):
+        participant_id = f"sub-{participant + 1:03d}"
+        for run in range(runs):
+            signals = synthetic_signals(
+                channels, windows_per_run * window_length, sfreq, seed=(seed, participant, run)
+            )
+            table = _to_table(signals, channels, participant_id, str(run + 1), window_length, sfreq)
+            path = root / participant_id / f"{participant_id}_run-{run + 1}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            pq.write_table(table, temporary, compression="snappy", use_dictionary=["participant", "run"])
+            os.replace(temporary, path)
+            paths.append(path)
+    return sorted(paths)
+
+
+def synthetic_signals(
+    channels: Sequence[str], num_samples: int, sfreq: float, seed: int | tuple[int, ...] = 0
+) -> np.ndarray:
+    """EEG-like signals, float32 ``[C, num_samples]`` in µV, deterministic in ``seed``."""
+    rng = np.random.default_rng(seed)
+    num_channels = len(channels)
+    positions, known = _positions(channels)
+    times = np.arange(num_samples) / sfreq  # (N,) seconds
+
+    # 1/f^beta background: independent sources, then spatial smoothing so neighbours correlate.
+    exponent = rng.uniform(0.8, 1.4)
+    sources = _coloured_noise(rng, num_channels, num_samples, sfreq, lambda f: f ** (-exponent / 2), 0.5)
+    mixing = _neighbour_mixing(positions, known)  # (C, C)
+    background = mixing @ sources * (12.0 * rng.uniform(0.7, 1.3))  # (C, N)
+    background *= rng.uniform(0.8, 1.2, size=(num_channels, 1))  # electrode impedance spread
+
+    # Alpha: one drifting-phase oscillator, weighted towards posterior electrodes (y < 0), with an
+    # envelope that varies over seconds (log-normal, low-passed around 0.2 Hz).
+    alpha_hz = rng.uniform(8.5, 11.5)
+    phase = 2 * np.pi * alpha_hz * times + np.cumsum(rng.normal(0.0, 0.03, num_samples))
+    phase_offsets = rng.normal(0.0, 0.2, size=(num_channels, 1))
+    envelope = np.exp(
+        0.6 * _coloured_noise(rng, 1, num_samples, sfreq, lambda f: np.exp(-((f / 0.2) ** 2)), 0.0)
+    )
+    posterior = np.where(known, np.clip(-positions[:, 1], 0.0, 1.0), 0.0)
+    weights = (0.25 + 1.25 * posterior) * rng.uniform(0.8, 1.2, size=num_channels)  # (C,)
+    alpha = 10.0 * weights[:, None] * envelope * np.sin(phase[None, :] + phase_offsets)
+
+    signals = background + alpha
+    if sfreq / 2 > _LINE_FREQUENCY_HZ:  # below Nyquist only
+        line_phase = rng.uniform(0, 2 * np.pi, size=(num_channels, 1))
+        signals += 0.8 * np.sin(2 * np.pi * _LINE_FREQUENCY_HZ * times[None, :] + line_phase)
+    return signals.astype(np.float32)
+
+
+def _coloured_noise(rng, rows: int, num_samples: int, sfreq: float, gain, highpass_hz: float) -> np.ndarray:
+    """Gaussian noise ``[rows, N]`` with amplitude spectrum ``gain(f)``, zero below ``highpass_hz``, unit std."""
+    spectrum = np.fft.rfft(rng.standard_normal((rows, num_samples)), axis=1)
+    freqs = np.fft.rfftfreq(num_samples, 1.0 / sfreq)
+    shaped = np.zeros_like(freqs)
+    keep = (freqs > 0) & (freqs >= highpass_hz)
+    shaped[keep] = gain(freqs[keep])
+    noise = np.fft.irfft(spectrum * shaped, n=num_samples, axis=1)
+    std = noise.std(axis=1, keepdims=True)
+    return noise / np.where(std > 0, std, 1.0)
+
+
+def _positions(channels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-sphere positions ``[C, 3]`` (x right, y anterior, z up) and bool ``[C]`` known-to-montage."""
+    from eeg_montage import standard_montage  # numpy-only, but only the synthetic writer needs it
+
+    montage = standard_montage()
+    known = np.array([montage.has(name) for name in channels], dtype=bool)
+    positions = np.zeros((len(channels), 3))
+    if known.any():
+        positions[known] = montage.coords([c for c, k in zip(channels, known, strict=True) if k])
+    return positions, known
+
+
+def _neighbour_mixing(positions: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Row-normalised Gaussian kernel of electrode distance; unknown electrodes mix only with themselves."""
+    distances = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=-1)  # (C, C)
+    kernel = np.exp(-0.5 * (distances / _NEIGHBOUR_SCALE) ** 2)
+    both_known = known[:, None] & known[None, :]
+    kernel = np.where(both_known, kernel, np.eye(len(known)))
+    return kernel / np.sqrt((kernel**2).sum(axis=1, keepdims=True))  # unit variance per channel
+
+
+def _to_table(
+    signals: np.ndarray, channels: Sequence[str], participant: str, run: str, window_length: int, sfreq: float
+) -> pa.Table:
+    num_windows = signals.shape[1] // window_length
+    window_ids = np.arange(num_windows, dtype=np.int64)
+    offsets = _numbers(np.arange(num_windows + 1, dtype=np.int32) * np.int32(window_length), pa.int32())
+    columns = {
+        "participant": _repeated_string(participant, num_windows),
+        "run": _repeated_string(run, num_windows),
+        "parent_window_id": _numbers(window_ids // SUB_WINDOWS_PER_PARENT, pa.int64()),
+        "sub_window_id": _numbers(window_ids % SUB_WINDOWS_PER_PARENT, pa.int64()),
+        "window_start": _numbers(window_ids * window_length / sfreq, pa.float64()),
+        "window_end": _numbers((window_ids + 1) * window_length / sfreq, pa.float64()),
+    }
+    for name, samples in zip(channels, signals, strict=True):
+        values = _numbers(samples[: num_windows * window_length], pa.float32())
+        columns[name] = pa.ListArray.from_arrays(offsets, values)
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns))
+
+
+# Arrays are built from buffers: pa.array()/pa.scalar() import pandas when it is installed, which
+# costs seconds in every fresh process (DataLoader workers, CLI runs).
+_NUMPY_TYPES = {
+    pa.int32(): np.int32,
+    pa.int64(): np.int64,
+    pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}
+
+
+def _numbers(values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    values = np.ascontiguousarray(values, dtype=_NUMPY_TYPES[type_])
+    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(values)])
+
+
+def _repeated_string(text: str, count: int) -> pa.Array:
+    data = text.encode()
+    offsets = np.arange(count + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data * count)]
+    )
+
+
+def _check_arguments(participants, runs, channels, windows_per_run, window_length, sfreq, seed) -> None:
+    for name, value in (
+        ("participants", participants),
+        ("runs", runs),
+        ("windows_per_run", windows_per_run),
+        ("window_length", window_length),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if not isinstance(sfreq, int | float) or not np.isfinite(sfreq) or sfreq <= 0:
+        raise ValueError(f"sfreq must be a positive number of Hz, got {sfreq!r}")
+    if not channels or not all(isinstance(c, str) and c.strip() for c in channels):
+        raise ValueError(f"channels must be a non-empty list of names, got {list(channels)!r}")
+    upper = [c.upper() for c in channels]
+    if len(set(upper)) != len(upper):
+        raise ValueError(f"channels repeat a name (names are case-insensitive): {list(channels)}")
+    clashes = [c for c in channels if c.lower() in METADATA_COLUMNS]
+    if clashes:
+        raise ValueError(f"channels {clashes} clash with the metadata columns {METADATA_COLUMNS}")
