@@ -1,0 +1,326 @@
+"""The processing config: shared signal/window/artifact settings plus one section per command.
+
+YAML mirrors the nesting (see ``configs/processing.yaml`` for every key with its meaning)::
+
+    signal:      {sampling_rate: 256, reference: none, l_freq: 0.5, h_freq: 60, notch: [], ...}
+    windows:     {window_seconds: 8, overlap_seconds: 0, parent_window_seconds: null, ...}
+    artifacts:   {max_peak_to_peak_uv: 500, flat_max_uv: 1, flat_seconds: 1, non_finite: reject}
+    pretraining: {input: {...}, channels: {...}, output_dir: ..., file_template: ...}
+    primary:     {input: {...}, channels: {...}, labels: {...}, output_dir: ..., ...}
+
+Every key has a default, so a config file only needs what differs. Checks that involve two
+sections (a window must be a whole number of samples at ``signal.sampling_rate``) live in
+:class:`PrepareConfig` and name both keys.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+from eeg_pretrain.configuration import ConfigError, apply_overrides, read_yaml, structure, unstructure
+
+LAYOUTS = ("auto", "bids", "flat")
+FORMATS = ("edf", "bdf", "vhdr", "set", "fif", "csv")
+CSV_UNITS = {"uV": 1.0, "mV": 1e3, "V": 1e6}  # factor to µV
+MISSING_CHANNEL_POLICIES = ("error", "skip_recording")
+REFERENCES = ("none", "average", "channels")
+FILTER_METHODS = ("fir", "iir")
+RESAMPLE_METHODS = ("fft", "polyphase")
+INCOMPLETE_POLICIES = ("drop", "pad")
+NON_FINITE_POLICIES = ("reject", "interpolate")
+ID_MATCHING = ("loose", "exact")
+MUSE_CHANNELS = ("AF7", "AF8", "TP9", "TP10")
+# Metadata column names of the pretraining layout (eeg_io.layout.METADATA_COLUMNS; a test keeps them
+# equal). Repeated here so that worker processes need not import eeg_io, which imports torch.
+METADATA_COLUMNS = ("participant", "run", "parent_window_id", "sub_window_id", "window_start", "window_end")
+
+
+def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"expected {attribute.name} > 0 or null, got {value}")
+
+
+def _non_empty(_inst: object, attribute: attrs.Attribute, value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"expected a non-empty {attribute.name}")
+
+
+def _names(_inst: object, attribute: attrs.Attribute, value: tuple[str, ...] | None) -> None:
+    if value is None:
+        return
+    if any(not name.strip() for name in value):
+        raise ValueError(f"{attribute.name} holds an empty channel name")
+    upper = [name.strip().upper() for name in value]
+    repeated = sorted({name for name in upper if upper.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{attribute.name} names {', '.join(repeated)} twice (names are case-insensitive)")
+
+
+@attrs.frozen(kw_only=True)
+class CsvConfig:
+    """How Muse-style CSV exports are read (muselsl: ``timestamps,TP9,AF7,AF8,TP10[,Right AUX]``;
+    Mind Monitor: ``TimeStamp, ..., RAW_TP9, RAW_AF7, ...``)."""
+
+    sampling_rate: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timestamp_column: str | None = None
+    unit: str = attrs.field(default="uV", validator=v.in_(tuple(CSV_UNITS)))
+    delimiter: str = attrs.field(default=",")
+
+    @delimiter.validator
+    def _one_character(self, attribute: attrs.Attribute, value: str) -> None:
+        if len(value) != 1:
+            raise ValueError(f"expected delimiter to be one character, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class InputConfig:
+    """Where recordings are found and how participant and run are read from their paths."""
+
+    root: str = attrs.field(validator=_non_empty)
+    layout: str = attrs.field(default="auto", validator=v.in_(LAYOUTS))
+    pattern: str = attrs.field(default="{participant}_run-{run}")
+    include: str = attrs.field(default="*", validator=_non_empty)
+    formats: tuple[str, ...] = attrs.field(default=FORMATS)
+    csv: CsvConfig = attrs.Factory(CsvConfig)
+
+    @pattern.validator
+    def _has_participant(self, attribute: attrs.Attribute, value: str) -> None:
+        if "{participant}" not in value:
+            raise ValueError(f"expected pattern to contain {{participant}}, got {value!r}")
+
+    @formats.validator
+    def _known_formats(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        unknown = [f for f in value if f.lower().lstrip(".") not in FORMATS]
+        if unknown or not value:
+            raise ValueError(f"expected formats among {', '.join(FORMATS)}, got {list(value)}")
+
+
+@attrs.frozen(kw_only=True)
+class ChannelConfig:
+    """Which channels are kept. ``pick: null`` keeps every EEG channel of each recording."""
+
+    pick: tuple[str, ...] | None = attrs.field(default=None, validator=_names)
+    exclude: tuple[str, ...] = attrs.field(default=(), validator=_names)
+    aliases: dict[str, str] = attrs.field(factory=dict)
+    on_missing: str = attrs.field(default="error", validator=v.in_(MISSING_CHANNEL_POLICIES))
+
+    def __attrs_post_init__(self) -> None:
+        clashes = [c for c in (self.pick or ()) if c.strip().lower() in METADATA_COLUMNS]
+        if clashes:
+            raise ValueError(f"pick names {clashes} clash with the metadata columns {list(METADATA_COLUMNS)}")
+
+
+@attrs.frozen(kw_only=True)
+class SignalConfig:
+    """Units, reference, resampling and filtering of the continuous signal (before windowing)."""
+
+    sampling_rate: float = attrs.field(default=256.0, validator=v.gt(0.0))
+    reference: str = attrs.field(default="none", validator=v.in_(REFERENCES))
+    reference_channels: tuple[str, ...] = attrs.field(default=(), validator=_names)
+    resample_method: str = attrs.field(default="fft", validator=v.in_(RESAMPLE_METHODS))
+    l_freq: float | None = attrs.field(default=0.5, validator=_positive_or_none)
+    h_freq: float | None = attrs.field(default=60.0, validator=_positive_or_none)
+    notch: tuple[float, ...] = ()
+    filter_method: str = attrs.field(default="fir", validator=v.in_(FILTER_METHODS))
+
+    def __attrs_post_init__(self) -> None:
+        # The messages say "sampling rate" in words: naming the field would pin the error to it.
+        nyquist = self.sampling_rate / 2
+        if self.h_freq is not None and self.h_freq >= nyquist:
+            raise ValueError(
+                f"h_freq {self.h_freq:g} Hz must be below {nyquist:g} Hz, half the sampling rate "
+                f"{self.sampling_rate:g} Hz"
+            )
+        if self.l_freq is not None and self.h_freq is not None and self.l_freq >= self.h_freq:
+            raise ValueError(f"l_freq {self.l_freq:g} Hz must be below h_freq {self.h_freq:g} Hz")
+        bad = [f for f in self.notch if not 0 < f < nyquist]
+        if bad:
+            raise ValueError(
+                f"notch frequencies {bad} must lie in (0, {nyquist:g}) Hz, below half the sampling rate"
+            )
+        if self.reference == "channels" and not self.reference_channels:
+            raise ValueError("reference: channels needs reference_channels (e.g. [TP9, TP10])")
+        if self.reference != "channels" and self.reference_channels:
+            raise ValueError(
+                f"reference_channels is only used with reference: channels (reference is {self.reference})"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class WindowConfig:
+    """Parent windows and the sub-windows (the model's tokens) cut from them."""
+
+    window_seconds: float = attrs.field(default=8.0, validator=v.gt(0.0))
+    overlap_seconds: float = attrs.field(default=0.0, validator=v.ge(0.0))
+    parent_window_seconds: float | None = attrs.field(default=None, validator=_positive_or_none)
+    incomplete: str = attrs.field(default="drop", validator=v.in_(INCOMPLETE_POLICIES))
+    remove_dc: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.overlap_seconds >= self.window_seconds:
+            raise ValueError(
+                f"overlap_seconds {self.overlap_seconds:g} must be below window_seconds {self.window_seconds:g}"
+            )
+        if self.parent_window_seconds is not None and self.parent_window_seconds < self.window_seconds:
+            raise ValueError(
+                f"parent_window_seconds {self.parent_window_seconds:g} must be at least "
+                f"window_seconds {self.window_seconds:g}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactConfig:
+    """Which windows are rejected; each rule can be switched off with ``null``."""
+
+    max_peak_to_peak_uv: float | None = attrs.field(default=500.0, validator=_positive_or_none)
+    flat_max_uv: float | None = attrs.field(default=1.0, validator=_positive_or_none)
+    flat_seconds: float = attrs.field(default=1.0, validator=v.gt(0.0))
+    non_finite: str = attrs.field(default="reject", validator=v.in_(NON_FINITE_POLICIES))
+
+
+@attrs.frozen(kw_only=True)
+class PretrainingConfig:
+    """``prepare pretraining``: one Parquet file per participant-run."""
+
+    input: InputConfig = attrs.Factory(lambda: InputConfig(root="data/raw/pretraining"))
+    channels: ChannelConfig = attrs.Factory(ChannelConfig)
+    output_dir: str = attrs.field(default="data/processed/pretraining", validator=_non_empty)
+    file_template: str = attrs.field(default="{participant}/{participant}_run-{run}.parquet")
+
+    @file_template.validator
+    def _template(self, attribute: attrs.Attribute, value: str) -> None:
+        if "{participant}" not in value or "{run}" not in value or not value.endswith(".parquet"):
+            raise ValueError(
+                f"expected file_template to contain {{participant}} and {{run}} and end in .parquet, got {value!r}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class LabelsConfig:
+    """The labels CSV: one row per participant."""
+
+    path: str = attrs.field(default="data/raw/primary/labels.csv", validator=_non_empty)
+    participant_column: str = attrs.field(default="Participant", validator=_non_empty)
+    label_column: str = attrs.field(default="Remission", validator=_non_empty)
+    match: str = attrs.field(default="loose", validator=v.in_(ID_MATCHING))
+
+
+@attrs.frozen(kw_only=True)
+class PrimaryConfig:
+    """``prepare primary``: one labelled Parquet file for the clinical task."""
+
+    input: InputConfig = attrs.Factory(lambda: InputConfig(root="data/raw/primary"))
+    channels: ChannelConfig = attrs.Factory(lambda: ChannelConfig(pick=MUSE_CHANNELS))
+    labels: LabelsConfig = attrs.Factory(LabelsConfig)
+    output_dir: str = attrs.field(default="data/processed", validator=_non_empty)
+    output_name: str | None = None
+    participant_column: str = attrs.field(default="Participant", validator=_non_empty)
+    label_column: str = attrs.field(default="Remission", validator=_non_empty)
+
+    def __attrs_post_init__(self) -> None:
+        if self.channels.pick is None:
+            raise ValueError("channels: the primary dataset needs an explicit channels.pick list")
+        if self.output_name is not None and not self.output_name.endswith(".parquet"):
+            raise ValueError(f"output_name must end in .parquet, got {self.output_name!r}")
+        names = [self.participant_column, self.label_column, *self.channels.pick]
+        lowered = [n.lower() for n in names]
+        clash = sorted({n for n in lowered if lowered.count(n) > 1})
+        metadata_clash = [n for n in (self.label_column,) if n.lower() in METADATA_COLUMNS]
+        if clash or metadata_clash:
+            raise ValueError(
+                f"label_column, participant_column and channels.pick must name different columns "
+                f"(not a metadata column either), got {names}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class PrepareConfig:
+    signal: SignalConfig = attrs.Factory(SignalConfig)
+    windows: WindowConfig = attrs.Factory(WindowConfig)
+    artifacts: ArtifactConfig = attrs.Factory(ArtifactConfig)
+    pretraining: PretrainingConfig = attrs.Factory(PretrainingConfig)
+    primary: PrimaryConfig = attrs.Factory(PrimaryConfig)
+
+    def __attrs_post_init__(self) -> None:
+        rate = self.signal.sampling_rate
+        for key, seconds in (
+            ("window_seconds", self.windows.window_seconds),
+            ("overlap_seconds", self.windows.overlap_seconds),
+        ):
+            samples = seconds * rate
+            if not math.isclose(samples, round(samples), abs_tol=1e-6):
+                raise ValueError(
+                    f"windows.{key} {seconds:g} s is {samples:g} samples at signal.sampling_rate "
+                    f"{rate:g} Hz; expected a whole number of samples"
+                )
+        if self.artifacts.flat_seconds > self.windows.window_seconds:
+            raise ValueError(
+                f"artifacts.flat_seconds {self.artifacts.flat_seconds:g} must not exceed "
+                f"windows.window_seconds {self.windows.window_seconds:g}"
+            )
+
+    @property
+    def window_length(self) -> int:
+        """Samples per sub-window at ``signal.sampling_rate`` (2048 for 8 s at 256 Hz)."""
+        return round(self.windows.window_seconds * self.signal.sampling_rate)
+
+
+COMMANDS = ("pretraining", "primary")
+
+
+def build_config(data: dict[str, Any], source: str | None = None) -> PrepareConfig:
+    """Plain data -> validated :class:`PrepareConfig`; :class:`ConfigError` (one line per problem) otherwise."""
+    return structure(data, PrepareConfig, source)
+
+
+def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> PrepareConfig:
+    """Read YAML (``None``: defaults only), apply ``--set section.key=value`` overrides, validate."""
+    raw = read_yaml(path) if path is not None else {}
+    source = str(path) if path is not None else "(defaults)"
+    return build_config(apply_overrides(raw, list(overrides)), source)
+
+
+def command_section(config: PrepareConfig, command: str) -> PretrainingConfig | PrimaryConfig:
+    if command not in COMMANDS:
+        raise ConfigError([f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}"])
+    return getattr(config, command)
+
+
+def settings_of(config: PrepareConfig, command: str) -> dict[str, Any]:
+    """Everything that changes the numbers written by ``command``: stored in each output's metadata so
+    a re-run can tell whether an existing output was made with the same settings."""
+    section = command_section(config, command)
+    settings: dict[str, Any] = {
+        "format": 1,
+        "signal": unstructure(config.signal),
+        "windows": unstructure(config.windows),
+        "artifacts": unstructure(config.artifacts),
+        "channels": unstructure(section.channels),
+        "csv": unstructure(section.input.csv),
+    }
+    if isinstance(section, PrimaryConfig):
+        settings["labels"] = {
+            "participant_column": section.labels.participant_column,
+            "label_column": section.labels.label_column,
+            "match": section.labels.match,
+        }
+        settings["columns"] = [section.participant_column, section.label_column]
+    return settings
+
+
+def default_primary_name(config: PrepareConfig) -> str:
+    """``{window_seconds}s_{channels joined by -}_primary_dataset.parquet``, channels lower-cased,
+    e.g. ``8s_af7-af8-tp9-tp10_primary_dataset.parquet``."""
+    channels = "-".join(c.strip().lower() for c in config.primary.channels.pick or ())
+    return f"{config.windows.window_seconds:g}s_{channels}_primary_dataset.parquet"
+
+
+def fail(key: str, message: str) -> ConfigError:
+    """A config problem found after validation (e.g. a path that does not exist), naming its key."""
+    return ConfigError([f"{message} @ $.{key}"])

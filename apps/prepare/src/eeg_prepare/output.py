@@ -1,0 +1,129 @@
+"""Arrow tables in the layouts eeg-io reads, atomic Parquet writes, and the up-to-date test.
+
+Pretraining file (one per participant-run): ``participant`` (string), ``run`` (string),
+``parent_window_id``, ``sub_window_id`` (int64), ``window_start``, ``window_end`` (float64, seconds
+from the recording start), then one ``list<float32>`` column per channel (µV, one window per row).
+
+Primary file: the participant id column (default ``Participant``; it doubles as the ``participant``
+metadata column, which eeg-io finds case-insensitively; under another name a ``participant`` column
+is added), the label column (int64, default ``Remission``), the other metadata columns, the channels.
+
+The Parquet key-value metadata records how a file was made: ``eeg_prepare.settings`` (JSON of every
+setting that changes the numbers), ``eeg_prepare.sources`` (input files), ``eeg_prepare.counts``
+(window counts per recording). A re-run compares them to decide whether the file is up to date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from eeg_prepare.windowing import Windows
+from eeg_pretrain.configuration import atomic_write_bytes
+
+SETTINGS_KEY = "eeg_prepare.settings"
+SOURCES_KEY = "eeg_prepare.sources"
+COUNTS_KEY = "eeg_prepare.counts"
+VERSION_KEY = "eeg_prepare.version"
+
+
+def _version() -> str:
+    try:
+        return version("prepare")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def windows_table(windows: Windows, participant: str, run: str) -> pa.Table:
+    """The pretraining-layout table of one recording's kept windows (K rows)."""
+    num_rows = windows.data.shape[0]
+    columns: dict[str, pa.Array] = {
+        "participant": pa.array([participant] * num_rows, pa.string()),
+        "run": pa.array([run] * num_rows, pa.string()),
+        "parent_window_id": pa.array(windows.parent_ids, pa.int64()),
+        "sub_window_id": pa.array(windows.sub_ids, pa.int64()),
+        "window_start": pa.array(windows.starts, pa.float64()),
+        "window_end": pa.array(windows.ends, pa.float64()),
+    }
+    length = windows.data.shape[2]
+    offsets = pa.array(np.arange(num_rows + 1, dtype=np.int32) * length, pa.int32())
+    for c, name in enumerate(windows.channels):
+        values = np.ascontiguousarray(windows.data[:, c, :]).reshape(-1)  # (K * W,) row-major windows
+        columns[name] = pa.ListArray.from_arrays(offsets, pa.array(values, pa.float32()))
+    return pa.table(columns)
+
+
+def primary_table(
+    windows: Windows, participant: str, run: str, label: int, participant_column: str, label_column: str
+) -> pa.Table:
+    """The primary-layout table of one recording: ids and label first, then the pretraining columns."""
+    table = windows_table(windows, participant, run)
+    num_rows = table.num_rows
+    table = table.add_column(1, label_column, pa.array([label] * num_rows, pa.int64()))
+    if participant_column.lower() == "participant":
+        return table.rename_columns([participant_column, *table.column_names[1:]])
+    return table.add_column(0, participant_column, pa.array([participant] * num_rows, pa.string()))
+
+
+def write_parquet(table: pa.Table, path: str | os.PathLike, metadata: Mapping[str, Any]) -> None:
+    """Write ``table`` to ``path`` atomically (temporary file + rename), with ``metadata`` (JSON-encoded
+    values) in the Parquet key-value metadata. A reader never sees a half-written file."""
+    stored = dict(table.schema.metadata or {})
+    stored.update(
+        {key.encode(): json.dumps(value, sort_keys=True).encode() for key, value in metadata.items()}
+    )
+    stored[VERSION_KEY.encode()] = json.dumps(_version()).encode()
+    table = table.replace_schema_metadata(stored)
+    sink = pa.BufferOutputStream()
+    ids = [name for name in table.column_names if not pa.types.is_list(table.schema.field(name).type)]
+    # Dictionary encoding suits the repeated ids; sample values only waste time trying it.
+    pq.write_table(table, sink, compression="snappy", use_dictionary=ids)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The ``eeg_prepare.*`` metadata of a Parquet file we wrote; None when absent or unreadable."""
+    try:
+        raw = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return None
+    result: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.decode(errors="replace")
+        if name.startswith("eeg_prepare."):
+            try:
+                result[name] = json.loads(value)
+            except ValueError:
+                return None
+    return result if SETTINGS_KEY in result else None
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def is_up_to_date(
+    output: Path, newest_input: float, settings: Mapping[str, Any], sources: Sequence[str]
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether ``output`` exists, is newer than every input (``newest_input``, seconds since the epoch)
+    and was made from the same ``sources`` with the same ``settings``; with its metadata when readable."""
+    if not output.is_file():
+        return False, None
+    metadata = read_metadata(output)
+    if metadata is None:
+        return False, None
+    fresh = (
+        output.stat().st_mtime > newest_input
+        and metadata.get(SETTINGS_KEY) == canonical(settings)
+        and metadata.get(SOURCES_KEY) == canonical(list(sources))
+    )
+    return fresh, metadata

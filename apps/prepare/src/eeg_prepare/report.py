@@ -1,0 +1,127 @@
+"""What happened to each recording: the end-of-run summary and the CSV report written beside the outputs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from collections.abc import Sequence
+
+import attrs
+
+from eeg_prepare.discovery import RecordingSource
+from eeg_prepare.windowing import WindowCounts
+from eeg_pretrain.configuration import atomic_write_text
+
+# Recording outcomes. written/included: windows went into an output; up_to_date: an existing output
+# was kept; skipped: left out by a rule (missing channel under skip_recording, no label, no window
+# kept); failed: the file could not be read.
+STATUSES = ("written", "included", "up_to_date", "skipped", "failed")
+PRODUCED = ("written", "included", "up_to_date")
+
+REPORT_COLUMNS = (
+    "recording",
+    "participant",
+    "run",
+    "status",
+    "reason",
+    "output",
+    "label",
+    "windows",
+    "kept",
+    "rejected_non_finite",
+    "rejected_flat",
+    "rejected_peak_to_peak",
+    "incomplete_dropped",
+    "padded",
+    "notes",
+)
+
+
+@attrs.frozen(kw_only=True)
+class RecordingResult:
+    """The outcome of one recording. ``fatal``: the run must stop (a missing channel under
+    ``on_missing: error``); ``reason`` then is the message to show."""
+
+    source: RecordingSource
+    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    reason: str = ""
+    output: str = ""
+    label: int | None = None
+    counts: WindowCounts = attrs.Factory(WindowCounts)
+    notes: tuple[str, ...] = ()
+    fatal: bool = False
+
+
+def summary_lines(
+    command: str,
+    results: Sequence[RecordingResult],
+    unused_labels: Sequence[str] = (),
+    report: str | None = None,
+) -> list[str]:
+    """Human-readable summary: recordings per outcome, each skip/failure with its reason, window counts."""
+    by_status = Counter(r.status for r in results)
+    shown = ", ".join(f"{by_status[s]} {s.replace('_', ' ')}" for s in STATUSES if by_status[s])
+    lines = [f"{command}: {len(results)} recording(s) found" + (f"; {shown}" if shown else "")]
+    for result in results:
+        if result.status in ("skipped", "failed"):
+            lines.append(f"  {result.status}: {result.source.label} ({result.source.path}): {result.reason}")
+    for participant in unused_labels:
+        lines.append(f"  label without recording: participant {participant}")
+    total = sum((r.counts for r in results), WindowCounts())
+    lines.append(
+        f"windows: {total.kept} kept of {total.candidates}; rejected {total.rejected} "
+        f"(peak-to-peak {total.peak_to_peak}, flat {total.flat}, non-finite {total.non_finite}); "
+        f"{total.incomplete_dropped} incomplete dropped, {total.padded} padded"
+    )
+    notes = sorted({note for r in results for note in r.notes})
+    lines.extend(f"  note: {note}" for note in notes)
+    if report:
+        lines.append(f"report: {report}")
+    return lines
+
+
+def write_report(
+    path: str | os.PathLike, results: Sequence[RecordingResult], unused_labels: Sequence[str] = ()
+) -> None:
+    """One CSV row per recording (columns ``REPORT_COLUMNS``), then one per label without recording."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in results:
+        c = r.counts
+        writer.writerow(
+            {
+                "recording": str(r.source.path),
+                "participant": r.source.participant,
+                "run": r.source.run,
+                "status": r.status,
+                "reason": r.reason,
+                "output": r.output,
+                "label": "" if r.label is None else r.label,
+                "windows": c.candidates,
+                "kept": c.kept,
+                "rejected_non_finite": c.non_finite,
+                "rejected_flat": c.flat,
+                "rejected_peak_to_peak": c.peak_to_peak,
+                "incomplete_dropped": c.incomplete_dropped,
+                "padded": c.padded,
+                "notes": " | ".join(r.notes),
+            }
+        )
+    for participant in unused_labels:
+        writer.writerow({"participant": participant, "status": "label_without_recording"})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def counts_to_dict(counts: WindowCounts) -> dict[str, int]:
+    return attrs.asdict(counts)
+
+
+def counts_from_dict(data: object) -> WindowCounts:
+    """Counts stored in an output's metadata; zeros for anything unreadable (an older file)."""
+    if not isinstance(data, dict):
+        return WindowCounts()
+    names = {f.name for f in attrs.fields(WindowCounts)}
+    return WindowCounts(**{k: int(v) for k, v in data.items() if k in names and isinstance(v, int)})
