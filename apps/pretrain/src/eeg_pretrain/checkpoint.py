@@ -1,0 +1,57 @@
+"""Training checkpoints: one plain dict (``weights_only`` loadable), written atomically by eeg-ssm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eeg_ssm import CheckpointError, load_checkpoint
+
+# Keys a pretraining checkpoint must hold to resume (DESIGN.md).
+RESUME_KEYS = (
+    "model",
+    "model_config",
+    "optimizer",
+    "scheduler",
+    "scaler",
+    "epoch",
+    "step",
+    "best_val_loss",
+    "rng",
+)
+# Model settings that may differ between the run that wrote a checkpoint and the run resuming it.
+FREE_MODEL_KEYS = {"backend", "dropout", "chunk_size"}
+
+
+def load_resume(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:
+    """Load a checkpoint to resume from and check that it fits the configured model."""
+    payload = load_checkpoint(path, map_location="cpu")
+    missing = [k for k in RESUME_KEYS if k not in payload]
+    if missing:
+        raise CheckpointError(
+            f"{path}: not a resumable pretraining checkpoint (missing {', '.join(missing)})"
+        )
+    differences = config_differences(payload["model_config"], model_config)
+    if differences:
+        raise CheckpointError(f"{path}: checkpoint model differs from the config: " + "; ".join(differences))
+    return payload
+
+
+def config_differences(
+    saved: dict[str, Any], wanted: dict[str, Any], ignore: set[str] = FREE_MODEL_KEYS
+) -> list[str]:
+    """``key: checkpoint X, config Y`` for every model setting that differs (ignoring speed-only knobs)."""
+    out = []
+    for key in sorted(set(saved) | set(wanted)):
+        if key in ignore:
+            continue
+        a, b = saved.get(key, "<absent>"), wanted.get(key, "<absent>")
+        if _norm(a) != _norm(b):
+            out.append(f"{key}: checkpoint {a!r}, config {b!r}")
+    if (saved.get("backend") == "transformer") != (wanted.get("backend") == "transformer"):
+        out.append(f"backend: checkpoint {saved.get('backend')!r}, config {wanted.get('backend')!r}")
+    return out
+
+
+def _norm(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,171 @@
+"""``pretrain``: masked-reconstruction pretraining of the EEG encoder.
+
+uv run --package pretrain pretrain --config configs/pretrain.yaml [--resume PATH] [--set section.key=value ...]
+uv run torchrun --standalone --nproc_per_node=2 apps/pretrain --config configs/pretrain.yaml --distributed
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from eeg_pretrain.errors import EXIT_INTERRUPTED, UserError, run_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pretrain",
+        description="Pretrain a Mamba-2 EEG encoder by masked reconstruction of whole windows.",
+    )
+    parser.add_argument("--config", required=True, help="YAML run config (see configs/pretrain.yaml)")
+    parser.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="checkpoint to continue from (e.g. save_dir/mamba2_eeg_pretrained_last.pt)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable), e.g. --set masking.ratio=0.6",
+    )
+    parser.add_argument(
+        "--distributed", action="store_true", help="use DDP under torchrun (NCCL on CUDA, Gloo on CPU)"
+    )
+    parser.add_argument(
+        "--stop-after-epochs",
+        type=int,
+        metavar="N",
+        help="stop after N epochs in this session, keeping the schedule of train.epochs (resume later)",
+    )
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (for log files)")
+    return parser
+
+
+def _setup_logging(is_main: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if is_main else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def _ensure_synthetic_corpus(config, is_main: bool) -> None:
+    from eeg_io import write_synthetic_corpus
+
+    syn = config.synthetic
+    root = Path(config.data.dataset_path)
+    if not syn.enabled or (root.is_dir() and any(root.rglob("*.parquet"))):
+        return
+    if is_main:
+        logging.getLogger("eeg_pretrain").info("writing a synthetic EEG corpus to %s (first run)", root)
+        kwargs = dict(
+            participants=syn.participants,
+            runs=syn.runs,
+            windows_per_run=syn.windows_per_run,
+            window_length=config.data.window_length,
+            sfreq=syn.sfreq,
+            seed=syn.seed,
+        )
+        if syn.channels is not None:
+            kwargs["channels"] = list(syn.channels)
+        write_synthetic_corpus(root, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_cli(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from eeg_pretrain.config import config_to_dict, load_config
+    from eeg_pretrain.configuration import dump_yaml
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        config = load_config(args.config, args.overrides)
+    if args.quiet:
+        import attrs
+
+        config = attrs.evolve(config, train=attrs.evolve(config.train, quiet=True))
+    if args.print_config:
+        print(dump_yaml(config_to_dict(config)), end="")
+        return 0
+    if args.resume is not None and not Path(args.resume).is_file():
+        raise UserError(f"--resume: checkpoint not found: {args.resume}")
+    if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
+        raise UserError(f"--stop-after-epochs expects a positive number, got {args.stop_after_epochs}")
+
+    import torch
+
+    from eeg_pretrain.distributed import barrier, init_distributed, shutdown
+    from eeg_pretrain.trainer import Interrupted, Trainer, pick_device
+
+    device_kind = (
+        "cuda"
+        if config.train.device == "cuda" or (config.train.device == "auto" and torch.cuda.is_available())
+        else "cpu"
+    )
+    dist_info = init_distributed(args.distributed, device_kind)
+    _setup_logging(dist_info.is_main)
+    status = "FAILED"
+    trainer = None
+    try:
+        _ensure_synthetic_corpus(config, dist_info.is_main)
+        barrier(dist_info)
+        device = pick_device(config.train.device, dist_info)
+        trainer = Trainer(config, dist_info, device, resume=args.resume)
+        trainer.fit(stop_after_epochs=args.stop_after_epochs)
+        status = "FINISHED"
+        if dist_info.is_main:
+            _finish(trainer)
+        return 0
+    except Interrupted as exc:
+        status = "KILLED"
+        if dist_info.is_main:
+            print(
+                f"stopped; the last checkpoint is {exc}. Continue with:\n"
+                f"  pretrain --config {args.config} --resume {exc}"
+                + "".join(f" --set {o}" for o in args.overrides),
+                file=sys.stderr,
+            )
+        return EXIT_INTERRUPTED
+    finally:
+        if trainer is not None:
+            trainer.close(status)
+        shutdown(dist_info)
+
+
+def _finish(trainer) -> None:
+    import json
+    import shutil
+    import tempfile
+
+    from eeg_pretrain.config import CHECKPOINT_BEST, RESOLVED_CONFIG, SUMMARY
+    from eeg_pretrain.configuration import atomic_write_text
+
+    summary = trainer.summary()
+    atomic_write_text(trainer.save_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    trainer.tracker.log_artifact(trainer.save_dir / SUMMARY)
+
+    best = trainer.save_dir / CHECKPOINT_BEST
+    if trainer.finished and trainer.config.tracking.register_model and best.is_file():
+        with tempfile.TemporaryDirectory() as folder:
+            for name in (CHECKPOINT_BEST, RESOLVED_CONFIG):
+                shutil.copy2(trainer.save_dir / name, folder)
+            trainer.tracker.register_model(folder, trainer.config.run_name)
+    logging.getLogger("eeg_pretrain").info(
+        "done: best loss %.4f; checkpoints in %s", trainer.state.best_val_loss, os.fspath(trainer.save_dir)
+    )
+
+
+if __name__ == "__main__":
+    main()

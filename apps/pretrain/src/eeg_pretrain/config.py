@@ -1,0 +1,233 @@
+"""The pretraining run config: library-owned sections (data, model, masking) plus train and tracking.
+
+YAML mirrors the nesting::
+
+    data: {dataset_path: ..., window_length: 2048, ...}     # eeg_io.DataConfig
+    model: {d_model: 128, num_layers: 6, ...}               # eeg_ssm.ModelConfig
+    masking: {style: mae, ratio: 0.4}                       # eeg_ssl.MaskingConfig
+    train: {save_dir: ..., epochs: 10, lr: 1.0e-3, ...}     # TrainConfig
+    tracking: {experiment: eeg_pretraining_mamba2, ...}     # TrackingConfig
+
+``model.window_length`` follows ``data.window_length`` unless given (then they must agree).
+The older flat format (``dataset_path``, ``mask_ratio``, ``d_model`` ... at the top level) is mapped
+onto the sections by :func:`from_flat`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+from eeg_io import DataConfig
+from eeg_pretrain.configuration import ConfigError, apply_overrides, read_yaml, structure, unstructure
+from eeg_ssl import MaskingConfig
+from eeg_ssm import ModelConfig
+
+SECTIONS = ("data", "model", "masking", "train", "tracking", "synthetic")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+CHECKPOINT_BEST = "mamba2_eeg_pretrained.pt"
+CHECKPOINT_LAST = "mamba2_eeg_pretrained_last.pt"
+RESOLVED_CONFIG = "config.yaml"
+SUMMARY = "summary.json"
+
+
+def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"expected {attribute.name} >= 1 or null, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class TrainConfig:
+    """Optimisation, checkpointing and run-control settings."""
+
+    save_dir: str = "runs/pretrain"
+    seed: int = 0
+    epochs: int = attrs.field(default=10, validator=v.ge(1))
+    grad_accum_steps: int = attrs.field(default=1, validator=v.ge(1))
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0.0))
+    min_lr_ratio: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.le(1.0)])
+    warmup_fraction: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.lt(1.0)])
+    weight_decay: float = attrs.field(default=0.05, validator=v.ge(0.0))
+    beta1: float = attrs.field(default=0.9, validator=[v.ge(0.0), v.lt(1.0)])
+    beta2: float = attrs.field(default=0.95, validator=[v.ge(0.0), v.lt(1.0)])
+    grad_clip: float = attrs.field(default=1.0, validator=v.ge(0.0))
+    precision: str = attrs.field(default="auto", validator=v.in_(PRECISIONS))
+    compile: bool = False
+    device: str = attrs.field(default="auto", validator=v.in_(DEVICES))
+    patience: int | None = attrs.field(default=None, validator=_positive_or_none)
+    max_nonfinite_steps: int = attrs.field(default=20, validator=v.ge(1))
+    log_every: int = attrs.field(default=10, validator=v.ge(1))
+    num_plot_examples: int = attrs.field(default=4, validator=v.ge(0))
+    quiet: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class TrackingConfig:
+    """MLflow settings. ``uri: null`` uses MLflow's own default (``MLFLOW_TRACKING_URI`` or local store)."""
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = "eeg_pretraining_mamba2"
+    run_name: str | None = None
+    parent_run_id: str | None = None
+    register_model: bool = True
+    log_checkpoint: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class SyntheticCorpusConfig:
+    """With ``enabled``, a synthetic EEG corpus (eeg-io) is written to ``data.dataset_path`` when that folder
+    holds no Parquet files yet: the demo's first run makes its own data."""
+
+    enabled: bool = False
+    participants: int = attrs.field(default=8, validator=v.ge(2))
+    runs: int = attrs.field(default=1, validator=v.ge(1))
+    windows_per_run: int = attrs.field(default=24, validator=v.ge(2))
+    channels: tuple[str, ...] | None = None
+    sfreq: float = attrs.field(default=256.0, validator=v.gt(0.0))
+    seed: int = 0
+
+
+def _default_model(data_window_length: int) -> ModelConfig:
+    return ModelConfig(window_length=data_window_length)
+
+
+@attrs.frozen(kw_only=True)
+class PretrainConfig:
+    data: DataConfig
+    model: ModelConfig = attrs.field()
+    masking: MaskingConfig = attrs.Factory(MaskingConfig)
+    train: TrainConfig = attrs.Factory(TrainConfig)
+    tracking: TrackingConfig = attrs.Factory(TrackingConfig)
+    synthetic: SyntheticCorpusConfig = attrs.Factory(SyntheticCorpusConfig)
+
+    @model.default
+    def _model_default(self) -> ModelConfig:
+        return _default_model(self.data.window_length)
+
+    def __attrs_post_init__(self) -> None:
+        if self.model.window_length != self.data.window_length:
+            raise ValueError(
+                f"model.window_length {self.model.window_length} must equal data.window_length "
+                f"{self.data.window_length}"
+            )
+
+    @property
+    def run_name(self) -> str:
+        return self.tracking.run_name or run_name_for(
+            self.model.d_model, self.model.num_layers, self.masking.ratio, self.masking.style
+        )
+
+
+def run_name_for(d_model: int, num_layers: int, ratio: float, style: str) -> str:
+    """``mamba2_eeg_d{d}_l{L}_m{ratio*100}_{style}``, e.g. ``mamba2_eeg_d128_l6_m40_mae``."""
+    return f"mamba2_eeg_d{d_model}_l{num_layers}_m{round(ratio * 100)}_{style}"
+
+
+# Older single-level configs: flat key -> (section, key). ``window_length`` goes to data (model follows).
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    "dataset_path": ("data", "dataset_path"),
+    "data_path": ("data", "dataset_path"),
+    "window_length": ("data", "window_length"),
+    "normalization": ("data", "normalization"),
+    "max_windows": ("data", "max_windows"),
+    "num_workers": ("data", "num_workers"),
+    "val_ratio": ("data", "val_ratio"),
+    "cache_dir": ("data", "cache_dir"),
+    "include_channels": ("data", "include_channels"),
+    "exclude_channels": ("data", "exclude_channels"),
+    "asa_path": ("model", "asa_path"),
+    "d_model": ("model", "d_model"),
+    "num_layers": ("model", "num_layers"),
+    "d_state": ("model", "d_state"),
+    "d_conv": ("model", "d_conv"),
+    "expand": ("model", "expand"),
+    "headdim": ("model", "headdim"),
+    "dropout": ("model", "dropout"),
+    "backend": ("model", "backend"),
+    "bidirectional": ("model", "bidirectional"),
+    "masking_style": ("masking", "style"),
+    "mask_style": ("masking", "style"),
+    "mask_ratio": ("masking", "ratio"),
+    "masking_ratio": ("masking", "ratio"),
+    "save_dir": ("train", "save_dir"),
+    "seed": ("train", "seed"),
+    "epochs": ("train", "epochs"),
+    "num_epochs": ("train", "epochs"),
+    "batch_size": ("data", "batch_size"),
+    "lr": ("train", "lr"),
+    "learning_rate": ("train", "lr"),
+    "weight_decay": ("train", "weight_decay"),
+    "grad_clip": ("train", "grad_clip"),
+    "patience": ("train", "patience"),
+    "early_stopping_patience": ("train", "patience"),
+    "device": ("train", "device"),
+    "mlflow_tracking_uri": ("tracking", "uri"),
+    "mlflow_experiment": ("tracking", "experiment"),
+    "mlflow_experiment_name": ("tracking", "experiment"),
+    "run_name": ("tracking", "run_name"),
+}
+
+
+def is_flat(data: Mapping[str, Any]) -> bool:
+    """A config is in the older flat format when none of its top-level values is a section mapping."""
+    return bool(data) and not any(
+        key in SECTIONS and isinstance(value, Mapping) for key, value in data.items()
+    )
+
+
+def from_flat(data: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
+    """Map an older flat config onto the sections; unknown flat keys are errors naming them."""
+    nested: dict[str, dict[str, Any]] = {}
+    unknown = sorted(key for key in data if key not in FLAT_KEYS)
+    if unknown:
+        raise ConfigError(
+            [f"unknown key(s) {', '.join(unknown)} in a flat (older-format) config @ $"], source
+        )
+    for key, value in data.items():
+        section, name = FLAT_KEYS[key]
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def build_config(data: Mapping[str, Any], source: str | None = None) -> PretrainConfig:
+    """Plain (possibly flat) data -> validated :class:`PretrainConfig`; :class:`ConfigError` otherwise."""
+    nested = from_flat(data, source) if is_flat(data) else {k: v for k, v in data.items()}
+    if "data" not in nested:
+        raise ConfigError(["required section missing @ $.data"], source)
+    data_section = nested.get("data")
+    model_section = nested.get("model")
+    if isinstance(data_section, Mapping) and isinstance(model_section, Mapping | type(None)):
+        model_section = dict(model_section or {})
+        if "window_length" in data_section and "window_length" not in model_section:
+            model_section["window_length"] = data_section["window_length"]
+        elif "window_length" in model_section and "window_length" not in data_section:
+            nested["data"] = {**data_section, "window_length": model_section["window_length"]}
+        nested["model"] = model_section
+    return structure(nested, PretrainConfig, source)
+
+
+def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> PretrainConfig:
+    """Read YAML (sectioned or older flat format), apply ``--set`` overrides, validate."""
+    raw = read_yaml(path)
+    if is_flat(raw):
+        raw = from_flat(raw, str(path))
+    return build_config(apply_overrides(raw, [_dotted(text) for text in overrides]), str(path))
+
+
+def _dotted(override: str) -> str:
+    """Let ``--set mask_ratio=0.5`` (an older flat key) mean ``--set masking.ratio=0.5``."""
+    key, sep, value = override.partition("=")
+    if sep and key.strip() in FLAT_KEYS:
+        section, name = FLAT_KEYS[key.strip()]
+        return f"{section}.{name}={value}"
+    return override
+
+
+def config_to_dict(config: PretrainConfig) -> dict[str, Any]:
+    return unstructure(config)

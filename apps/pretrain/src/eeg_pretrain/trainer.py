@@ -1,0 +1,501 @@
+"""The pretraining loop: masked reconstruction of whole windows, on CPU, one GPU or DDP.
+
+Read top to bottom: ``Trainer.__init__`` builds data, model, optimiser and tracking; ``fit`` runs epochs
+of ``train_epoch`` (``train_step`` per optimiser step) and ``evaluate``; ``save`` / ``restore`` are what
+resume uses. Rank 0 alone writes files and talks to MLflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from eeg_io import ChannelSequenceDataset, EEGDataError, build_index, split_by_group
+from eeg_pretrain.checkpoint import load_resume
+from eeg_pretrain.config import (
+    CHECKPOINT_BEST,
+    CHECKPOINT_LAST,
+    RESOLVED_CONFIG,
+    PretrainConfig,
+    config_to_dict,
+)
+from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
+from eeg_pretrain.data import EpochSampler, MaskedSequences, ShardSampler, collate_masked
+from eeg_pretrain.distributed import DistInfo, all_reduce_sum, any_rank, barrier
+from eeg_pretrain.errors import UserError
+from eeg_pretrain.optim import param_groups, warmup_cosine
+from eeg_pretrain.plots import plot_reconstructions
+from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
+from eeg_ssl import ReconstructionMeter, masked_sse
+from eeg_ssm import EEGModel, save_checkpoint
+
+log = logging.getLogger("eeg_pretrain")
+
+
+class TrainingDiverged(UserError):
+    """Too many consecutive non-finite losses; the last good checkpoint is left as it was."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: the last checkpoint was written; the run can be resumed."""
+
+
+@attrs.define
+class TrainState:
+    """What resume restores besides the model and optimiser."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimiser steps taken
+    batches_done: int = 0  # batches done in the current, unfinished epoch
+    best_val_loss: float = math.inf
+    epochs_since_best: int = 0
+    nonfinite_steps: int = 0
+    consecutive_nonfinite: int = 0
+    train_seconds: float = 0.0  # wall time spent training, summed over resumed sessions
+    best_metrics: dict[str, float] = attrs.Factory(dict)  # epoch metrics of the best epoch
+    early_stopped: bool = False
+
+
+def pick_device(choice: str, dist_info: DistInfo) -> torch.device:
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise UserError("train.device is 'cuda' but no CUDA device is available")
+        return torch.device("cuda", dist_info.local_rank)
+    return torch.device("cpu")
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: PretrainConfig,
+        dist_info: DistInfo,
+        device: torch.device,
+        resume: str | None = None,
+        tracker: Tracker | None = None,
+    ) -> None:
+        self.config, self.dist, self.device = config, dist_info, device
+        self.save_dir = Path(config.train.save_dir)
+        self.stop_requested = False
+        train_cfg = config.train
+
+        # --- data: split by participant, masks fixed per (seed, epoch, index) ---
+        try:
+            items = build_index(
+                config.data.dataset_path,
+                include_channels=config.data.include_channels,
+                exclude_channels=config.data.exclude_channels,
+                on_missing_channel=config.data.on_missing_channel,
+            )
+        except FileNotFoundError as exc:
+            raise EEGDataError(f"data.dataset_path: {exc}") from None
+        train_items, val_items = split_by_group(
+            items, config.data.val_ratio, group=config.data.split_group, seed=train_cfg.seed
+        )
+        self.num_sequences = len(items)
+        mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
+        self.train_set = MaskedSequences(
+            ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed),
+            config.masking,
+            mask_seed,
+        )
+        self.val_set = (
+            MaskedSequences(
+                ChannelSequenceDataset.from_config(val_items, config.data, seed=train_cfg.seed),
+                config.masking,
+                config.masking.val_seed,
+                fixed=True,
+            )
+            if val_items
+            else None
+        )
+        self.train_sampler = EpochSampler(
+            self.train_set, dist_info.world_size, dist_info.rank, True, train_cfg.seed, config.data.batch_size
+        )
+        loader_kwargs = dict(
+            batch_size=config.data.batch_size,
+            collate_fn=collate_masked,
+            num_workers=config.data.num_workers,
+            pin_memory=device.type == "cuda",
+        )
+        self.train_loader = DataLoader(self.train_set, sampler=self.train_sampler, **loader_kwargs)
+        self.val_loader = (
+            DataLoader(
+                self.val_set,
+                sampler=ShardSampler(len(self.val_set), dist_info.world_size, dist_info.rank),
+                **loader_kwargs,
+            )
+            if self.val_set is not None
+            else None
+        )
+
+        # --- model: the seed drives initialisation ---
+        torch.manual_seed(train_cfg.seed)
+        self.model = EEGModel(config.model).to(device)
+        self.forward_model: torch.nn.Module = self.model
+        if train_cfg.compile:
+            self.forward_model = torch.compile(self.forward_model)
+        if dist_info.enabled:
+            self.forward_model = DistributedDataParallel(
+                self.forward_model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+
+        # --- optimiser, schedule, mixed precision ---
+        self.optimizer = torch.optim.AdamW(
+            param_groups(self.model, train_cfg.weight_decay),
+            lr=train_cfg.lr,
+            betas=(train_cfg.beta1, train_cfg.beta2),
+        )
+        steps_per_epoch = math.ceil(self.train_sampler.batches_per_epoch() / train_cfg.grad_accum_steps)
+        self.total_steps = steps_per_epoch * train_cfg.epochs
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            warmup_cosine(
+                self.total_steps, int(train_cfg.warmup_fraction * self.total_steps), train_cfg.min_lr_ratio
+            ),
+        )
+        precision = train_cfg.precision
+        if precision == "auto":
+            precision = "bf16" if device.type == "cuda" else "fp32"
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+        # --- state, resume, tracking ---
+        self.state = TrainState()
+        mlflow_run_id = None
+        if resume is not None:
+            mlflow_run_id = self.restore(resume)
+        self.tracker = tracker if tracker is not None else self._make_tracker(mlflow_run_id)
+        log.info(
+            "%d sequences (%d train, %d val) from %s; model %s backend, %.2fM parameters; device %s, world size %d",
+            len(items),
+            len(train_items),
+            len(val_items),
+            config.data.dataset_path,
+            self.model.backend_name,
+            sum(p.numel() for p in self.model.parameters()) / 1e6,
+            device,
+            dist_info.world_size,
+        )
+
+    # ------------------------------------------------------------------ tracking
+    def _make_tracker(self, run_id: str | None) -> Tracker:
+        track = self.config.tracking
+        if not (track.enabled and self.dist.is_main):
+            return NullTracker()
+        tracker = MlflowTracker(
+            track.uri,
+            track.experiment,
+            self.config.run_name,
+            run_id=run_id,
+            parent_run_id=track.parent_run_id,
+        )
+        params = flatten(config_to_dict(self.config))
+        params.update(
+            dataset_sequences=self.num_sequences,
+            train_sequences=len(self.train_set),
+            val_sequences=len(self.val_set) if self.val_set else 0,
+            world_size=self.dist.world_size,
+            backend_used=self.model.backend_name,
+        )
+        tracker.log_params(params)
+        return tracker
+
+    # ------------------------------------------------------------------ training
+    def fit(self, stop_after_epochs: int | None = None) -> dict[str, float]:
+        """Train until ``train.epochs`` (or ``stop_after_epochs`` more epochs in this session)."""
+        cfg = self.config.train
+        if self.dist.is_main:
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.save_dir / RESOLVED_CONFIG, dump_yaml(config_to_dict(self.config)))
+            self.tracker.log_artifact(self.save_dir / RESOLVED_CONFIG)
+        last_epoch = (
+            cfg.epochs if stop_after_epochs is None else min(cfg.epochs, self.state.epoch + stop_after_epochs)
+        )
+        summary: dict[str, float] = {}
+        with self._graceful_stop():
+            while self.state.epoch < last_epoch:
+                epoch_start = time.perf_counter()
+                train_metrics = self.train_epoch()
+                val_metrics = self.evaluate() if self.val_loader is not None else {}
+                summary = self._end_epoch(train_metrics, val_metrics, time.perf_counter() - epoch_start)
+                if cfg.patience is not None and self.state.epochs_since_best >= cfg.patience:
+                    log.info("early stopping: no validation improvement for %d epochs", cfg.patience)
+                    self.state.early_stopped = True
+                    break
+        return summary
+
+    def train_epoch(self) -> dict[str, float]:
+        cfg = self.config.train
+        epoch = self.state.epoch
+        self.train_set.set_epoch(epoch)
+        self.train_sampler.set_epoch(epoch, skip_batches=self.state.batches_done)
+        self.model.train()
+        meter = ReconstructionMeter()
+        batches = iter(self.train_loader)
+        total = self.train_sampler.batches_per_epoch()
+        bar = tqdm(
+            total=total,
+            initial=self.state.batches_done,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=cfg.quiet or not self.dist.is_main,
+            dynamic_ncols=True,
+            leave=False,
+        )
+        window_start, seqs_in_window = time.perf_counter(), 0
+        while True:
+            group = [b for _, b in zip(range(cfg.grad_accum_steps), batches, strict=False)]
+            if not group:
+                break
+            step_metrics = self.train_step(group, meter)
+            self.state.batches_done += len(group)
+            seqs_in_window += sum(len(b["channels"]) for b in group) * self.dist.world_size
+            bar.update(len(group))
+            bar.set_postfix(loss=f"{step_metrics['loss']:.4f}", lr=f"{step_metrics['lr']:.2e}")
+            if self.state.step % cfg.log_every == 0:
+                elapsed = time.perf_counter() - window_start
+                rate = seqs_in_window / elapsed if elapsed > 0 else 0.0
+                tokens = rate * (group[0]["lengths"].float().mean().item())
+                self.tracker.log_metrics(
+                    {**step_metrics, "sequences_per_s": rate, "tokens_per_s": tokens}, step=self.state.step
+                )
+                window_start, seqs_in_window = time.perf_counter(), 0
+            if any_rank(self.stop_requested, self.dist):
+                bar.close()
+                self._interrupt()
+        bar.close()
+        self.state.batches_done = 0
+        return ReconstructionMeter.summary(all_reduce_sum(meter.totals(), self.dist))
+
+    def train_step(self, group: list[dict[str, Any]], meter: ReconstructionMeter) -> dict[str, float]:
+        """One optimiser step over ``group`` (gradient accumulation). The loss is the mean over every masked
+        sample of the global batch (all micro-batches, all ranks), so DDP equals one big batch."""
+        cfg = self.config.train
+        width = group[0]["windows"].shape[-1]
+        local_count = sum(int(b["mask"].sum()) for b in group) * width
+        global_count = float(all_reduce_sum(torch.tensor([float(local_count)]), self.dist).item())
+        scale = self.dist.world_size / max(global_count, 1.0)  # DDP averages gradients over ranks
+        loss_sum = 0.0
+        for i, batch in enumerate(group):
+            sync = i == len(group) - 1 or not isinstance(self.forward_model, DistributedDataParallel)
+            ctx = contextlib.nullcontext() if sync else self.forward_model.no_sync()
+            with ctx:
+                pred, target, mask, valid = self._forward(self.forward_model, batch)
+                sse, _ = masked_sse(pred, target, mask)
+                self.scaler.scale(sse * scale).backward()
+            loss_sum += float(sse.detach())
+            meter.update(pred.detach().float(), target, mask, valid)
+        self.scaler.unscale_(self.optimizer)
+        max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        loss = float(all_reduce_sum(torch.tensor([loss_sum]), self.dist).item()) / max(global_count, 1.0)
+        if not (math.isfinite(grad_norm) and math.isfinite(loss)):
+            self._skip_nonfinite(loss, grad_norm)
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            self.state.consecutive_nonfinite = 0
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+        return {
+            "loss": loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "grad_norm": grad_norm,
+            "nonfinite_steps": float(self.state.nonfinite_steps),
+        }
+
+    def _skip_nonfinite(self, loss: float, grad_norm: float) -> None:
+        self.state.nonfinite_steps += 1
+        self.state.consecutive_nonfinite += 1
+        if self.scaler.is_enabled():
+            self.scaler.update()  # lets fp16 lower its scale
+        log.warning(
+            "non-finite loss %.4g / gradient norm %.4g at step %d: step skipped (%d in a row)",
+            loss,
+            grad_norm,
+            self.state.step,
+            self.state.consecutive_nonfinite,
+        )
+        limit = self.config.train.max_nonfinite_steps
+        if self.state.consecutive_nonfinite >= limit:
+            raise TrainingDiverged(
+                f"training stopped: {limit} consecutive non-finite losses (train.max_nonfinite_steps); "
+                f"the last good checkpoint in {self.save_dir} was kept. Lower train.lr or check the data."
+            )
+
+    def _forward(self, model: torch.nn.Module, batch: dict[str, Any]):
+        inputs = batch["inputs"].to(self.device, non_blocking=True)
+        target = batch["windows"].to(self.device, non_blocking=True)
+        mask = batch["mask"].to(self.device, non_blocking=True)
+        valid = batch["valid"].to(self.device, non_blocking=True)
+        lengths = batch["lengths"].to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            pred = model(inputs, batch["channels"], lengths)
+        return pred.float(), target, mask, valid
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Validation loss and baselines on fixed masks, summed over ranks."""
+        assert self.val_loader is not None and self.val_set is not None
+        self.model.eval()
+        self.val_set.set_epoch(0)
+        meter = ReconstructionMeter()
+        for batch in self.val_loader:
+            pred, target, mask, valid = self._forward(self.model, batch)
+            meter.update(pred, target, mask, valid)
+        self.model.train()
+        return ReconstructionMeter.summary(all_reduce_sum(meter.totals(), self.dist))
+
+    def _end_epoch(self, train: dict[str, float], val: dict[str, float], seconds: float) -> dict[str, float]:
+        state = self.state
+        state.epoch += 1
+        state.train_seconds += seconds
+        score = val.get("loss", train["loss"])  # best by val loss, or train loss without validation
+        improved = math.isfinite(score) and score < state.best_val_loss
+        if improved:
+            state.best_val_loss, state.epochs_since_best = score, 0
+        else:
+            state.epochs_since_best += 1
+        metrics = {f"train_{k}": v for k, v in train.items()}
+        metrics.update({f"val_{k}": v for k, v in val.items()})
+        metrics.update(epoch=float(state.epoch), epoch_seconds=seconds)
+        if improved:
+            state.best_metrics = {**metrics, "best_epoch": float(state.epoch)}
+        metrics["best_val_loss"] = state.best_val_loss
+        self.tracker.log_metrics(metrics, step=state.step)
+        log.info(
+            "epoch %d/%d: train loss %.4f (r2 %.3f)%s, %.1fs",
+            state.epoch,
+            self.config.train.epochs,
+            train["loss"],
+            train["r2"],
+            f", val loss {val['loss']:.4f} r2 {val['r2']:.3f} (zero {val['zero_baseline']:.4f}, "
+            f"interp {val['interp_baseline']:.4f})"
+            if val
+            else "",
+            seconds,
+        )
+        if self.dist.is_main:
+            self.save(self.save_dir / CHECKPOINT_LAST)
+            if improved:
+                self.save(self.save_dir / CHECKPOINT_BEST)
+                if self.config.tracking.log_checkpoint:
+                    self.tracker.log_artifact(self.save_dir / CHECKPOINT_BEST, "checkpoints")
+                self._plot_examples()
+        barrier(self.dist)
+        return metrics
+
+    def _plot_examples(self) -> None:
+        limit = self.config.train.num_plot_examples
+        loader = self.val_loader or self.train_loader
+        if limit == 0 or len(loader.dataset) == 0:
+            return
+        batch = collate_masked([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
+        self.model.eval()
+        with torch.no_grad():
+            pred, target, mask, _ = self._forward(self.model, batch)
+        self.model.train()
+        path = self.save_dir / "reconstructions.png"
+        if plot_reconstructions(path, target, batch["inputs"], pred, mask, batch["channels"], limit):
+            self.tracker.log_artifact(path, "plots")
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "model_config": self.config.model.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "best_val_loss": self.state.best_val_loss,
+            "train_state": attrs.asdict(self.state),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+            "run_config": config_to_dict(self.config),
+            "mlflow_run_id": getattr(self.tracker, "run_id", None),
+        }
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(path, self.state_dict())
+
+    def restore(self, path: str) -> str | None:
+        payload = load_resume(path, self.config.model.to_dict())
+        self.model.load_state_dict(payload["model"], strict=True)
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        if payload["scaler"]:
+            self.scaler.load_state_dict(payload["scaler"])
+        self.state = TrainState(
+            **payload.get("train_state", {"epoch": payload["epoch"], "step": payload["step"]})
+        )
+        torch.set_rng_state(payload["rng"]["torch"])
+        if payload["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+        log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch, self.state.step)
+        return payload.get("mlflow_run_id")
+
+    # ------------------------------------------------------------------ stopping
+    @contextlib.contextmanager
+    def _graceful_stop(self):
+        """First Ctrl-C / SIGTERM: finish the current step, write the last checkpoint, exit. Second: abort."""
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            log.warning("%s received: stopping after this step", signal.Signals(signum).name)
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _interrupt(self) -> None:
+        if self.dist.is_main:
+            self.save(self.save_dir / CHECKPOINT_LAST)
+        barrier(self.dist)
+        raise Interrupted(str(self.save_dir / CHECKPOINT_LAST))
+
+    @property
+    def finished(self) -> bool:
+        return self.state.epoch >= self.config.train.epochs or self.state.early_stopped
+
+    def summary(self) -> dict[str, Any]:
+        """What a finished run reports (``summary.json``): the sweep and people read it."""
+        best = self.state.best_metrics
+        return {
+            "run_name": self.config.run_name,
+            "finished": self.finished,
+            "early_stopped": self.state.early_stopped,
+            "mask_ratio": self.config.masking.ratio,
+            "mask_style": self.config.masking.style,
+            "epochs": self.state.epoch,
+            "best_epoch": int(best.get("best_epoch", 0)),
+            "best_val_loss": self.state.best_val_loss,
+            "val_r2": best.get("val_r2", best.get("train_r2")),
+            "val_zero_baseline": best.get("val_zero_baseline", best.get("train_zero_baseline")),
+            "val_interp_baseline": best.get("val_interp_baseline", best.get("train_interp_baseline")),
+            "wall_seconds": self.state.train_seconds,
+            "checkpoint": str((self.save_dir / CHECKPOINT_BEST).resolve()),
+            "mlflow_run_id": getattr(self.tracker, "run_id", None),
+        }
+
+    def close(self, status: str = "FINISHED") -> None:
+        self.tracker.close(status)

@@ -1,0 +1,164 @@
+import warnings
+
+import pytest
+import yaml
+
+from eeg_pretrain.cli import main
+from eeg_pretrain.config import build_config, load_config, run_name_for
+from eeg_pretrain.configuration import ConfigError
+
+
+def _problems(exc_info) -> str:
+    return "\n".join(exc_info.value.problems)
+
+
+def test_sectioned_config_round_trip(tiny_corpus, tmp_path, make_config):
+    cfg = build_config(make_config(tiny_corpus, tmp_path, None))
+    assert cfg.model.window_length == cfg.data.window_length == 64
+    assert cfg.masking.ratio == 0.4 and cfg.run_name == "mamba2_eeg_d16_l1_m40_mae"
+
+
+def test_run_name_rounds_ratio():
+    assert run_name_for(128, 6, 0.4, "mae") == "mamba2_eeg_d128_l6_m40_mae"
+    assert run_name_for(64, 2, 0.7000000001, "bert") == "mamba2_eeg_d64_l2_m70_bert"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("masking", "ratio", 1.5, r"expected float in \(0, 1\).* @ \$\.masking\.ratio"),
+        ("train", "epochs", 2.5, r"expected int, got 2\.5 @ \$\.train\.epochs"),
+        ("train", "epochs", "3", r"expected int, got '3' @ \$\.train\.epochs"),
+        ("train", "compile", "yes", r"expected true or false.* @ \$\.train\.compile"),
+        ("train", "bogus", 1, r"unknown key\(s\) bogus @ \$\.train"),
+        ("masking", "style", "span", r"@ \$\.masking\.style"),
+        ("train", "precision", "fp8", r"@ \$\.train\.precision"),
+    ],
+)
+def test_bad_values_name_the_key(tiny_corpus, tmp_path, make_config, section, key, value, expected):
+    raw = make_config(tiny_corpus, tmp_path, None)
+    raw[section][key] = value
+    with pytest.raises(ConfigError) as info:
+        build_config(raw)
+    assert __import__("re").search(expected, _problems(info)), _problems(info)
+
+
+def test_unknown_section_and_several_problems_at_once(tiny_corpus, tmp_path, make_config):
+    raw = make_config(tiny_corpus, tmp_path, None)
+    raw["optimizer"] = {"lr": 1}
+    raw["data"]["batch_size"] = "eight"
+    with pytest.raises(ConfigError) as info:
+        build_config(raw)
+    text = _problems(info)
+    assert "unknown key(s) optimizer @ $" in text and "@ $.data.batch_size" in text
+
+
+def test_float_fields_accept_yaml_scientific_strings(tiny_corpus, tmp_path, make_config, write_config):
+    raw = make_config(tiny_corpus, tmp_path, None)
+    path = write_config(raw)
+    path.write_text(path.read_text().replace("lr: 0.003", "lr: 1e-4"))  # PyYAML reads 1e-4 as a string
+    assert load_config(path).train.lr == 1e-4
+
+
+def test_set_overrides_any_key(tiny_corpus, tmp_path, make_config, write_config):
+    path = write_config(make_config(tiny_corpus, tmp_path, None))
+    cfg = load_config(path, ["masking.ratio=0.6", "model.num_layers=2", "tracking.uri=file:///x"])
+    assert cfg.masking.ratio == 0.6 and cfg.model.num_layers == 2 and cfg.tracking.uri == "file:///x"
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) nope @ \$\.masking"):
+        load_config(path, ["masking.nope=1"])
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
+        load_config(path, ["masking.ratio"])
+
+
+def test_window_lengths_must_agree(tiny_corpus, tmp_path, make_config):
+    raw = make_config(tiny_corpus, tmp_path, None)
+    raw["model"]["window_length"] = 128
+    with pytest.raises(ConfigError, match=r"window_length"):
+        build_config(raw)
+
+
+def test_flat_older_config_is_mapped(tiny_corpus, tmp_path, write_config):
+    flat = {
+        "asa_path": None,
+        "dataset_path": str(tiny_corpus),
+        "save_dir": str(tmp_path / "out"),
+        "masking_style": "bert",
+        "mask_ratio": 0.15,
+        "d_model": 32,
+        "num_layers": 2,
+        "headdim": 8,
+        "window_length": 64,
+        "lr": 0.0005,
+        "batch_size": 4,
+        "epochs": 3,
+        "mlflow_tracking_uri": "sqlite:///x.db",
+        "mlflow_experiment": "old_experiment",
+    }
+    cfg = load_config(write_config(flat), ["mask_ratio=0.2", "train.seed=5"])
+    assert (cfg.data.dataset_path, cfg.data.window_length, cfg.model.window_length) == (
+        str(tiny_corpus),
+        64,
+        64,
+    )
+    assert (cfg.masking.style, cfg.masking.ratio) == ("bert", 0.2)
+    assert (cfg.model.d_model, cfg.model.num_layers) == (32, 2)
+    assert (cfg.train.lr, cfg.data.batch_size, cfg.train.epochs, cfg.train.seed) == (0.0005, 4, 3, 5)
+    assert (cfg.tracking.uri, cfg.tracking.experiment) == ("sqlite:///x.db", "old_experiment")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) learning_rte"):
+        load_config(write_config({**flat, "learning_rte": 1}))
+
+
+def test_bert_ratio_warning_is_shown(tiny_corpus, tmp_path, make_config):
+    raw = make_config(tiny_corpus, tmp_path, None, masking={"style": "bert", "ratio": 0.5})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_config(raw)
+    assert any("BERT-style masking at ratio 0.5" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda c: c["train"].update(bogus=1), "unknown key(s) bogus @ $.train"),
+        (lambda c: c["data"].update(batch_size="x"), "@ $.data.batch_size"),
+        (lambda c: c["masking"].update(ratio=1.5), "@ $.masking.ratio"),
+        (lambda c: c["data"].update(dataset_path="/nonexistent/corpus"), "/nonexistent/corpus"),
+    ],
+)
+def test_cli_exits_2_with_one_clear_message(
+    tiny_corpus, tmp_path, make_config, write_config, capsys, mutate, expected
+):
+    raw = make_config(tiny_corpus, tmp_path / "out", None)
+    mutate(raw)
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(write_config(raw))])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert expected in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "mamba2_eeg_pretrained.pt").exists()
+
+
+def test_cli_missing_config_and_resume_file(tmp_path, capsys, tiny_corpus, make_config, write_config):
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(tmp_path / "missing.yaml")])
+    assert info.value.code == 2 and "config file not found" in capsys.readouterr().err
+    path = write_config(make_config(tiny_corpus, tmp_path / "out", None))
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(path), "--resume", str(tmp_path / "nope.pt")])
+    assert info.value.code == 2 and "checkpoint not found" in capsys.readouterr().err
+
+
+def test_print_config_shows_resolved_values(tiny_corpus, tmp_path, make_config, write_config, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "--config",
+                str(write_config(make_config(tiny_corpus, tmp_path, None))),
+                "--print-config",
+                "--set",
+                "masking.ratio=0.3",
+            ]
+        )
+    assert info.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["masking"]["ratio"] == 0.3 and printed["model"]["window_length"] == 64
