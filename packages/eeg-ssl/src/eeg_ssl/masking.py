@@ -61,15 +61,17 @@ def mask_tokens(
         raise ValueError(f"windows {tuple(windows.shape)} and valid {tuple(valid.shape)} disagree on [B, L]")
 
     mask = select_tokens(valid, ratio, generator)
+    # Multiplying by a 0/1 keep-mask is several times faster than masked_fill with a broadcast mask
+    # (this runs per sequence in the data loader); inputs are finite (eeg-io enforces it).
     if style == "mae":
-        return windows.masked_fill(mask[..., None], 0.0), mask
+        return windows * (~mask)[..., None].to(windows.dtype), mask
 
     gen_device = generator.device if generator is not None else torch.device("cpu")
     u = torch.rand(mask.shape, generator=generator, device=gen_device).to(mask.device)
     p_zero, p_noise, _ = BERT_PROPORTIONS
     zero = mask & (u < p_zero)
     noise = mask & (u >= p_zero) & (u < p_zero + p_noise)
-    masked = windows.masked_fill(zero[..., None], 0.0)
+    masked = windows * (~zero)[..., None].to(windows.dtype)
     n_noise = int(noise.sum())
     if n_noise:
         draws = torch.randn((n_noise, windows.shape[-1]), generator=generator, device=gen_device)
