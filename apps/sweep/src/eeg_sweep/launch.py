@@ -1,0 +1,224 @@
+"""Starting one ``pretrain`` process (alone or under torchrun), logging it, and passing Ctrl-C on to it.
+
+Each run is its own process group (``start_new_session``), so a Ctrl-C in the terminal reaches the sweep
+alone and the sweep forwards exactly one SIGINT: pretrain treats a second one as "abort without a
+checkpoint". On Linux the child also gets SIGTERM if the sweep dies without a chance to forward anything
+(``kill -9``, a closed terminal), so it writes its last checkpoint instead of training on unattended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+PRETRAIN_MODULE = "eeg_pretrain.cli"
+POLL_SECONDS = 0.5
+# After an unexpected error in the sweep itself: how long a child may take to stop gracefully.
+CLEANUP_SECONDS = 120.0
+
+# Run by the child's interpreter before it becomes pretrain: ask Linux to send SIGTERM when the sweep
+# dies (PR_SET_PDEATHSIG = 1), give up if the sweep is already gone, then exec the real command.
+_PDEATHSIG_EXEC = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('the sweep stopped before this run started')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def pretrain_command(
+    config_path: str | os.PathLike[str],
+    overrides: Sequence[str],
+    resume: Path | None = None,
+    nproc: int | None = None,
+) -> list[str]:
+    """The ``pretrain`` command line for one run; under ``torchrun`` with ``nproc`` processes if given.
+
+    ``--quiet`` because the output goes to a log file, where progress bars are noise."""
+    if nproc is None:
+        command = [sys.executable, "-m", PRETRAIN_MODULE]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            PRETRAIN_MODULE,
+        ]
+    command += ["--config", str(config_path), "--quiet"]
+    if nproc is not None:
+        command.append("--distributed")
+    if resume is not None:
+        command += ["--resume", str(resume)]
+    for override in overrides:
+        command += ["--set", override]
+    return command
+
+
+class StopRequests:
+    """Counts Ctrl-C / SIGTERM / SIGHUP while the sweep runs and forwards each to the current child.
+
+    The first signal asks the child to stop after its current step and write its last checkpoint (SIGINT
+    stays SIGINT; SIGTERM and SIGHUP become SIGTERM); a second one is forwarded too, which pretrain
+    takes as "abort now". Use as a context manager; handlers are restored on exit.
+    """
+
+    SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s)
+
+    def __init__(self, announce: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> None:
+        self.count = 0
+        self.child: subprocess.Popen | None = None
+        self.child_name = ""
+        self._announce = announce
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def __enter__(self) -> StopRequests:
+        self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.count += 1
+        child = self.child
+        if child is None or child.poll() is not None:
+            self._announce(f"{signal.Signals(signum).name} received: the sweep stops before the next run")
+            return
+        forward = signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(forward)
+        if self.count == 1:
+            self._announce(
+                f"{signal.Signals(signum).name} received: stopping {self.child_name} after its current step "
+                "(its last checkpoint is kept); press Ctrl-C again to abort it at once"
+            )
+        else:
+            self._announce(f"aborting {self.child_name}")
+
+
+class LogFollower:
+    """Echoes the lines a child appends to its log file (the child never depends on the sweep's pipes)."""
+
+    def __init__(self, path: Path, echo: Callable[[str], None] | None, prefix: str = "  | ") -> None:
+        self.path, self.echo, self.prefix = path, echo, prefix
+        self.offset = path.stat().st_size if path.exists() else 0
+        self._partial = b""
+
+    def pump(self, final: bool = False) -> None:
+        if self.echo is None:
+            return
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return
+        self.offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        if final and self._partial:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            # \r-separated progress updates: show the latest state only
+            text = line.decode("utf-8", errors="replace").rstrip().rsplit("\r", 1)[-1]
+            if text:
+                self.echo(self.prefix + text)
+
+
+def run_logged(
+    command: Sequence[str],
+    log_path: Path,
+    stop: StopRequests,
+    name: str,
+    echo: Callable[[str], None] | None = None,
+) -> int:
+    """Run ``command`` with stdout and stderr appended to ``log_path``; return its exit status.
+
+    Waits for the child even after a forwarded Ctrl-C, so its last checkpoint is complete on return."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # log lines appear as they happen
+    argv = list(command)
+    if sys.platform.startswith("linux"):
+        argv = [sys.executable, "-I", "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid()), *argv]
+    with log_path.open("ab") as log:
+        stamp = datetime.now().isoformat(timespec="seconds")
+        log.write(f"\n===== sweep {stamp}: {subprocess.list2cmdline(command)}\n".encode())
+        log.flush()
+        follower = LogFollower(log_path, echo)
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    stop.child, stop.child_name = child, name
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                follower.pump()
+    finally:
+        stop.child = None
+        if child.poll() is None:  # the sweep itself failed: let the run stop cleanly, then make sure
+            _stop_child(child)
+        follower.pump(final=True)
+    return code
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + CLEANUP_SECONDS
+    while child.poll() is None and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+
+
+def log_tail(path: Path, lines: int = 400) -> Iterator[str]:
+    """The last ``lines`` lines of a log (for finding the error a failed run printed)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return iter(())
+    return iter(text.splitlines()[-lines:])
+
+
+def failure_reason(path: Path) -> str | None:
+    """The ``error: ...`` line pretrain printed last, else the last line of a traceback, else None."""
+    tail = [line.strip() for line in log_tail(path) if line.strip()]
+    # Only what the latest attempt wrote (each attempt starts with a ===== sweep header).
+    for i in range(len(tail) - 1, -1, -1):
+        if tail[i].startswith("===== sweep "):
+            tail = tail[i + 1 :]
+            break
+    for line in reversed(tail):
+        if line.startswith("error:"):
+            return line
+    for line in reversed(tail):
+        if "Error" in line.split(":", 1)[0] or "Exception" in line.split(":", 1)[0]:
+            return line
+    return tail[-1] if tail else None

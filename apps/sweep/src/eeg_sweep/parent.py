@@ -1,0 +1,162 @@
+"""The sweep folder's own files and the parent MLflow run that every run of the sweep is a child of.
+
+``sweep.json`` (written atomically) records the plan and the parent run's id, so re-running the same
+command reopens the same parent run instead of starting a second one. ``.sweep.lock`` keeps two sweeps
+from working in one folder at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from eeg_pretrain.configuration import atomic_write_text, flatten
+from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
+from eeg_sweep.plan import PlannedRun, SweepError
+
+log = logging.getLogger("eeg_sweep")
+
+SWEEP_STATE = "sweep.json"
+LOCK_FILE = ".sweep.lock"
+STATE_VERSION = 1
+# Per-run settings: they differ between children, so the parent does not record them as params.
+PER_RUN_KEYS = ("masking.ratio", "masking.style", "tracking.run_name", "tracking.parent_run_id")
+
+
+@contextlib.contextmanager
+def sweep_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` for the sweep's lifetime (released if the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; running two sweeps at once is then on the user
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK_FILE).open("a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise SweepError(
+                f"{folder}: another sweep is running in this folder ({holder}); wait for it or stop it"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    """The sweep folder's ``sweep.json``, or ``{}`` when there is none yet."""
+    path = folder / SWEEP_STATE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SweepError(
+            f"{path}: not a readable sweep state file ({exc}); move it away to start over"
+        ) from None
+    if not isinstance(data, dict):
+        raise SweepError(f"{path}: expected a JSON object; move it away to start over")
+    return data
+
+
+def write_state(
+    folder: Path,
+    *,
+    command: Sequence[str],
+    config_path: str,
+    experiment: str,
+    tracking_uri: str | None,
+    parent_run_id: str | None,
+    runs: Sequence[PlannedRun],
+    torchrun_nproc: int | None,
+) -> Path:
+    path = folder / SWEEP_STATE
+    state = {
+        "version": STATE_VERSION,
+        "command": list(command),
+        "config": config_path,
+        "experiment": experiment,
+        "tracking_uri": tracking_uri,
+        "parent_run_id": parent_run_id,
+        "torchrun_nproc": torchrun_nproc,
+        "runs": [
+            {"name": r.name, "mask_ratio": r.ratio, "mask_style": r.style, "folder": str(r.folder)}
+            for r in runs
+        ],
+    }
+    atomic_write_text(path, json.dumps(state, indent=2) + "\n")
+    return path
+
+
+def reusable_parent(uri: str | None, experiment: str, run_id: str | None) -> str | None:
+    """``run_id`` when that run exists, is not deleted and belongs to ``experiment`` in the store at
+    ``uri``; else None (the store was moved or wiped, or the experiment changed: a new parent it is)."""
+    if not run_id:
+        return None
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    try:
+        run = client.get_run(run_id)
+        wanted = client.get_experiment_by_name(experiment)
+    except MlflowException:
+        return None
+    if (
+        wanted is None
+        or run.info.experiment_id != wanted.experiment_id
+        or run.info.lifecycle_stage != "active"
+    ):
+        return None
+    return run_id
+
+
+def open_parent(
+    *,
+    enabled: bool,
+    uri: str | None,
+    experiment: str,
+    name: str,
+    stored_run_id: str | None,
+    base_config: Mapping[str, Any],
+    tags: Mapping[str, str],
+) -> Tracker:
+    """Start (or reopen) the sweep's parent run and record the plan: the shared config as params,
+    the plan as tags (tags can change when a later session extends the sweep; params cannot)."""
+    if not enabled:
+        return NullTracker()
+    run_id = reusable_parent(uri, experiment, stored_run_id)
+    if stored_run_id and run_id is None:
+        log.warning(
+            "the recorded parent run %s is not in %s / %s: starting a new one", stored_run_id, uri, experiment
+        )
+    tracker = MlflowTracker(uri, experiment, name, run_id=run_id, tags={"sweep": "mask_ratio"})
+    params = {k: v for k, v in flatten(base_config).items() if k not in PER_RUN_KEYS}
+    tracker.log_params(params)
+    set_tags(tracker, tags)
+    return tracker
+
+
+def set_tags(tracker: Tracker, tags: Mapping[str, str]) -> None:
+    if tracker.run_id is None:
+        return
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=getattr(tracker, "uri", None))
+    for key, value in tags.items():
+        client.set_tag(tracker.run_id, key, value)

@@ -1,0 +1,90 @@
+"""The summary table, CSV and plot, from hand-written run results."""
+
+import csv
+import math
+from pathlib import Path
+
+from eeg_sweep.plan import PlannedRun
+from eeg_sweep.summary import (
+    COLUMNS,
+    FAILED,
+    FINISHED,
+    NOT_RUN,
+    RunResult,
+    format_table,
+    plot_summary,
+    summary_rows,
+    write_csv,
+)
+
+
+def _run(tmp_path: Path, ratio: float, style: str = "mae") -> PlannedRun:
+    name = f"mamba2_eeg_d16_l1_m{round(ratio * 100)}_{style}"
+    return PlannedRun(ratio=ratio, style=style, name=name, folder=tmp_path / name)
+
+
+def _summary(loss: float, r2: float) -> dict:
+    return {
+        "finished": True,
+        "best_val_loss": loss,
+        "val_r2": r2,
+        "val_zero_baseline": 1.0,
+        "val_interp_baseline": 1.5,
+        "epochs": 3,
+        "best_epoch": 2,
+        "wall_seconds": 3725.4,
+        "checkpoint": "/runs/x/mamba2_eeg_pretrained.pt",
+        "mlflow_run_id": "abc",
+    }
+
+
+def _results(tmp_path):
+    return [
+        RunResult(_run(tmp_path, 0.2), FINISHED, summary=_summary(0.8, 0.2), exit_code=0),
+        RunResult(_run(tmp_path, 0.4), FAILED, exit_code=2, message="error: boom"),
+        RunResult(_run(tmp_path, 0.6), FINISHED, summary=_summary(0.9, 0.1), skipped=True),
+        RunResult(_run(tmp_path, 0.2, "bert"), FINISHED, summary={**_summary(0.7, math.nan)}),
+        RunResult(_run(tmp_path, 0.4, "bert"), NOT_RUN),
+    ]
+
+
+def test_rows_csv_and_table(tmp_path):
+    rows = summary_rows(_results(tmp_path))
+    assert [r["status"] for r in rows] == ["finished", "failed", "finished", "finished", "not run"]
+    assert rows[0]["best_val_loss"] == 0.8 and rows[0]["wall_seconds"] == 3725.4
+    assert rows[1]["best_val_loss"] is None and rows[1]["log"].endswith("m40_mae/pretrain.log")
+    assert rows[3]["val_r2"] is None  # a non-finite number is unknown, not "nan" in the CSV
+
+    path = tmp_path / "sweep_summary.csv"
+    write_csv(path, rows)
+    with path.open() as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames) == COLUMNS
+        read = list(reader)
+    assert [(r["mask_ratio"], r["mask_style"], r["status"]) for r in read] == [
+        ("0.2", "mae", "finished"),
+        ("0.4", "mae", "failed"),
+        ("0.6", "mae", "finished"),
+        ("0.2", "bert", "finished"),
+        ("0.4", "bert", "not run"),
+    ]
+    assert read[1]["best_val_loss"] == "" and float(read[0]["val_interp_baseline"]) == 1.5
+    assert not list(tmp_path.glob(".*.tmp"))
+
+    table = format_table(rows).splitlines()
+    assert table[0].split()[:4] == ["ratio", "style", "status", "best"]
+    assert "interp loss" in table[0] and "wall time" in table[0] and "checkpoint" in table[0]
+    first = table[1].split()
+    assert first[:8] == ["0.20", "mae", "finished", "0.8000", "0.200", "1.5000", "3", "1:02:05"]
+    assert table[2].split()[:4] == ["0.40", "mae", "failed", "-"]
+    assert table[5].split()[2:4] == ["not", "run"]
+
+
+def test_plot_has_one_line_per_style_and_needs_a_finished_run(tmp_path):
+    rows = summary_rows(_results(tmp_path))
+    png = tmp_path / "sweep_summary.png"
+    assert plot_summary(png, rows)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    nothing = summary_rows([RunResult(_run(tmp_path, 0.2), FAILED, message="x")])
+    other = tmp_path / "none.png"
+    assert not plot_summary(other, nothing) and not other.exists()
