@@ -1,0 +1,206 @@
+"""The model section of a run config: :class:`ModelConfig`.
+
+Building an :class:`~eeg_ssm.EEGModel` from ``ModelConfig.from_dict(d)`` is all a checkpoint needs, so every
+field is a plain YAML value (int, float, bool, str or None).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+BACKENDS = ("auto", "mamba_ssm", "torch", "transformer")
+MISSING_CHANNEL_POLICIES = ("error", "zero")
+#: The mamba_ssm CUDA kernels want the head count to be a multiple of this (memory alignment).
+HEAD_ALIGNMENT = 8
+
+
+class ModelConfigError(ValueError):
+    """A model setting a user chose is invalid, or a backend was asked for where it cannot run."""
+
+
+def _name(attribute: attrs.Attribute) -> str:
+    return f"ModelConfig.{attribute.name}"
+
+
+def _positive_int(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ModelConfigError(f"{_name(attribute)}: expected a positive integer, got {value!r}")
+
+
+def _non_negative_int(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ModelConfigError(f"{_name(attribute)}: expected an integer >= 0, got {value!r}")
+
+
+def _bool(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ModelConfigError(f"{_name(attribute)}: expected true or false, got {value!r}")
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+        if value not in choices:
+            raise ModelConfigError(f"{_name(attribute)}: expected one of {list(choices)}, got {value!r}")
+
+    return check
+
+
+def _to_float(value: object) -> object:
+    """Accept numeric strings, because PyYAML reads ``1e-4`` (no dot) as a string."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _float_in(low: float, high: float, *, low_open: bool, high_open: bool):
+    def check(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+        ok = isinstance(value, float) and math.isfinite(value)
+        if ok:
+            ok = (value > low if low_open else value >= low) and (
+                value < high if high_open else value <= high
+            )
+        if not ok:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            raise ModelConfigError(
+                f"{_name(attribute)}: expected a number in {left}{low:g}, {high:g}{right}, got {value!r}"
+            )
+
+    return check
+
+
+def _optional_path(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ModelConfigError(f"{_name(attribute)}: expected a file path string or null, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ModelConfig:
+    """Everything needed to build an :class:`~eeg_ssm.EEGModel`.
+
+    Sizes: ``window_length`` samples per token (window); ``d_model`` features per token; ``num_layers``
+    residual blocks. Backbone: ``backend`` is ``"auto"`` (mamba_ssm CUDA kernels for CUDA tensors when the
+    package imports, pure PyTorch otherwise), ``"mamba_ssm"`` (kernels or an error), ``"torch"`` (pure
+    PyTorch everywhere) or ``"transformer"`` (the attention fallback). ``bidirectional`` adds a second
+    Mamba-2 per layer that reads each sequence backwards (or, for the Transformer, drops the causal mask).
+
+    Mamba-2 knobs, as in ``mamba_ssm.modules.mamba2.Mamba2``: ``d_state`` (N), ``d_conv`` (causal conv
+    width, 2..4), ``expand`` (d_inner = expand * d_model), ``headdim`` (P; heads = d_inner / P), ``ngroups``
+    (B/C groups shared by heads), ``chunk_size`` (SSD chunk length; a speed knob only), ``dt_min``/``dt_max``
+    (range of the initial step sizes).
+
+    Spatial encoding: electrode coordinates from the ASA file ``asa_path`` (else the built-in standard
+    montage), projected by a fixed random matrix drawn from ``spatial_seed``. ``missing_channels``:
+    ``"error"`` rejects channels absent from the montage, ``"zero"`` encodes them as zeros with a warning.
+
+    Transformer: ``transformer_heads`` attention heads, feed-forward width ``transformer_ff_mult * d_model``.
+    ``dropout`` applies to the embedding and to every residual branch.
+    """
+
+    window_length: int = attrs.field(default=2048, validator=_positive_int)
+    d_model: int = attrs.field(default=128, validator=_positive_int)
+    num_layers: int = attrs.field(default=6, validator=_positive_int)
+    backend: str = attrs.field(default="auto", validator=_one_of(BACKENDS))
+    bidirectional: bool = attrs.field(default=False, validator=_bool)
+    d_state: int = attrs.field(default=64, validator=_positive_int)
+    d_conv: int = attrs.field(default=4, validator=_positive_int)
+    expand: int = attrs.field(default=2, validator=_positive_int)
+    headdim: int = attrs.field(default=32, validator=_positive_int)
+    ngroups: int = attrs.field(default=1, validator=_positive_int)
+    chunk_size: int = attrs.field(default=64, validator=_positive_int)
+    dt_min: float = attrs.field(
+        default=0.001, converter=_to_float, validator=_float_in(0.0, math.inf, low_open=True, high_open=True)
+    )
+    dt_max: float = attrs.field(
+        default=0.1, converter=_to_float, validator=_float_in(0.0, math.inf, low_open=True, high_open=True)
+    )
+    dropout: float = attrs.field(
+        default=0.0, converter=_to_float, validator=_float_in(0.0, 1.0, low_open=False, high_open=True)
+    )
+    asa_path: str | None = attrs.field(default=None, validator=_optional_path)
+    spatial_seed: int = attrs.field(default=0, validator=_non_negative_int)
+    missing_channels: str = attrs.field(default="error", validator=_one_of(MISSING_CHANNEL_POLICIES))
+    transformer_heads: int = attrs.field(default=8, validator=_positive_int)
+    transformer_ff_mult: int = attrs.field(default=4, validator=_positive_int)
+
+    def __attrs_post_init__(self) -> None:
+        if self.is_transformer:
+            if self.d_model % self.transformer_heads:
+                raise ModelConfigError(
+                    f"ModelConfig.transformer_heads: d_model = {self.d_model} must be divisible by "
+                    f"transformer_heads = {self.transformer_heads}"
+                )
+            return
+        if not 2 <= self.d_conv <= 4:
+            raise ModelConfigError(
+                f"ModelConfig.d_conv: the causal conv kernel supports widths 2..4, got {self.d_conv}"
+            )
+        d_inner = self.expand * self.d_model
+        if d_inner % self.headdim:
+            raise ModelConfigError(
+                f"ModelConfig.headdim: expand * d_model = {d_inner} must be divisible by headdim = {self.headdim}"
+            )
+        if self.nheads % self.ngroups:
+            raise ModelConfigError(
+                f"ModelConfig.ngroups: the head count expand * d_model / headdim = {self.nheads} must be "
+                f"divisible by ngroups = {self.ngroups}"
+            )
+        if self.chunk_size & (self.chunk_size - 1):
+            raise ModelConfigError(
+                f"ModelConfig.chunk_size: expected a power of two (the CUDA kernels need one), got {self.chunk_size}"
+            )
+        if self.dt_min > self.dt_max:
+            raise ModelConfigError(
+                f"ModelConfig.dt_min: must not exceed dt_max, got dt_min = {self.dt_min:g} > dt_max = {self.dt_max:g}"
+            )
+        if self.nheads % HEAD_ALIGNMENT:
+            warnings.warn(
+                f"ModelConfig.headdim: {self.nheads} heads (expand * d_model / headdim) is not a multiple of "
+                f"{HEAD_ALIGNMENT}; the mamba_ssm CUDA kernels may reject or slow down on this layout",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    @property
+    def is_transformer(self) -> bool:
+        """Whether the backbone is the Transformer fallback rather than Mamba-2."""
+        return self.backend == "transformer"
+
+    @property
+    def d_inner(self) -> int:
+        """Width of the Mamba-2 inner stream: ``expand * d_model``."""
+        return self.expand * self.d_model
+
+    @property
+    def nheads(self) -> int:
+        """Number of Mamba-2 heads: ``expand * d_model // headdim``."""
+        return self.d_inner // self.headdim
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a plain dict (YAML- and checkpoint-safe)."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build from a plain mapping; unknown keys raise :class:`ModelConfigError` naming them."""
+        if not isinstance(data, Mapping):
+            raise ModelConfigError(f"ModelConfig: expected a mapping of settings, got {type(data).__name__}")
+        known = {field.name for field in attrs.fields(cls)}
+        unknown = sorted(str(key) for key in data if key not in known)
+        if unknown:
+            raise ModelConfigError(f"ModelConfig: unknown keys {unknown}; expected some of {sorted(known)}")
+        return cls(**dict(data))
+
+    def evolve(self, **changes: Any) -> ModelConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return attrs.evolve(self, **changes)

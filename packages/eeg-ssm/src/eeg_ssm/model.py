@@ -1,0 +1,98 @@
+"""The EEG encoder: embeddings, backbone, and the reconstruction head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from eeg_ssm.backbone import MambaBackbone, TransformerBackbone
+from eeg_ssm.config import ModelConfig
+from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
+
+
+class EEGModel(nn.Module):
+    """Mamba-2 (or Transformer) encoder of sequences of EEG windows, one sequence per channel.
+
+    ``embed = input(window) + spatial(channel) + temporal(t / T)`` -> backbone -> final norm gives
+    :meth:`encode`'s ``(B, L, d_model)``; :meth:`forward` adds ``Linear(d_model -> window_length)`` to
+    reconstruct every window. Batches are right-padded: ``lengths[b]`` tokens of row ``b`` are real and
+    outputs there do not depend on the padding. The model is rebuilt from ``config`` alone
+    (``EEGModel(ModelConfig.from_dict(d))``).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.input_projection = InputProjection(config.window_length, config.d_model)
+        self.spatial = SpatialEncoding(
+            config.d_model,
+            asa_path=config.asa_path,
+            seed=config.spatial_seed,
+            missing=config.missing_channels,
+        )
+        self.temporal = TemporalEncoding(config.d_model)
+        self.embed_dropout = nn.Dropout(config.dropout)
+        self.backbone = TransformerBackbone(config) if config.is_transformer else MambaBackbone(config)
+        self.head = nn.Linear(config.d_model, config.window_length)
+
+    @property
+    def backend_name(self) -> str:
+        """Which backbone runs for the model's current device: ``"mamba_ssm"``, ``"torch"`` or ``"transformer"``.
+
+        Backend ``"mamba_ssm"`` answers ``"mamba_ssm"`` even on the CPU, where its forward raises.
+        """
+        return self.backbone.implementation(self.head.weight.device, strict=False)
+
+    def embed(
+        self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Token embeddings ``(B, L, d_model)`` before the backbone (arguments as in :meth:`encode`)."""
+        self._check_inputs(windows, channels, lengths)
+        lengths = lengths.to(windows.device)
+        length = windows.shape[1]
+        tokens = self.input_projection(windows)  # (B, L, d)
+        where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
+        when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
+        return self.embed_dropout(tokens + where + when)
+
+    def encode(
+        self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Contextual token features.
+
+        Args:
+            windows: ``(B, L, window_length)`` float, one window per token, zero right padding.
+            channels: ``B`` channel names (case-insensitive), or an integer tensor ``(B,)`` of indices into
+                ``model.spatial.labels``.
+            lengths: ``(B,)`` integer valid lengths, each in ``1..L``.
+
+        Returns:
+            ``(B, L, d_model)``; rows past ``lengths[b]`` are finite but meaningless.
+        """
+        lengths = lengths.to(windows.device)  # collate leaves lengths on the CPU; the masks need them here
+        return self.backbone(self.embed(windows, channels, lengths), lengths)
+
+    def forward(
+        self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Reconstruction of every window: ``(B, L, window_length)`` (arguments as in :meth:`encode`)."""
+        return self.head(self.encode(windows, channels, lengths))
+
+    def _check_inputs(
+        self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
+    ) -> None:
+        if windows.dim() != 3 or windows.shape[-1] != self.config.window_length:
+            raise ValueError(
+                f"windows: expected shape (B, L, {self.config.window_length}), got {tuple(windows.shape)}"
+            )
+        batch, length = windows.shape[:2]
+        if len(channels) != batch:
+            raise ValueError(f"channels: expected one channel per sequence ({batch}), got {len(channels)}")
+        if lengths.shape != (batch,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+            raise ValueError(
+                f"lengths: expected an integer tensor of shape ({batch},), got {lengths.dtype} {tuple(lengths.shape)}"
+            )
+        if batch and (int(lengths.min()) < 1 or int(lengths.max()) > length):
+            raise ValueError(f"lengths: expected values in 1..{length}, got {lengths.tolist()}")
