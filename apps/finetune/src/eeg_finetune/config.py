@@ -1,0 +1,216 @@
+"""The fine-tuning run config: YAML sections -> frozen attrs classes (strict, see ``eeg_pretrain.configuration``).
+
+YAML mirrors the nesting::
+
+    pretrained: {checkpoint: null, pretrain_config: configs/pretrain.yaml}
+    data: {data_path: ..., channels: [AF7, AF8, TP9, TP10], label_column: Remission, ...}
+    split: {method: random, val_ratio: 0.2, test_ratio: 0.1, folds: 5}
+    model: {mode: participant, pooling: mean, freeze_backbone: true, ...}
+    train: {epochs: 30, lr: 1.0e-3, backbone_lr: 1.0e-4, class_weights: balanced, ...}
+    tracking: {experiment: eeg_finetuning_mamba2, ...}
+    output_dir: finetuned_models
+    compare_baselines: false
+
+Every key is documented in ``configs/finetune.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
+from eeg_pretrain.configuration import apply_overrides, read_yaml, structure, unstructure
+
+SPLIT_METHODS = ("random", "kfold", "loso")
+MODES = ("participant", "window")
+AGGREGATIONS = ("mean_probability", "majority_vote")
+POOLINGS = ("mean", "attention")
+EARLY_STOPPING = ("auroc", "loss")
+CLASS_WEIGHTING = ("none", "balanced")
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "torch", "mamba_ssm")
+
+
+def _optional_positive(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"expected {attribute.name} >= 1 or null, got {value}")
+
+
+def _optional_non_negative(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"expected {attribute.name} >= 0 or null, got {value}")
+
+
+def _names(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _channel_names(_inst: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, tuple) or not value or not all(isinstance(c, str) and c.strip() for c in value):
+        raise ValueError(f"{attribute.name} must be a non-empty list of channel names or null, got {value!r}")
+    upper = [c.upper() for c in value]
+    if len(set(upper)) != len(upper):
+        raise ValueError(
+            f"{attribute.name} names a channel twice (names are case-insensitive): {list(value)}"
+        )
+
+
+def _class_weights(value: object) -> object:
+    """``none`` | ``balanced`` | a list of numbers (one per class, in sorted label order)."""
+    if isinstance(value, list | tuple) and all(
+        isinstance(w, int | float) and not isinstance(w, bool) for w in value
+    ):
+        return tuple(float(w) for w in value)
+    return value
+
+
+def _check_class_weights(_inst: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, str) and value in CLASS_WEIGHTING:
+        return
+    if isinstance(value, tuple) and len(value) >= 2 and all(math.isfinite(w) and w > 0 for w in value):
+        return
+    raise ValueError(
+        f"{attribute.name} must be 'none', 'balanced' or a list of positive weights, one per class "
+        f"(e.g. [1.0, 2.5]), got {value!r}"
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PretrainedConfig:
+    """Where the pretrained encoder comes from: ``checkpoint`` wins over the lookup from ``pretrain_config``."""
+
+    checkpoint: str | None = None
+    pretrain_config: str | None = None
+    backend: str | None = attrs.field(default=None, validator=v.optional(v.in_(BACKENDS)))
+
+
+@attrs.frozen(kw_only=True)
+class DataSection:
+    """The primary (labelled) dataset: one Parquet file. ``channels: null`` uses every channel column."""
+
+    data_path: str | None = None
+    channels: tuple[str, ...] | None = attrs.field(default=None, converter=_names, validator=_channel_names)
+    participant_column: str = "Participant"
+    label_column: str = "Remission"
+    normalization: str = attrs.field(default="sequence", validator=v.in_(NORMALIZATIONS))
+    scale: float = attrs.field(default=1.0, validator=v.gt(0.0))
+    nan_policy: str = attrs.field(default="error", validator=v.in_(NAN_POLICIES))
+
+
+@attrs.frozen(kw_only=True)
+class SplitConfig:
+    """Participant splits. ``random``: one stratified train/val/test split. ``kfold``: stratified k-fold
+    over participants (each participant is tested once). ``loso``: leave one participant out. In
+    ``kfold`` and ``loso`` a stratified ``val_ratio`` of each fold's training participants is held out
+    for early stopping; ``test_ratio`` applies to ``random`` only."""
+
+    method: str = attrs.field(default="random", validator=v.in_(SPLIT_METHODS))
+    val_ratio: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.lt(1.0)])
+    test_ratio: float = attrs.field(default=0.1, validator=[v.gt(0.0), v.lt(1.0)])
+    folds: int = attrs.field(default=5, validator=v.ge(2))
+    seed: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.method == "random" and self.val_ratio + self.test_ratio >= 1.0:
+            raise ValueError(
+                f"val_ratio + test_ratio must leave participants for training, got "
+                f"{self.val_ratio:g} + {self.test_ratio:g} >= 1"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class ClassifierConfig:
+    """The classifier on top of the encoder.
+
+    ``mode: participant``: one sample per participant (every channel's whole sequence of windows is
+    encoded, pooled over time, then averaged over channels). ``mode: window``: one sample per group of
+    ``window_group`` consecutive windows of a participant; the participant's prediction aggregates its
+    groups by ``aggregation``.
+    """
+
+    mode: str = attrs.field(default="participant", validator=v.in_(MODES))
+    window_group: int = attrs.field(default=4, validator=v.ge(1))
+    aggregation: str = attrs.field(default="mean_probability", validator=v.in_(AGGREGATIONS))
+    pooling: str = attrs.field(default="mean", validator=v.in_(POOLINGS))
+    hidden: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    dropout: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
+    freeze_backbone: bool = True
+    unfreeze_epoch: int | None = attrs.field(default=None, validator=_optional_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.unfreeze_epoch is not None and not self.freeze_backbone:
+            raise ValueError(
+                "unfreeze_epoch needs freeze_backbone: true (the backbone is then trained from that epoch on)"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class FinetuneTrainConfig:
+    """Optimisation and early stopping. Epochs are 1-based in logs and in ``unfreeze_epoch``."""
+
+    epochs: int = attrs.field(default=30, validator=v.ge(1))
+    batch_size: int = attrs.field(default=8, validator=v.ge(1))
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0.0))
+    backbone_lr: float = attrs.field(default=1e-4, validator=v.gt(0.0))
+    weight_decay: float = attrs.field(default=0.01, validator=v.ge(0.0))
+    warmup_fraction: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.lt(1.0)])
+    min_lr_ratio: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.le(1.0)])
+    grad_clip: float = attrs.field(default=1.0, validator=v.ge(0.0))
+    class_weights: Any = attrs.field(
+        default="balanced", converter=_class_weights, validator=_check_class_weights
+    )
+    early_stopping: str = attrs.field(default="auroc", validator=v.in_(EARLY_STOPPING))
+    patience: int | None = attrs.field(default=10, validator=_optional_positive)
+    seed: int = 0
+    device: str = attrs.field(default="auto", validator=v.in_(DEVICES))
+    quiet: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class FinetuneTrackingConfig:
+    """MLflow. ``uri: null`` is MLflow's default; ``run_name: null`` is ``{pretrain run name}_finetuned``."""
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = "eeg_finetuning_mamba2"
+    run_name: str | None = None
+    register_model: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class FinetuneConfig:
+    pretrained: PretrainedConfig = attrs.Factory(PretrainedConfig)
+    data: DataSection = attrs.Factory(DataSection)
+    split: SplitConfig = attrs.Factory(SplitConfig)
+    model: ClassifierConfig = attrs.Factory(ClassifierConfig)
+    train: FinetuneTrainConfig = attrs.Factory(FinetuneTrainConfig)
+    tracking: FinetuneTrackingConfig = attrs.Factory(FinetuneTrackingConfig)
+    output_dir: str = "finetuned_models"
+    compare_baselines: bool = False
+
+    @property
+    def split_seed(self) -> int:
+        return self.train.seed if self.split.seed is None else self.split.seed
+
+
+def build_config(data: dict[str, Any], source: str | None = None) -> FinetuneConfig:
+    """Plain data -> validated :class:`FinetuneConfig`, or ``ConfigError`` with one line per problem."""
+    return structure(data, FinetuneConfig, source)
+
+
+def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> FinetuneConfig:
+    """Read YAML (or start from the defaults when ``path`` is None), apply ``--set`` overrides, validate."""
+    raw = read_yaml(path) if path is not None else {}
+    return build_config(apply_overrides(raw, overrides), None if path is None else str(path))
+
+
+def config_to_dict(config: FinetuneConfig) -> dict[str, Any]:
+    return unstructure(config)

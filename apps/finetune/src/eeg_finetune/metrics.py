@@ -1,0 +1,173 @@
+"""Participant-level predictions and metrics (all computed with scikit-learn).
+
+Binary tasks: the positive class is the larger label (e.g. ``1`` = remission), sensitivity is its
+recall, specificity the recall of the other class, F1 and AUROC are those of the positive class.
+More than two classes: F1, sensitivity and specificity are macro averages over one-vs-rest classes and
+AUROC is one-vs-rest macro AUROC. A metric that is undefined for the participants given (AUROC with a
+single class present, e.g. one left-out participant) is NaN.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    recall_score,
+    roc_auc_score,
+)
+
+__all__ = [
+    "METRICS",
+    "Predictions",
+    "aggregate",
+    "concatenate",
+    "fold_spread",
+    "participant_metrics",
+    "validation_scores",
+]
+
+#: Scalar metrics, in report order (the confusion matrix is reported beside them).
+METRICS = ("accuracy", "balanced_accuracy", "auroc", "f1", "sensitivity", "specificity")
+
+
+@attrs.frozen(kw_only=True)
+class Predictions:
+    """One row per participant: ``targets`` and ``predicted`` class indices ``[P]``, ``probabilities``
+    ``[P, K]`` (rows sum to 1), ``folds`` the fold each participant was tested in."""
+
+    participants: tuple[str, ...]
+    targets: np.ndarray = attrs.field(eq=False)
+    predicted: np.ndarray = attrs.field(eq=False)
+    probabilities: np.ndarray = attrs.field(eq=False)
+    folds: np.ndarray = attrs.field(eq=False)
+
+
+def aggregate(
+    sample_participants: Sequence[int], probabilities: np.ndarray, how: str
+) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Participant predictions from sample predictions (window groups).
+
+    Args:
+        sample_participants: participant index of each sample ``[N]``.
+        probabilities: float ``[N, K]`` class probabilities per sample.
+        how: ``"mean_probability"`` (average the probabilities, predict the most probable class) or
+            ``"majority_vote"`` (each sample votes for its most probable class; the participant's
+            probabilities are the vote fractions; ties go to the class of higher mean probability).
+
+    Returns:
+        (participant indices in first-seen order, probabilities ``[P, K]``, predicted class ``[P]``).
+    """
+    order = list(dict.fromkeys(int(p) for p in sample_participants))
+    owners = np.asarray(sample_participants)
+    probs, predicted = [], []
+    for p in order:
+        rows = probabilities[owners == p]  # (n_p, K)
+        mean = rows.mean(axis=0)
+        if how == "majority_vote":
+            votes = np.bincount(rows.argmax(axis=1), minlength=rows.shape[1]) / len(rows)
+            tied = np.flatnonzero(votes == votes.max())
+            probs.append(votes)
+            predicted.append(int(tied[np.argmax(mean[tied])]))
+        elif how == "mean_probability":
+            probs.append(mean)
+            predicted.append(int(mean.argmax()))
+        else:
+            raise ValueError(f"unknown aggregation {how!r}")
+    return order, np.asarray(probs, dtype=np.float64), np.asarray(predicted, dtype=np.int64)
+
+
+def participant_metrics(
+    targets: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray, num_classes: int
+) -> dict[str, object]:
+    """Accuracy, balanced accuracy, AUROC, F1, sensitivity, specificity (floats, NaN when undefined) and
+    the confusion matrix (``confusion_matrix[i][j]``: participants of class i predicted as j).
+
+    Args:
+        targets, predicted: int ``[P]`` class indices in ``0..num_classes-1``.
+        probabilities: float ``[P, num_classes]``.
+    """
+    with warnings.catch_warnings():
+        # A fold with one participant (LOSO) makes sklearn warn that some classes are absent; the
+        # affected metrics are NaN or computed over the classes present, as documented above.
+        warnings.simplefilter("ignore")
+        return _metrics(np.asarray(targets), np.asarray(predicted), probabilities, num_classes)
+
+
+def validation_scores(
+    targets: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray, num_classes: int
+) -> tuple[float, float]:
+    """(AUROC, balanced accuracy) as in :func:`participant_metrics`, without the rest (run every epoch)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y = np.asarray(targets)
+        return _auroc(y, probabilities, num_classes), float(balanced_accuracy_score(y, np.asarray(predicted)))
+
+
+def _auroc(y: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float:
+    """Positive-class AUROC (binary) or one-vs-rest macro AUROC; NaN unless every class is present."""
+    if len(np.unique(y)) < num_classes:
+        return float("nan")
+    if num_classes == 2:
+        return float(roc_auc_score(y, probabilities[:, 1]))
+    return float(roc_auc_score(y, probabilities, multi_class="ovr", labels=list(range(num_classes))))
+
+
+def _metrics(
+    y: np.ndarray, pred: np.ndarray, probabilities: np.ndarray, num_classes: int
+) -> dict[str, object]:
+    labels = list(range(num_classes))
+    out: dict[str, object] = {
+        "accuracy": float(accuracy_score(y, pred)),
+        # balanced accuracy is the mean recall over the classes present in y (sklearn's definition).
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+        "auroc": _auroc(y, probabilities, num_classes),
+    }
+    if num_classes == 2:
+        out["f1"] = float(f1_score(y, pred, pos_label=1, zero_division=np.nan))
+        out["sensitivity"] = float(recall_score(y, pred, pos_label=1, zero_division=np.nan))
+        out["specificity"] = float(recall_score(y, pred, pos_label=0, zero_division=np.nan))
+    else:
+        out["f1"] = float(f1_score(y, pred, labels=labels, average="macro", zero_division=np.nan))
+        out["sensitivity"] = float(
+            recall_score(y, pred, labels=labels, average="macro", zero_division=np.nan)
+        )
+        specificities = [
+            recall_score(y != k, pred != k, pos_label=True, zero_division=np.nan) for k in labels
+        ]
+        finite = [s for s in specificities if np.isfinite(s)]
+        out["specificity"] = float(np.mean(finite)) if finite else float("nan")
+    out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
+    out["participants"] = len(y)
+    return out
+
+
+def fold_spread(per_fold: Sequence[dict[str, object]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and standard deviation (population, ``ddof=0``) of each scalar metric over folds, ignoring
+    folds where it is undefined (NaN); NaN when no fold defines it."""
+    mean, std = {}, {}
+    for name in METRICS:
+        values = np.asarray([float(m[name]) for m in per_fold], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        mean[name] = float(values.mean()) if len(values) else float("nan")
+        std[name] = float(values.std()) if len(values) else float("nan")
+    return mean, std
+
+
+def concatenate(parts: Sequence[Predictions]) -> Predictions:
+    """Pool the test predictions of several folds (out-of-fold predictions), sorted by participant id."""
+    participants = tuple(p for part in parts for p in part.participants)
+    order = np.argsort(np.asarray(participants, dtype=object).astype(str), kind="stable")
+    return Predictions(
+        participants=tuple(participants[i] for i in order),
+        targets=np.concatenate([p.targets for p in parts])[order],
+        predicted=np.concatenate([p.predicted for p in parts])[order],
+        probabilities=np.concatenate([p.probabilities for p in parts])[order],
+        folds=np.concatenate([p.folds for p in parts])[order],
+    )

@@ -1,0 +1,180 @@
+"""What a fine-tuning job leaves for people: the per-participant predictions CSV, the summary table (text
+and CSV) with the models side by side, and the ROC-curve and confusion-matrix PNGs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from eeg_finetune.metrics import METRICS, Predictions
+from eeg_pretrain.configuration import atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    "VARIANT_TITLES",
+    "plot_confusion_matrix",
+    "plot_roc",
+    "predictions_csv",
+    "summary_csv",
+    "summary_table",
+]
+
+#: The models a job may compare, in report order.
+VARIANT_TITLES = {
+    "finetuned": "fine-tuned (pretrained encoder)",
+    "random_encoder": "same classifier, random encoder",
+    "logistic_regression": "logistic regression on embeddings",
+}
+
+
+def predictions_csv(
+    path: str | os.PathLike[str], by_variant: Mapping[str, Predictions], classes: Sequence[int]
+) -> None:
+    """One row per model × participant: ``model, fold, participant, label, predicted, prob_<class>...``
+    (labels are the dataset's values; probabilities are the participant-level ones the metrics use)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "fold", "participant", "label", "predicted", *(f"prob_{c}" for c in classes)])
+    for variant, predictions in by_variant.items():
+        for i, participant in enumerate(predictions.participants):
+            writer.writerow(
+                [
+                    variant,
+                    int(predictions.folds[i]),
+                    participant,
+                    classes[int(predictions.targets[i])],
+                    classes[int(predictions.predicted[i])],
+                    *(repr(float(p)) for p in predictions.probabilities[i]),
+                ]
+            )
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _cell(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def summary_table(results: Mapping[str, Mapping[str, object]], split: str) -> str:
+    """Metrics (rows) × models (columns). Each cell is the pooled value; with several folds the fold mean
+    ± standard deviation follows in brackets."""
+    variants = list(results)
+    several = any(len(results[v]["per_fold"]) > 1 for v in variants)
+    rows = []
+    for name in METRICS:
+        cells = []
+        for v in variants:
+            text = _cell(float(results[v]["metrics"][name]))
+            if several:
+                mean, std = float(results[v]["fold_mean"][name]), float(results[v]["fold_std"][name])
+                text += f" ({_cell(mean)}±{_cell(std)})" if math.isfinite(mean) else " (n/a)"
+            cells.append(text)
+        rows.append((name, cells))
+    widths = [max(len(v), *(len(cells[i]) for _, cells in rows)) + 3 for i, v in enumerate(variants)]
+    lines = [f"{'metric':<18}" + "".join(f"{v:>{w}}" for v, w in zip(variants, widths, strict=True))]
+    lines += [
+        f"{name:<18}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
+        for name, cells in rows
+    ]
+    note = (
+        "pooled over the out-of-fold predictions of every participant; (fold mean ± std)"
+        if several
+        else "on the test participants"
+    )
+    lines.append(f"[{split}] {note}")
+    return "\n".join(lines)
+
+
+def summary_csv(path: str | os.PathLike[str], results: Mapping[str, Mapping[str, object]]) -> None:
+    """``metric, <model>, <model>_fold_mean, <model>_fold_std, ...`` one row per metric."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["metric"]
+    for v in results:
+        header += [v, f"{v}_fold_mean", f"{v}_fold_std"]
+    writer.writerow(header)
+    for name in METRICS:
+        row: list[object] = [name]
+        for v in results:
+            row += [results[v]["metrics"][name], results[v]["fold_mean"][name], results[v]["fold_std"][name]]
+        writer.writerow(row)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _save(fig, path: str | os.PathLike[str]) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_roc(
+    path: str | os.PathLike[str], by_variant: Mapping[str, Predictions], classes: Sequence[int]
+) -> bool:
+    """ROC curves of the pooled participant predictions: one per model (binary tasks) or one per class,
+    one-vs-rest, for the first model (more classes). Returns False (no file) when a class is absent."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    drawn = False
+    if len(classes) == 2:
+        for variant, predictions in by_variant.items():
+            y = predictions.targets
+            if len(np.unique(y)) < 2:
+                continue
+            fpr, tpr, _ = roc_curve(y, predictions.probabilities[:, 1])
+            auc = roc_auc_score(y, predictions.probabilities[:, 1])
+            ax.plot(fpr, tpr, lw=1.5, label=f"{variant} (AUROC {auc:.3f})")
+            drawn = True
+        ax.set_title(f"ROC, positive class {classes[1]!r}", fontsize=10)
+    else:
+        variant, predictions = next(iter(by_variant.items()))
+        for k, label in enumerate(classes):
+            y = predictions.targets == k
+            if y.all() or not y.any():
+                continue
+            fpr, tpr, _ = roc_curve(y, predictions.probabilities[:, k])
+            ax.plot(
+                fpr,
+                tpr,
+                lw=1.5,
+                label=f"class {label!r} vs rest (AUROC {roc_auc_score(y, predictions.probabilities[:, k]):.3f})",
+            )
+            drawn = True
+        ax.set_title(f"ROC of {variant}, one vs rest", fontsize=10)
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="grey", label="chance")
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+    return True
+
+
+def plot_confusion_matrix(
+    path: str | os.PathLike[str], matrix: Sequence[Sequence[int]], classes: Sequence[int], title: str
+) -> None:
+    """Participant counts: rows are true classes, columns predicted classes."""
+    counts = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2.5, 1.2 * len(classes) + 2))
+    ax.imshow(counts, cmap="Blues")
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            dark = counts[i, j] > counts.max() / 2
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", color="white" if dark else "black")
+    ax.set_xticks(range(len(classes)), [str(c) for c in classes])
+    ax.set_yticks(range(len(classes)), [str(c) for c in classes])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,249 @@
+"""Training one classifier on one fold: AdamW, warmup + cosine schedule, class weights, early stopping on
+validation, the best validation state reloaded before the test participants are predicted.
+
+While the encoder is frozen it runs once per sample (eval mode, no gradients) and its features are
+cached, so the epochs that train only the head cost almost nothing; once unfrozen, every step runs the
+whole model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from eeg_finetune.config import FinetuneConfig
+from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples
+from eeg_finetune.metrics import Predictions, aggregate, validation_scores
+from eeg_finetune.model import ParticipantClassifier
+from eeg_finetune.splits import Fold
+from eeg_pretrain.optim import param_groups, warmup_cosine
+from eeg_pretrain.tracking import Tracker
+
+__all__ = ["FoldOutcome", "FoldTrainer", "class_weight_vector"]
+
+log = logging.getLogger("eeg_finetune")
+
+
+def class_weight_vector(
+    setting: str | tuple[float, ...], targets: Sequence[int], num_classes: int
+) -> torch.Tensor | None:
+    """Cross-entropy class weights ``[K]``: None for ``"none"``; ``N / (K * n_k)`` over the training samples
+    for ``"balanced"``; the given list otherwise (its length is checked by the caller)."""
+    if setting == "none":
+        return None
+    if setting == "balanced":
+        counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes).astype(np.float64)
+        weights = len(targets) / (num_classes * np.maximum(counts, 1.0))
+        return torch.tensor(weights, dtype=torch.float32)
+    return torch.tensor(setting, dtype=torch.float32)
+
+
+@attrs.define
+class FoldOutcome:
+    """Test predictions of one fold, with the epoch whose validation score was best and its metrics."""
+
+    predictions: Predictions
+    best_epoch: int
+    epochs_run: int
+    val_metrics: dict[str, float]
+
+
+class FoldTrainer:
+    """Train ``classifier`` on ``fold.train``, stop early on ``fold.val``, predict ``fold.test``.
+
+    Metrics go to ``tracker`` per epoch (step = epoch), named ``{prefix}train_loss``, ``{prefix}val_loss``,
+    ``{prefix}val_auroc``, ``{prefix}val_balanced_accuracy``, ``{prefix}lr``.
+    """
+
+    def __init__(
+        self,
+        classifier: ParticipantClassifier,
+        data: LabelledData,
+        fold: Fold,
+        config: FinetuneConfig,
+        device: torch.device,
+        tracker: Tracker,
+        prefix: str = "",
+        seed: int = 0,
+        description: str = "",
+    ) -> None:
+        self.classifier, self.data, self.fold, self.config = classifier.to(device), data, fold, config
+        self.device, self.tracker, self.prefix, self.seed = device, tracker, prefix, seed
+        self.description = description
+        model_cfg, train_cfg = config.model, config.train
+        self.train_samples, self.val_samples, self.test_samples = (
+            make_samples(data, part, model_cfg.mode, model_cfg.window_group)
+            for part in (fold.train, fold.val, fold.test)
+        )
+        targets = [int(data.targets[s.participant]) for s in self.train_samples]
+        weights = class_weight_vector(train_cfg.class_weights, targets, data.num_classes)
+        self.class_weights = None if weights is None else weights.to(device)
+
+        # --- optimiser: the head at lr, the backbone (if it ever trains) at backbone_lr ---
+        self.ever_trainable = not model_cfg.freeze_backbone or model_cfg.unfreeze_epoch is not None
+        groups = [{**g, "lr": train_cfg.lr} for g in param_groups(classifier.head, train_cfg.weight_decay)]
+        if self.ever_trainable:
+            classifier.set_backbone_trainable(True)
+            groups += [
+                {**g, "lr": train_cfg.backbone_lr}
+                for g in param_groups(classifier.encoder, train_cfg.weight_decay)
+            ]
+        classifier.set_backbone_trainable(self.trainable_at(1))
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
+        self.steps_per_epoch = math.ceil(len(self.train_samples) / train_cfg.batch_size)
+        total = self.steps_per_epoch * train_cfg.epochs
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            warmup_cosine(total, int(train_cfg.warmup_fraction * total), train_cfg.min_lr_ratio),
+        )
+        self._cache: dict[Sample, torch.Tensor] = {}
+
+    def trainable_at(self, epoch: int) -> bool:
+        """Whether the backbone trains in (1-based) ``epoch``."""
+        model_cfg = self.config.model
+        if not model_cfg.freeze_backbone:
+            return True
+        return model_cfg.unfreeze_epoch is not None and epoch >= model_cfg.unfreeze_epoch
+
+    # ------------------------------------------------------------------ forward passes
+    def _cached_features(self, samples: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen-encoder features ``[B, C, L_max, d]`` (zero padding) and lengths ``[B]``, cached per sample."""
+        missing = [s for s in dict.fromkeys(samples) if s not in self._cache]
+        batch_size = self.config.train.batch_size
+        self.classifier.encoder.eval()
+        with torch.no_grad():
+            for i in range(0, len(missing), batch_size):
+                chunk = missing[i : i + batch_size]
+                windows, lengths = collate_windows(self.data, chunk)
+                features = self.classifier.features(windows.to(self.device), lengths.to(self.device))
+                for b, s in enumerate(chunk):
+                    self._cache[s] = features[b, :, : s.stop - s.start].clone()  # (C, l, d)
+        lengths = torch.tensor([s.stop - s.start for s in samples], dtype=torch.int64)
+        first = self._cache[samples[0]]
+        out = first.new_zeros(len(samples), first.shape[0], int(lengths.max()), first.shape[-1])
+        for b, s in enumerate(samples):
+            out[b, :, : s.stop - s.start] = self._cache[s]
+        return out, lengths.to(self.device)
+
+    def _logits(self, samples: Sequence[Sample], trainable: bool) -> torch.Tensor:
+        if trainable:
+            windows, lengths = collate_windows(self.data, samples)
+            return self.classifier(windows.to(self.device), lengths.to(self.device))
+        features, lengths = self._cached_features(samples)
+        return self.classifier.classify(features, lengths)
+
+    def _targets(self, samples: Sequence[Sample]) -> torch.Tensor:
+        return torch.as_tensor([int(self.data.targets[s.participant]) for s in samples], device=self.device)
+
+    # ------------------------------------------------------------------ epochs
+    def train_epoch(self, epoch: int) -> float:
+        """One pass over the training samples in a seeded order; returns the mean training loss."""
+        cfg = self.config.train
+        trainable = self.trainable_at(epoch)
+        self.classifier.set_backbone_trainable(trainable)
+        self.classifier.train()
+        order = np.random.default_rng((self.seed, epoch)).permutation(len(self.train_samples))
+        total, count = 0.0, 0
+        for i in range(0, len(order), cfg.batch_size):
+            batch = [self.train_samples[j] for j in order[i : i + cfg.batch_size]]
+            logits = self._logits(batch, trainable)
+            loss = F.cross_entropy(logits, self._targets(batch), weight=self.class_weights)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(
+                    [p for p in self.classifier.parameters() if p.requires_grad], cfg.grad_clip
+                )
+            self.optimizer.step()
+            self.scheduler.step()
+            total += float(loss.detach()) * len(batch)
+            count += len(batch)
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def predict(self, samples: Sequence[Sample], use_cache: bool) -> tuple[float, Predictions]:
+        """Weighted cross-entropy over ``samples`` and their participants' aggregated predictions."""
+        self.classifier.eval()
+        size = self.config.train.batch_size
+        logits = torch.cat(
+            [self._logits(samples[i : i + size], not use_cache) for i in range(0, len(samples), size)]
+        )
+        loss = float(F.cross_entropy(logits, self._targets(samples), weight=self.class_weights))
+        probabilities = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+        owners, probs, predicted = aggregate(
+            [s.participant for s in samples], probabilities, self.config.model.aggregation
+        )
+        predictions = Predictions(
+            participants=tuple(self.data.participants[p] for p in owners),
+            targets=self.data.targets[owners],
+            predicted=predicted,
+            probabilities=probs,
+            folds=np.full(len(owners), self.fold.index, dtype=np.int64),
+        )
+        return loss, predictions
+
+    def fit(self) -> FoldOutcome:
+        """Train for ``train.epochs`` (or until early stopping), reload the best state, predict the test set."""
+        cfg = self.config.train
+        has_val = bool(self.val_samples)
+        best_key: tuple[float, ...] | None = None
+        best_state: dict[str, torch.Tensor] | None = None
+        best_epoch, since_best, best_val = 0, 0, {}
+        epochs = tqdm(
+            range(1, cfg.epochs + 1),
+            desc=self.description,
+            disable=cfg.quiet,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        epoch = 0
+        for epoch in epochs:
+            train_loss = self.train_epoch(epoch)
+            metrics = {"train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"]}
+            if has_val:
+                val_loss, val = self.predict(self.val_samples, use_cache=not self.trainable_at(epoch))
+                auroc, balanced = validation_scores(
+                    val.targets, val.predicted, val.probabilities, self.data.num_classes
+                )
+                metrics.update(val_loss=val_loss, val_auroc=auroc, val_balanced_accuracy=balanced)
+                key = self._score(val_loss, auroc)
+                if best_key is None or key > best_key:
+                    best_key, best_epoch, since_best = key, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in self.classifier.state_dict().items()}
+                    best_val = {
+                        k: float(metrics[k]) for k in ("val_loss", "val_auroc", "val_balanced_accuracy")
+                    }
+                else:
+                    since_best += 1
+            self.tracker.log_metrics({f"{self.prefix}{k}": float(v) for k, v in metrics.items()}, step=epoch)
+            epochs.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "lr"})
+            if has_val and cfg.patience is not None and since_best >= cfg.patience:
+                log.info(
+                    "%s: early stopping after epoch %d (best epoch %d)", self.description, epoch, best_epoch
+                )
+                break
+        epochs.close()
+        if best_state is not None:
+            self.classifier.load_state_dict(best_state)
+        else:  # no validation participants: the last epoch is the model
+            best_epoch = epoch
+        self.classifier.set_backbone_trainable(
+            False if not self.ever_trainable else self.trainable_at(best_epoch)
+        )
+        # The cache holds the features of the untouched pretrained encoder: valid only if it never trained.
+        _, test = self.predict(self.test_samples, use_cache=not self.ever_trainable)
+        return FoldOutcome(predictions=test, best_epoch=best_epoch, epochs_run=epoch, val_metrics=best_val)
+
+    def _score(self, val_loss: float, val_auroc: float) -> tuple[float, ...]:
+        """Larger is better. AUROC ties (frequent with few validation participants) go to the lower loss;
+        an undefined AUROC ranks below any defined one."""
+        if self.config.train.early_stopping == "loss":
+            return (-val_loss,)
+        return (val_auroc if math.isfinite(val_auroc) else -math.inf, -val_loss)

@@ -1,0 +1,114 @@
+"""Bad input ends with one clear line on stderr, exit status 2, and nothing written."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from eeg_finetune.cli import main
+from eeg_finetune.synthetic import write_synthetic_primary
+
+
+def fails(args: list[str], capsys, *fragments: str) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    return err
+
+
+@pytest.fixture
+def attempt(pretrained, labelled, ft_config, write_config, tmp_path, capsys):
+    """``attempt(*fragments, dataset=..., extra=[...], **sections)``: run and expect exit 2 naming the fragments;
+    the output folder must not exist afterwards."""
+
+    def go(*fragments: str, dataset=labelled, extra=(), **sections) -> str:
+        out = tmp_path / "out"
+        config = ft_config(pretrained, dataset, out, **sections)
+        err = fails(["--config", str(write_config(config, "bad.yaml")), *extra], capsys, *fragments)
+        assert not out.exists(), "nothing is written for bad input"
+        return err
+
+    return go
+
+
+def test_missing_channel_is_named(attempt, labelled):
+    attempt("no column for channel(s) CZ", str(labelled), "AF7, AF8", data={"channels": ["af7", "Cz"]})
+
+
+def test_window_length_mismatch_names_both_lengths(attempt, tmp_path):
+    short = write_synthetic_primary(tmp_path / "short.parquet", window_length=32, sfreq=64.0)
+    attempt("windows have 32 samples", "window_length 64", dataset=short)
+
+
+def test_single_class_labels(attempt, tmp_path):
+    one_class = write_synthetic_primary(tmp_path / "one.parquet", rhythms_hz=(4.0,))
+    attempt("label column 'Remission' has a single class (0)", "at least two classes", dataset=one_class)
+
+
+def test_non_integer_labels(attempt, labelled, tmp_path):
+    table = pq.read_table(labelled)
+    labels = pa.array(["yes" if v else "no" for v in table.column("Remission").to_pylist()])
+    path = tmp_path / "text_labels.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("Remission"), "Remission", labels), path)
+    attempt("label column 'Remission' must hold integer classes", dataset=path)
+
+
+def test_missing_label_column_and_missing_file(attempt, tmp_path):
+    attempt("no label column 'Outcome'", "set data.label_column", data={"label_column": "Outcome"})
+    attempt(
+        "primary dataset not found",
+        str(tmp_path / "nowhere.parquet"),
+        data={"data_path": str(tmp_path / "nowhere.parquet")},
+    )
+
+
+def test_unreadable_checkpoint(attempt, tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    attempt(str(garbage), "not a readable checkpoint", extra=["--checkpoint", str(garbage)])
+    attempt("no such checkpoint file", extra=["--checkpoint", str(tmp_path / "missing.pt")])
+
+
+def test_checkpoint_that_disagrees_with_the_pretrain_config_lists_every_difference(
+    attempt, pretrained, tmp_path
+):
+    raw = yaml.safe_load(pretrained.config.read_text())
+    raw["model"]["d_model"] = 32
+    raw["masking"]["ratio"] = 0.6
+    other = tmp_path / "pretrain_d32.yaml"
+    other.write_text(yaml.safe_dump(raw))
+    attempt(
+        "does not match the pretrain config",
+        "d_model: checkpoint 16, config 32",
+        "masking.ratio: checkpoint 0.4, config 0.6",
+        pretrained={"pretrain_config": str(other)},
+    )
+
+
+def test_no_checkpoint_where_the_lookup_expects_one(attempt, pretrained, tmp_path):
+    raw = yaml.safe_load(pretrained.config.read_text())
+    raw["train"]["save_dir"] = str(tmp_path / "empty")
+    other = tmp_path / "pretrain_elsewhere.yaml"
+    other.write_text(yaml.safe_dump(raw))
+    attempt(
+        "no pretrained checkpoint for run mamba2_eeg_d16_l1_m40_mae",
+        "pretrain first",
+        pretrained={"pretrain_config": str(other)},
+    )
+    attempt("no pretrained encoder: give --pretrain-config", pretrained={"pretrain_config": None})
+
+
+def test_split_and_config_problems(attempt):
+    attempt("split.folds: stratified 7-fold", "class 0 has 6", split={"method": "kfold", "folds": 7})
+    attempt("train.class_weights: 3 weights for 2 classes", train={"class_weights": [1.0, 2.0, 3.0]})
+    attempt("unknown key(s) learning_rate @ $.train", train={"learning_rate": 0.1})
+    attempt(
+        "unfreeze_epoch needs freeze_backbone: true", model={"freeze_backbone": False, "unfreeze_epoch": 2}
+    )
+    attempt("class_weights must be 'none', 'balanced' or a list", train={"class_weights": "heavy"})
