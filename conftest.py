@@ -124,3 +124,10 @@ def write_config(tmp_path: Path):
 def make_config():
     """``make_config(corpus, save_dir, tracking_uri, **section_overrides) -> dict`` (see :func:`tiny_config`)."""
     return tiny_config
+
+
+@pytest.fixture(autouse=True)
+def _run_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder: MLflow's default artifact root (./mlruns) and any other
+    relative output land there, never in the checkout."""
+    monkeypatch.chdir(tmp_path)
