@@ -39,8 +39,7 @@ def build_trainer(corpus: Path, save_dir: Path, workers: int, cache: Path | None
         "tracking.enabled=false",
         "synthetic.enabled=false",
     ]
-    if cache is not None:
-        overrides.append(f"data.cache_dir={cache}")
+    overrides.append(f"data.cache_dir={cache if cache is not None else 'null'}")
     config = build_config(apply_overrides(raw, overrides))
     torch.manual_seed(0)
     return Trainer(config, DistInfo(), torch.device("cpu"))
