@@ -5,7 +5,7 @@ dataset -> masks in the loader -> collate, every batch loaded while training) an
 batches collated in memory beforehand. Prints sequences/s, tokens/s and the ratio (a)/(b); the target
 is <= 1.10 (data loading adds at most 10 %).
 
-    uv run --package pretrain python benchmarks/pretrain_step.py [--steps 16] [--workers 0] [--cache]
+    uv run --package pretrain python benchmarks/pretrain_step.py [--steps 8] [--rounds 3] [--workers 0] [--no-cache]
 """
 
 from __future__ import annotations
@@ -60,11 +60,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument(
-        "--cache", action="store_true", help="read through the decoded-array cache (warmed first)"
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read through the decoded-array cache, warmed first, as configs/demo.yaml does (default); "
+        "--no-cache decodes Parquet on every step",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
