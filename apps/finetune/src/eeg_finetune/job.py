@@ -32,20 +32,13 @@ from eeg_finetune.splits import Fold, make_folds
 from eeg_finetune.tracking import child_tracker
 from eeg_finetune.training import FoldTrainer
 from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
+from eeg_pretrain.distributed import pick_device
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
 from eeg_ssm import EEGModel, load_pretrained
 
 __all__ = ["output_files", "pick_device", "run_job"]
 
 log = logging.getLogger("eeg_finetune")
-
-
-def pick_device(choice: str) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise FinetuneError("train.device is 'cuda' but no CUDA device is available")
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def output_files(output_dir: Path, name: str) -> dict[str, Path]:

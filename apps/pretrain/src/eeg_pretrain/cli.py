@@ -104,16 +104,10 @@ def _main(argv: list[str] | None) -> int:
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
         raise UserError(f"--stop-after-epochs expects a positive number, got {args.stop_after_epochs}")
 
-    import torch
+    from eeg_pretrain.distributed import barrier, init_distributed, pick_device, shutdown
+    from eeg_pretrain.trainer import Interrupted, Trainer
 
-    from eeg_pretrain.distributed import barrier, init_distributed, shutdown
-    from eeg_pretrain.trainer import Interrupted, Trainer, pick_device
-
-    device_kind = (
-        "cuda"
-        if config.train.device == "cuda" or (config.train.device == "auto" and torch.cuda.is_available())
-        else "cpu"
-    )
+    device_kind = pick_device(config.train.device).type  # NCCL or Gloo
     dist_info = init_distributed(args.distributed, device_kind)
     _setup_logging(dist_info.is_main)
     status = "FAILED"
@@ -121,7 +115,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         _ensure_synthetic_corpus(config, dist_info.is_main)
         barrier(dist_info)
-        device = pick_device(config.train.device, dist_info)
+        device = pick_device(config.train.device, dist_info.local_rank)
         trainer = Trainer(config, dist_info, device, resume=args.resume)
         trainer.fit(stop_after_epochs=args.stop_after_epochs)
         status = "FINISHED"

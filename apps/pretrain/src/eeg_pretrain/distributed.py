@@ -23,6 +23,15 @@ class DistInfo:
         return self.rank == 0
 
 
+def pick_device(choice: str, local_rank: int = 0) -> torch.device:
+    """``train.device`` (``auto | cpu | cuda``) -> the device of this process (``cuda:local_rank``)."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise UserError("train.device is 'cuda' but no CUDA device is available")
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
 def init_distributed(enabled: bool, device_kind: str) -> DistInfo:
     """Join the torchrun process group when ``enabled`` (reads RANK, WORLD_SIZE, LOCAL_RANK)."""
     if not enabled:

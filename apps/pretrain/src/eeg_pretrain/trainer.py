@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from eeg_io import ChannelSequenceDataset, EEGDataError, build_index, split_by_group
+from eeg_io import ChannelSequenceDataset, build_index, split_by_group
 from eeg_pretrain.checkpoint import load_resume
 from eeg_pretrain.config import (
     CHECKPOINT_BEST,
@@ -67,14 +67,6 @@ class TrainState:
     early_stopped: bool = False
 
 
-def pick_device(choice: str, dist_info: DistInfo) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise UserError("train.device is 'cuda' but no CUDA device is available")
-        return torch.device("cuda", dist_info.local_rank)
-    return torch.device("cpu")
-
-
 class Trainer:
     def __init__(
         self,
@@ -90,15 +82,12 @@ class Trainer:
         train_cfg = config.train
 
         # --- data: split by participant, masks fixed per (seed, epoch, index) ---
-        try:
-            items = build_index(
-                config.data.dataset_path,
-                include_channels=config.data.include_channels,
-                exclude_channels=config.data.exclude_channels,
-                on_missing_channel=config.data.on_missing_channel,
-            )
-        except FileNotFoundError as exc:
-            raise EEGDataError(f"data.dataset_path: {exc}") from None
+        items = build_index(  # EEGDataError names a missing or bad path
+            config.data.dataset_path,
+            include_channels=config.data.include_channels,
+            exclude_channels=config.data.exclude_channels,
+            on_missing_channel=config.data.on_missing_channel,
+        )
         train_items, val_items = split_by_group(
             items, config.data.val_ratio, group=config.data.split_group, seed=train_cfg.seed
         )
