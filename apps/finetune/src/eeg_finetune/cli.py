@@ -13,6 +13,7 @@ import argparse
 import logging
 import sys
 
+from eeg_pretrain.configuration import add_override_option
 from eeg_pretrain.errors import run_cli
 
 EMBED = "embed"
@@ -39,14 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-path", metavar="FILE", help="the primary (labelled) dataset, one Parquet file"
     )
     parser.add_argument("--output-dir", metavar="DIR", help="where the model and the report go (output_dir)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value (repeatable), e.g. --set split.method=kfold",
-    )
+    add_override_option(parser, "override a config value (repeatable), e.g. --set split.method=kfold")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
     return parser

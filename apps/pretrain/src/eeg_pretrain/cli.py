@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from eeg_pretrain.configuration import add_override_option
 from eeg_pretrain.errors import EXIT_INTERRUPTED, UserError, run_cli
 
 
@@ -27,14 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="checkpoint to continue from (e.g. save_dir/mamba2_eeg_pretrained_last.pt)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value (repeatable), e.g. --set masking.ratio=0.6",
-    )
+    add_override_option(parser, "override a config value (repeatable), e.g. --set masking.ratio=0.6")
     parser.add_argument(
         "--distributed", action="store_true", help="use DDP under torchrun (NCCL on CUDA, Gloo on CPU)"
     )

@@ -8,6 +8,7 @@ accepted for float fields only.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import tempfile
@@ -210,6 +211,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
+
+
+def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """The apps' repeatable ``--set section.key=value`` option, collected in ``args.overrides``."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help=help
+    )
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eeg_pretrain.config import PretrainConfig, config_to_dict, load_config
+from eeg_pretrain.configuration import add_override_option
 from eeg_pretrain.errors import EXIT_INTERRUPTED, run_cli
 from eeg_sweep.launch import StopRequests
 from eeg_sweep.parent import open_parent, read_state, sweep_lock, write_state
@@ -66,13 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--styles", default=DEFAULT_STYLES, help="masking styles, e.g. mae or mae,bert (default mae)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="config override passed to every run (repeatable), e.g. --set train.epochs=20",
+    add_override_option(
+        parser, "config override passed to every run (repeatable), e.g. --set train.epochs=20"
     )
     parser.add_argument("--torchrun", action="store_true", help="run each pretraining under torchrun (DDP)")
     parser.add_argument(
