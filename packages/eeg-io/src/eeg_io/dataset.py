@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from eeg_io.cache import CACHE_DTYPES, DecodedCache
+from eeg_io.cache import CACHE_DTYPES, CacheEntry, DecodedCache, MappedEntries, MappedEntry
 from eeg_io.config import CROPS, DataConfig
+from eeg_io.errors import EEGDataError
 from eeg_io.index import SequenceItem, file_identity
 from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
 from eeg_io.reader import read_channel_windows
@@ -29,6 +30,14 @@ class ChannelSequenceDataset(Dataset):
 
     The object holds the item list and settings only (no open files, no decoded data), so it is
     cheap to pickle into DataLoader workers and its memory does not grow with the corpus' samples.
+    With a ``cache_dir``, each process also keeps the first cache entries it reads memory-mapped
+    (:class:`~eeg_io.cache.MappedEntries`, up to 4096 entries / 2 GiB), so later epochs copy them out of
+    memory; a pickled copy starts without them (workers map their own, and keep them between epochs
+    only with ``persistent_workers=True``).
+
+    ``dataset[i]`` reads one sequence; ``dataset.__getitems__(indices)``, which the DataLoader calls
+    for each batch, reads the batch straight into one zero-padded ``[B, L_max, W]`` tensor that
+    :func:`~eeg_io.collate_sequences` returns without a second copy.
 
     Random crops (``max_windows`` with ``crop="random"``) depend only on ``(seed, epoch, index)``:
     the same epoch gives the same crops with or without workers, in any order. Call
@@ -89,6 +98,7 @@ class ChannelSequenceDataset(Dataset):
                 nan_policy=nan_policy,
             )
         )
+        self._mapped: MappedEntries | None = None  # cache entries this process keeps mapped
         self.seed = int(seed)
         self.epoch = 0
         self.sequences_read = 0
@@ -114,6 +124,10 @@ class ChannelSequenceDataset(Dataset):
             seed=seed,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Mappings stay in their process: a pickled copy (a DataLoader worker) maps entries of its own.
+        return {**self.__dict__, "_mapped": None}
+
     def set_epoch(self, epoch: int) -> None:
         """Select the random crops of ``epoch`` (call before each epoch, like DistributedSampler's)."""
         if epoch < 0:
@@ -134,14 +148,50 @@ class ChannelSequenceDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        item = self.items[index]
-        windows, num_padded, num_truncated, num_dropped = self._load(item, index)
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The samples of ``indices``, read straight into one zero-padded batch tensor.
+
+        Every sample's ``windows`` is a view of row ``b`` of a float32 ``[B, L_max, W]`` tensor (in shared
+        memory inside a DataLoader worker), so :func:`~eeg_io.collate_sequences` returns that tensor
+        without copying the batch again. The DataLoader calls this once per batch; ``dataset[i]`` is the
+        one-sample case.
+        """
+        sources = [self._open(self.items[index], index) for index in indices]
+        try:
+            max_length = max((stop - start for _, start, stop, _ in sources), default=0)
+            windows = _batch_buffer(len(sources), max_length, self.window_length)  # (B, L_max, W)
+            rows = windows.numpy()
+            samples = []
+            for b, (index, (source, start, stop, counts)) in enumerate(zip(indices, sources, strict=True)):
+                length = stop - start
+                if isinstance(source, np.ndarray):
+                    rows[b, :length] = source
+                elif not source.read_into(start, stop, rows[b, :length]):
+                    # Entries are replaced by rename, never rewritten in place: something else cut it.
+                    raise EEGDataError(
+                        f"{source.path}: the decoded-cache entry shrank while it was being read; "
+                        f"delete the cache folder {self.cache.root} and run again"
+                    )
+                rows[b, length:] = 0.0
+                samples.append(self._sample(self.items[index], windows[b, :length], counts))
+        finally:
+            for source, *_ in sources:
+                if not isinstance(source, np.ndarray):
+                    source.close()
+        return samples
+
+    def _sample(
+        self, item: SequenceItem, windows: torch.Tensor, counts: tuple[int, int, int]
+    ) -> dict[str, Any]:
+        num_padded, num_truncated, num_dropped = counts
         self.sequences_read += 1
         self.padded_windows += num_padded
         self.truncated_windows += num_truncated
         self.dropped_windows += num_dropped
         return {
-            "windows": torch.from_numpy(windows),
+            "windows": windows,
             "channel": item.channel,
             "participant": item.participant,
             "run": item.run,
@@ -151,15 +201,34 @@ class ChannelSequenceDataset(Dataset):
             "truncated_windows": num_truncated,
         }
 
-    def _load(self, item: SequenceItem, index: int) -> tuple[np.ndarray, int, int, int]:
-        """Owned float32 ``[L, W]`` (cropped) and the padded/truncated/dropped counts."""
+    def _open(
+        self, item: SequenceItem, index: int
+    ) -> tuple[CacheEntry | MappedEntry | np.ndarray, int, int, tuple[int, int, int]]:
+        """Where sequence ``index`` comes from: ``(source, start, stop, (padded, truncated, dropped))``.
+
+        ``source`` is an open cache entry to read windows ``[start, stop)`` from, or, on a cache miss (or
+        without a cache), the decoded and cropped float32 windows themselves (then ``start = 0``).
+        """
         entry = None
         if self.cache is not None:
-            before = file_identity(item.file)
-            entry = self.cache.entry_path(before, item.channel, self._cache_settings)
-            cached = self.cache.read(entry, lambda length: self._crop_bounds(length, index))
-            if cached is not None:
-                return cached.windows, cached.num_padded, cached.num_truncated, cached.num_dropped
+            entry = self.cache.entry_path(file_identity(item.file), item.channel, self._cache_settings)
+            if self._mapped is None:  # per process: DataLoader workers start without (see __getstate__)
+                self._mapped = MappedEntries()
+            source = self._mapped.get(entry)
+            if source is None:
+                source = self.cache.open(entry)
+                if source is not None:
+                    source = self._mapped.keep(entry, source) or source
+            if source is not None:
+                start, stop = self._crop_bounds(source.num_windows, index)
+                return source, start, stop, (source.num_padded, source.num_truncated, source.num_dropped)
+        return self._decode(item, index, entry)
+
+    def _decode(
+        self, item: SequenceItem, index: int, cache_entry: str | None
+    ) -> tuple[np.ndarray, int, int, tuple[int, int, int]]:
+        """Decode a sequence from Parquet (storing it in the cache at ``cache_entry``) and crop it."""
+        before = file_identity(item.file)
         decoded = read_channel_windows(
             item.file,
             item.channel,
@@ -168,10 +237,10 @@ class ChannelSequenceDataset(Dataset):
             scale=self.scale,
             nan_policy=self.nan_policy,
         )
-        if entry is not None and file_identity(item.file) == before:
+        if cache_entry is not None and file_identity(item.file) == before:
             # Skipped if the file changed while it was being read: the entry would mix versions.
             self.cache.store(
-                entry,
+                cache_entry,
                 decoded.windows,
                 num_padded=decoded.num_padded,
                 num_truncated=decoded.num_truncated,
@@ -179,13 +248,12 @@ class ChannelSequenceDataset(Dataset):
                 source=f"{item.file}: channel {item.channel}",
             )
         start, stop = self._crop_bounds(decoded.windows.shape[0], index)
-        windows = decoded.windows
-        if (start, stop) != (0, windows.shape[0]):
-            windows = np.ascontiguousarray(windows[start:stop])
+        windows = decoded.windows[start:stop]
         if self.cache is not None and self.cache.dtype == "float16":
             # Same values with or without a cache hit: round through float16 here too.
             windows = windows.astype(np.float16).astype(np.float32)
-        return windows, decoded.num_padded, decoded.num_truncated, decoded.num_dropped
+        counts = (decoded.num_padded, decoded.num_truncated, decoded.num_dropped)
+        return windows, 0, stop - start, counts
 
     def _crop_bounds(self, length: int, index: int) -> tuple[int, int]:
         """Window range ``[start, stop)`` kept from a sequence of ``length`` windows."""
@@ -197,3 +265,12 @@ class ChannelSequenceDataset(Dataset):
         rng = np.random.default_rng((self.seed, self.epoch, index))
         start = int(rng.integers(0, length - self.max_windows + 1))
         return start, start + self.max_windows
+
+
+def _batch_buffer(batch: int, length: int, width: int) -> torch.Tensor:
+    """An uninitialised float32 ``[batch, length, width]`` tensor; in shared memory inside a DataLoader
+    worker, as ``default_collate`` does, so sending the batch to the main process copies nothing."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(batch, length, width)
+    storage = torch.empty(0)._typed_storage()._new_shared(batch * length * width)
+    return torch.empty(0).new(storage).resize_(batch, length, width)
