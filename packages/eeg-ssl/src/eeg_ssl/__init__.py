@@ -5,15 +5,18 @@ Knows nothing of Parquet or models: it works on ``[B, L, W]`` tensors and ``[B, 
 
 from eeg_ssl.config import BERT_PROPORTIONS, MASKING_STYLES, MaskingConfig, MaskingError
 from eeg_ssl.losses import interpolate_masked, masked_mse, masked_sse, reconstruction_r2
-from eeg_ssl.masking import mask_tokens, masked_counts, select_tokens
+from eeg_ssl.masking import MaskPlan, apply_mask, draw_masks, mask_tokens, masked_counts, select_tokens
 from eeg_ssl.metrics import ReconstructionMeter
 
 __all__ = [
     "BERT_PROPORTIONS",
     "MASKING_STYLES",
+    "MaskPlan",
     "MaskingConfig",
     "MaskingError",
     "ReconstructionMeter",
+    "apply_mask",
+    "draw_masks",
     "interpolate_masked",
     "mask_tokens",
     "masked_counts",

@@ -53,8 +53,8 @@ class MaskingConfig:
     style: str = attrs.field(default="mae", validator=attrs.validators.in_(MASKING_STYLES))
     ratio: float = attrs.field(default=0.4, converter=float, validator=_check_ratio)
     noise_std: float = attrs.field(default=1.0, converter=float, validator=attrs.validators.ge(0.0))
-    seed: int | None = attrs.field(default=None)
-    val_seed: int = attrs.field(default=12345)
+    seed: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(0)))
+    val_seed: int = attrs.field(default=12345, validator=attrs.validators.ge(0))
 
     def __attrs_post_init__(self) -> None:
         warn_if_leaky(self.style, self.ratio)
