@@ -46,7 +46,7 @@ class TrainConfig:
     """Optimisation, checkpointing and run-control settings."""
 
     save_dir: str = "runs/pretrain"
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=v.ge(0))
     epochs: int = attrs.field(default=10, validator=v.ge(1))
     grad_accum_steps: int = attrs.field(default=1, validator=v.ge(1))
     lr: float = attrs.field(default=1e-3, validator=v.gt(0.0))

@@ -1,38 +1,30 @@
-"""The pretraining data pipeline: eeg-io sequences + per-sequence masks drawn in the loader workers.
+"""The pretraining data pipeline: eeg-io sequences, masks drawn per batch in the loader, applied on device.
 
-Each sequence's mask comes from a generator seeded by ``(seed, epoch, index)``, so masks do not depend
-on batch composition, worker count or the number of DDP ranks: a 2-rank run sees exactly the masks of a
+Each sequence's mask comes from its own key ``(seed, epoch, index)``, so masks do not depend on batch
+composition, worker count or the number of DDP ranks: a 2-rank run sees exactly the masks of a
 single-process run over the same global batches, and validation masks (``epoch`` fixed) never change.
+The loader draws only the masks (:class:`~eeg_ssl.MaskPlan`); the trainer hides the windows on the training
+device (:func:`~eeg_ssl.apply_mask`), so a batch carries its windows once, not a masked copy beside them.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
-import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from eeg_io import ChannelSequenceDataset, collate_sequences
-from eeg_ssl import MaskingConfig, mask_tokens
-
-
-def sequence_seed(*parts: int) -> int:
-    """A well-mixed 63-bit seed from integers (``numpy.random.SeedSequence``)."""
-    return int(
-        np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1
-    )
+from eeg_ssl import MaskingConfig, draw_masks
 
 
 class MaskedSequences(Dataset):
-    """Adds ``inputs`` (masked windows ``[L, W]``) and ``mask`` (bool ``[L]``) to each eeg-io sample."""
+    """eeg-io samples plus ``mask_key = (seed, epoch, index)``, the key of the sequence's mask (drawn later,
+    for the whole batch, by :class:`MaskingCollate`)."""
 
-    def __init__(self, base: ChannelSequenceDataset, masking: MaskingConfig, seed: int, fixed: bool = False):
+    def __init__(self, base: ChannelSequenceDataset, seed: int, fixed: bool = False):
         self.base = base
-        self.masking = masking
         self.seed = seed
         self.fixed = fixed  # validation: the same masks every epoch
         self.epoch = 0
@@ -45,37 +37,38 @@ class MaskedSequences(Dataset):
         self.base.set_epoch(0 if self.fixed else epoch)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        sample = dict(self.base[index])
-        windows = sample["windows"]  # (L, W)
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """A batch's samples, read by eeg-io straight into one batch tensor (the DataLoader calls this)."""
         epoch = 0 if self.fixed else self.epoch
-        generator = torch.Generator().manual_seed(sequence_seed(self.seed, epoch, index))
-        valid = torch.ones(1, windows.shape[0], dtype=torch.bool)
-        with warnings.catch_warnings():  # the config already warned about leaky BERT ratios once
-            warnings.simplefilter("ignore", UserWarning)
-            inputs, mask = mask_tokens(
-                windows[None],
-                valid,
-                self.masking.ratio,
-                self.masking.style,
-                generator,
-                self.masking.noise_std,
-            )
-        sample["inputs"], sample["mask"] = inputs[0], mask[0]
-        return sample
+        samples = self.base.__getitems__(indices)
+        for index, sample in zip(indices, samples, strict=True):
+            sample["mask_key"] = (self.seed, epoch, index)
+        return samples
 
 
-def collate_masked(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """eeg-io's collate plus right-padded ``inputs [B, L_max, W]`` and ``mask [B, L_max]`` (False on padding)."""
-    batch = collate_sequences(list(samples))
-    B, L, W = batch["windows"].shape
-    inputs = torch.zeros(B, L, W, dtype=batch["windows"].dtype)
-    mask = torch.zeros(B, L, dtype=torch.bool)
-    for b, sample in enumerate(samples):
-        n = sample["inputs"].shape[0]
-        inputs[b, :n] = sample["inputs"]
-        mask[b, :n] = sample["mask"]
-    batch["inputs"], batch["mask"] = inputs, mask
-    return batch
+class MaskingCollate:
+    """Collate :class:`MaskedSequences` samples: eeg-io's batch plus ``mask_plan`` (a
+    :class:`~eeg_ssl.MaskPlan`) and its ``mask [B, L_max]`` (False on padding), drawn for the whole batch."""
+
+    def __init__(self, masking: MaskingConfig):
+        self.masking = masking
+
+    def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        batch = collate_sequences(list(samples))
+        _, length, width = batch["windows"].shape
+        plan = draw_masks(
+            [s["mask_key"] for s in samples],
+            batch["lengths"].tolist(),
+            self.masking.ratio,
+            self.masking.style,
+            width=width,
+            noise_std=self.masking.noise_std,
+            max_length=length,
+        )
+        batch["mask_plan"], batch["mask"] = plan, plan.mask
+        return batch
 
 
 class EpochSampler(Sampler[int]):

@@ -31,13 +31,13 @@ from eeg_pretrain.config import (
     config_to_dict,
 )
 from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
-from eeg_pretrain.data import EpochSampler, MaskedSequences, ShardSampler, collate_masked
+from eeg_pretrain.data import EpochSampler, MaskedSequences, MaskingCollate, ShardSampler
 from eeg_pretrain.distributed import DistInfo, all_reduce_sum, any_rank, barrier
 from eeg_pretrain.errors import UserError
 from eeg_pretrain.optim import param_groups, warmup_cosine
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
-from eeg_ssl import ReconstructionMeter, masked_sse
+from eeg_ssl import ReconstructionMeter, apply_mask, masked_sse
 from eeg_ssm import EEGModel, save_checkpoint
 
 log = logging.getLogger("eeg_pretrain")
@@ -94,14 +94,11 @@ class Trainer:
         self.num_sequences = len(items)
         mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
         self.train_set = MaskedSequences(
-            ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed),
-            config.masking,
-            mask_seed,
+            ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
         )
         self.val_set = (
             MaskedSequences(
                 ChannelSequenceDataset.from_config(val_items, config.data, seed=train_cfg.seed),
-                config.masking,
                 config.masking.val_seed,
                 fixed=True,
             )
@@ -111,9 +108,10 @@ class Trainer:
         self.train_sampler = EpochSampler(
             self.train_set, dist_info.world_size, dist_info.rank, True, train_cfg.seed, config.data.batch_size
         )
+        self.collate = MaskingCollate(config.masking)
         loader_kwargs = dict(
             batch_size=config.data.batch_size,
-            collate_fn=collate_masked,
+            collate_fn=self.collate,
             num_workers=config.data.num_workers,
             pin_memory=device.type == "cuda",
         )
@@ -324,14 +322,18 @@ class Trainer:
             )
 
     def _forward(self, model: torch.nn.Module, batch: dict[str, Any]):
-        inputs = batch["inputs"].to(self.device, non_blocking=True)
+        """Hide the batch's masked windows on the device (the loader sends only the mask plan), run the model.
+
+        Returns ``(pred, target, mask, valid)`` on the device.
+        """
         target = batch["windows"].to(self.device, non_blocking=True)
-        mask = batch["mask"].to(self.device, non_blocking=True)
+        plan = batch["mask_plan"].to(self.device, non_blocking=True)
         valid = batch["valid"].to(self.device, non_blocking=True)
         lengths = batch["lengths"].to(self.device, non_blocking=True)
+        inputs = apply_mask(target, plan)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             pred = model(inputs, batch["channels"], lengths)
-        return pred.float(), target, mask, valid
+        return pred.float(), target, plan.mask, valid
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -390,13 +392,14 @@ class Trainer:
         loader = self.val_loader or self.train_loader
         if limit == 0 or len(loader.dataset) == 0:
             return
-        batch = collate_masked([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
+        batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():
             pred, target, mask, _ = self._forward(self.model, batch)
         self.model.train()
         path = self.save_dir / "reconstructions.png"
-        if plot_reconstructions(path, target, batch["inputs"], pred, mask, batch["channels"], limit):
+        inputs = apply_mask(batch["windows"], batch["mask_plan"])
+        if plot_reconstructions(path, target, inputs, pred, mask, batch["channels"], limit):
             self.tracker.log_artifact(path, "plots")
 
     # ------------------------------------------------------------------ checkpoints
