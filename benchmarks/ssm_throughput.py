@@ -9,15 +9,18 @@ L in {124, 512, 2048}. A step is forward + MSE reconstruction loss + backward (n
 * ``mamba``: the pure-PyTorch chunked SSD Mamba-2 (backend ``torch``);
 * ``transformer``: the Transformer fallback at the same width and depth (causal, like ``mamba``);
 * ``naive``: the same Mamba-2 model with its scan replaced by the token-by-token recurrence
-  (``eeg_ssm.ssd_sequential``); everything else (projections, conv, norms, heads) is identical.
+  (``eeg_ssm.ssd_sequential``); everything else (projections, conv, norms, heads) is identical;
+* ``free``: the same model with its scan replaced by one elementwise product, i.e. a step whose scan
+  costs nothing. ``naive / free`` is the ceiling of ``naive / mamba``: no scan implementation, however
+  fast, can beat it, because the rest of the step is the same work in both.
 
 Each (variant, L) runs in a fresh child process so that its peak resident memory (``ru_maxrss`` minus the
 resident size just before the first step) is its own. Time is the CPU time (``time.process_time``, one
 thread) of the fastest of ``--repeats`` steps after one warm-up step; wall time is printed beside it. The
-naive scan saves one ``(heads, headdim, d_state)`` state per token and layer for backward (~1.3 MB per
-token at 6 layers, ~20 GiB at L=2048), so it also runs at depth 1 and its 6-layer time is extrapolated
-where 6 layers would not fit in ``--memory-budget-gib`` (the layers are identical and only the scan
-differs, so ``naive(6) = mamba(6) + 6 * (naive(1) - mamba(1))``); where both exist the two are printed.
+naive scan saves one ``(heads, headdim, d_state)`` state per token and layer for backward (about 10 GiB
+at L=2048 and 6 layers), so it also runs at depth 1 and its 6-layer time is extrapolated where 6 layers
+would not fit in ``--memory-budget-gib`` (default 60 % of the RAM; the layers are identical and only the
+scan differs, so ``naive(6) = mamba(6) + 6 * (naive(1) - mamba(1))``); where both exist both are printed.
 Also printed: the scan alone (``ssd_chunked`` vs ``ssd_sequential``) and a chunk-size sweep of one
 Mamba-2 layer, which is how the default ``chunk_size`` was chosen. On a CUDA machine with mamba_ssm, a
 GPU section compares the mamba_ssm kernels with the pure-PyTorch path (time, memory, agreement).
@@ -75,6 +78,12 @@ def _use_sequential_scan() -> None:
     eeg_ssm.mamba2.ssd_chunked = lambda x, dt, A, B, C, chunk_size: ssd_sequential(x, dt, A, B, C)
 
 
+def _use_free_scan() -> None:
+    """Swap the chunked SSD for one elementwise product (no recurrence at all): what a step would cost if
+    the scan were free. ``naive / free`` bounds the ``naive / mamba`` ratio any scan could reach."""
+    eeg_ssm.mamba2.ssd_chunked = lambda x, dt, A, B, C, chunk_size: x * dt.unsqueeze(-1)
+
+
 def _config(variant: str, window_length: int, layers: int) -> ModelConfig:
     backend = "transformer" if variant == "transformer" else "torch"
     return ModelConfig(backend=backend, window_length=window_length, num_layers=layers)
@@ -85,6 +94,8 @@ def child(variant: str, length: int, layers: int, args: argparse.Namespace) -> d
     torch.manual_seed(0)
     if variant == "naive":
         _use_sequential_scan()
+    elif variant == "free":
+        _use_free_scan()
     model = EEGModel(_config(variant, args.window, layers)).train()
     windows = torch.randn(args.batch, length, args.window)
     lengths = torch.full((args.batch,), length)
@@ -133,17 +144,17 @@ def measure(variant: str, length: int, layers: int, args: argparse.Namespace, re
 def run_children(args: argparse.Namespace) -> dict:
     """Every variant at every length; the naive scan also at depth 1, to extrapolate where 6 layers do not fit.
 
-    The naive scan keeps one (heads, headdim, d_state) state per token and layer for backward (~1.3 MB
-    per token at 6 layers): at L=2048, batch 8, that is ~20 GiB. All layers cost the same and only the scan
-    differs between ``mamba`` and ``naive``, so ``naive(6) = mamba(6) + 6 * (naive(1) - mamba(1))``.
+    The naive scan keeps one (heads, headdim, d_state) state per token and layer for backward: at L=2048,
+    batch 8, about 10 GiB for 6 layers. All layers cost the same and only the scan differs between
+    ``mamba`` and ``naive``, so ``naive(6) = mamba(6) + 6 * (naive(1) - mamba(1))`` where 6 layers do not fit.
     """
     depth = ModelConfig().num_layers
     results: dict = {}
     for length in args.lengths:
-        for variant in ("mamba", "transformer"):
+        for variant in ("mamba", "transformer", "free"):
             results[(variant, length, depth)] = measure(variant, length, depth, args, args.repeats, 1)
         results[("mamba", length, 1)] = measure("mamba", length, 1, args, args.repeats, 1)
-        shallow = measure("naive", length, 1, args, 1 if length == max(args.lengths) else args.repeats, 1)
+        shallow = measure("naive", length, 1, args, args.repeats, 1)
         results[("naive", length, 1)] = shallow
         if shallow and shallow["peak_bytes"] * depth <= args.memory_budget_gib * 2**30:
             results[("naive", length, depth)] = measure("naive", length, depth, args, 1, 1)
@@ -178,10 +189,7 @@ def scan_only(args: argparse.Namespace, results: dict) -> None:
         C = torch.randn(args.batch, length, config.ngroups, d_state, generator=g).requires_grad_()
         chunked_scan = functools.partial(ssd_chunked, chunk_size=config.chunk_size)
         _, chunked = _fastest(functools.partial(_scan_step, chunked_scan, x, dt, A, B, C), args.repeats)
-        naive_reps = 1 if length == max(args.lengths) else args.repeats
-        _, naive = _fastest(
-            functools.partial(_scan_step, ssd_sequential, x, dt, A, B, C), naive_reps, warmup=0
-        )
+        _, naive = _fastest(functools.partial(_scan_step, ssd_sequential, x, dt, A, B, C), args.repeats)
         print(
             f"  L={length:5d}  chunked {chunked:7.3f}  sequential {naive:8.3f}  ratio {naive / chunked:6.1f}x"
         )
@@ -236,6 +244,19 @@ def summarise(results: dict, lengths: list[int]) -> None:
             chunked_layer = (mamba["seconds"] - mamba1["seconds"]) / (depth - 1)
             naive_layer = chunked_layer + naive1["seconds"] - mamba1["seconds"]
             print(f"  L={length:5d}  one layer: naive / chunked    = {naive_layer / chunked_layer:6.2f}x")
+        free = results.get(("free", length, depth))
+        naive_best = naive_direct["seconds"] if naive_direct else None
+        if naive_best is None and mamba1 and naive1:
+            naive_best = naive_extrapolated
+        if free and naive_best:
+            print(
+                f"  L={length:5d}  naive / free-scan step time   = {naive_best / free['seconds']:6.2f}x  "
+                "(the most naive / mamba could reach: everything but the scan is the same work)"
+            )
+            print(
+                f"  L={length:5d}  the scan's share of a mamba step = "
+                f"{(mamba['seconds'] - free['seconds']) / mamba['seconds']:6.1%}"
+            )
     longest, middle = max(lengths), sorted(lengths)[-2] if len(lengths) > 1 else None
     if middle is None:
         return
@@ -300,8 +321,8 @@ def main() -> None:
     parser.add_argument(
         "--memory-budget-gib",
         type=float,
-        default=8.0,
-        help="run the 6-layer naive scan only when its estimated peak fits (default 8)",
+        default=round(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        help="run the 6-layer naive scan only when its estimated peak fits (default: 60%% of the RAM)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny shapes, one repeat: checks the script runs"

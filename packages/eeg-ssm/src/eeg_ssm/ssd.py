@@ -20,21 +20,6 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 
-def segsum(x: torch.Tensor) -> torch.Tensor:
-    """Stable segment sums: ``out[..., i, j] = sum(x[..., j+1 : i+1])`` for ``j <= i``, ``-inf`` above.
-
-    ``x``: ``(..., T)`` -> ``(..., T, T)``. Summing masked copies (rather than subtracting two cumulative
-    sums) keeps precision when the sums are large, as they are across many chunks.
-    """
-    length = x.shape[-1]
-    strictly_lower = torch.ones(length, length, dtype=torch.bool, device=x.device).tril(-1)
-    # spread[..., i, j] = x_i where i > j, else 0
-    spread = x.unsqueeze(-1).expand(*x.shape, length).masked_fill(~strictly_lower, 0.0)
-    sums = spread.cumsum(dim=-2)
-    lower = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-    return sums.masked_fill(~lower, -torch.inf)
-
-
 class _DiagonalBlocks(torch.autograd.Function):
     """Step 1 of the SSD, ``y = (CB * exp(cs_l - cs_s), lower triangle) @ xdt``, with a hand-written backward.
 
@@ -63,6 +48,42 @@ class _DiagonalBlocks(torch.autograd.Function):
         grad.mul_(CB.unsqueeze(3))  # d log-decay[l, s] = d scores * scores
         d_cs = grad.sum(dim=-1) - grad.sum(dim=-2)  # log-decay[l, s] = cs_l - cs_s
         return d_CB, d_cs, d_xdt
+
+
+class _ChunkRecurrence(torch.autograd.Function):
+    """Step 3 of the SSD: ``E_0 = 0``, ``E_z = decay_{z-1} * E_{z-1} + S_{z-1}`` over chunks, with a hand-written
+    backward (the same recurrence, reversed).
+
+    Inputs: ``S`` ``(b,k,g,r,p,n)`` the states chunks ``0..k-1`` leave behind, ``decay`` ``(b,k,g,r)`` their
+    total decays (in (0, 1]). Output ``E`` ``(b,k+1,g,r,p,n)``, the state entering each chunk. Autograd over a
+    Python loop would keep and walk several tensors per chunk; this keeps the output alone.
+    """
+
+    @staticmethod
+    def forward(ctx, states: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+        steps = states.shape[1]
+        entering = states.new_empty(states.shape[0], steps + 1, *states.shape[2:])
+        entering[:, 0] = 0.0
+        scale = decay[..., None, None]  # (b,k,g,r,1,1)
+        for z in range(steps):
+            torch.addcmul(states[:, z], entering[:, z], scale[:, z], out=entering[:, z + 1])
+        ctx.save_for_backward(entering, decay)
+        return entering
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        entering, decay = ctx.saved_tensors
+        steps = decay.shape[1]
+        scale = decay[..., None, None]
+        d_states = torch.empty_like(entering[:, 1:])
+        d_decay = torch.empty_like(decay)
+        total = grad[:, steps]  # d loss / d E_z, walking z down from the last chunk
+        for z in range(steps, 0, -1):
+            d_states[:, z - 1] = total
+            d_decay[:, z - 1] = (total * entering[:, z - 1]).sum(dim=(-2, -1))
+            total = torch.addcmul(grad[:, z - 1], total, scale[:, z - 1])
+        return d_states, d_decay
 
 
 def ssd_chunked(
@@ -113,18 +134,21 @@ def ssd_chunked(
         cumsum_head = dA_cumsum[:, :-1]  # (b,c-1,g,r,q)
         decay_to_end = torch.exp(cumsum_head[..., -1:] - cumsum_head)  # (b,c-1,g,r,q)
         weighted = xdt[:, :-1] * decay_to_end.unsqueeze(-1)  # (b,c-1,g,r,q,p)
-        states = weighted.transpose(-1, -2) @ Bg[:, :-1].unsqueeze(3)  # (b,c-1,g,r,p,n)
+        # The heads of a group share B: one (r*p, q) @ (q, n) product per chunk and group, not r small ones.
+        weighted = weighted.transpose(-1, -2).reshape(batch, nchunks - 1, ngroups, per_group * headdim, q)
+        states = (weighted @ Bg[:, :-1]).view(batch, nchunks - 1, ngroups, per_group, headdim, d_state)
 
-        # 3. Across chunks: state entering chunk z = sum_{k<z} exp(a_{k+1} + ... + a_{z-1}) states_k,
-        # a_k the total log decay of chunk k. Row z of the transfer matrix is row z-1 of exp(segsum(a)).
-        chunk_decay = cumsum_head[..., -1].permute(0, 2, 3, 1)  # (b,g,r,c-1)
-        transfer = F.pad(torch.exp(segsum(chunk_decay)), (0, 0, 1, 0))  # (b,g,r,c,c-1)
-        flat = states.permute(0, 2, 3, 1, 4, 5).reshape(batch, ngroups, per_group, nchunks - 1, -1)
-        entering = (transfer @ flat).reshape(batch, ngroups, per_group, nchunks, headdim, d_state)
-        entering = entering.permute(0, 3, 1, 2, 4, 5)  # (b,c,g,r,p,n)
+        # 3. Across chunks, a short recurrence: the state entering chunk z is the one entering chunk z-1,
+        # decayed through chunk z-1, plus what chunk z-1 left behind. (A (c, c) transfer matrix does it in
+        # one product, but an O(c^2), badly shaped one: its inner dimension is the chunk count.)
+        chunk_decay = torch.exp(cumsum_head[..., -1])  # (b,c-1,g,r)
+        entering = _ChunkRecurrence.apply(states, chunk_decay)  # (b,c,g,r,p,n)
 
-        # 4. Entering state -> outputs, decayed to each position inside the chunk.
-        y = y + (Cg.unsqueeze(3) @ entering.transpose(-1, -2)) * torch.exp(dA_cumsum).unsqueeze(-1)
+        # 4. Entering state -> outputs, decayed to each position inside the chunk; again one (q, n) @
+        # (n, r*p) product per chunk and group.
+        flat = entering.view(batch, nchunks, ngroups, per_group * headdim, d_state)
+        from_state = (Cg @ flat.transpose(-1, -2)).view(batch, nchunks, ngroups, q, per_group, headdim)
+        y = y + from_state.transpose(3, 4) * torch.exp(dA_cumsum).unsqueeze(-1)  # (b,c,g,r,q,p)
 
     y = y.permute(0, 1, 4, 2, 3, 5).reshape(batch, nchunks * q, nheads, headdim)
     return y[:, :length]
