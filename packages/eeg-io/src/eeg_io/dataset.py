@@ -159,27 +159,18 @@ class ChannelSequenceDataset(Dataset):
         one-sample case.
         """
         sources = [self._open(self.items[index], index) for index in indices]
-        try:
-            max_length = max((stop - start for _, start, stop, _ in sources), default=0)
-            windows = _batch_buffer(len(sources), max_length, self.window_length)  # (B, L_max, W)
-            rows = windows.numpy()
-            samples = []
-            for b, (index, (source, start, stop, counts)) in enumerate(zip(indices, sources, strict=True)):
-                length = stop - start
-                if isinstance(source, np.ndarray):
-                    rows[b, :length] = source
-                elif not source.read_into(start, stop, rows[b, :length]):
-                    # Entries are replaced by rename, never rewritten in place: something else cut it.
-                    raise EEGDataError(
-                        f"{source.path}: the decoded-cache entry shrank while it was being read; "
-                        f"delete the cache folder {self.cache.root} and run again"
-                    )
-                rows[b, length:] = 0.0
-                samples.append(self._sample(self.items[index], windows[b, :length], counts))
-        finally:
-            for source, *_ in sources:
-                if not isinstance(source, np.ndarray):
-                    source.close()
+        max_length = max((stop - start for _, start, stop, _ in sources), default=0)
+        windows = _batch_buffer(len(sources), max_length, self.window_length)  # (B, L_max, W)
+        rows = windows.numpy()
+        samples = []
+        for b, (index, (source, start, stop, counts)) in enumerate(zip(indices, sources, strict=True)):
+            length = stop - start
+            if isinstance(source, np.ndarray):
+                rows[b, :length] = source
+            else:
+                source.read_into(start, stop, rows[b, :length])
+            rows[b, length:] = 0.0
+            samples.append(self._sample(self.items[index], windows[b, :length], counts))
         return samples
 
     def _sample(
@@ -203,26 +194,44 @@ class ChannelSequenceDataset(Dataset):
 
     def _open(
         self, item: SequenceItem, index: int
-    ) -> tuple[CacheEntry | MappedEntry | np.ndarray, int, int, tuple[int, int, int]]:
+    ) -> tuple[MappedEntry | np.ndarray, int, int, tuple[int, int, int]]:
         """Where sequence ``index`` comes from: ``(source, start, stop, (padded, truncated, dropped))``.
 
-        ``source`` is an open cache entry to read windows ``[start, stop)`` from, or, on a cache miss (or
-        without a cache), the decoded and cropped float32 windows themselves (then ``start = 0``).
+        ``source`` is a cache entry this process keeps mapped, to copy windows ``[start, stop)`` from, or
+        else the cropped float32 windows themselves (then ``start = 0``): read from a cache entry beyond the
+        mapping budget, or decoded from Parquet on a cache miss or without a cache. No file stays open.
         """
         entry = None
         if self.cache is not None:
             entry = self.cache.entry_path(file_identity(item.file), item.channel, self._cache_settings)
             if self._mapped is None:  # per process: DataLoader workers start without (see __getstate__)
                 self._mapped = MappedEntries()
-            source = self._mapped.get(entry)
-            if source is None:
-                source = self.cache.open(entry)
-                if source is not None:
-                    source = self._mapped.keep(entry, source) or source
-            if source is not None:
-                start, stop = self._crop_bounds(source.num_windows, index)
-                return source, start, stop, (source.num_padded, source.num_truncated, source.num_dropped)
+            mapped = self._mapped.get(entry)
+            if mapped is None:
+                opened = self.cache.open(entry)
+                if opened is not None:
+                    with opened:
+                        mapped = self._mapped.keep(entry, opened)
+                        if mapped is None:
+                            return self._read_plain(opened, index)
+            if mapped is not None:
+                start, stop = self._crop_bounds(mapped.num_windows, index)
+                return mapped, start, stop, (mapped.num_padded, mapped.num_truncated, mapped.num_dropped)
         return self._decode(item, index, entry)
+
+    def _read_plain(
+        self, opened: CacheEntry, index: int
+    ) -> tuple[np.ndarray, int, int, tuple[int, int, int]]:
+        """The crop of an open cache entry, read into a new array."""
+        start, stop = self._crop_bounds(opened.num_windows, index)
+        windows = np.empty((stop - start, opened.width), dtype=np.float32)
+        if not opened.read_into(start, stop, windows):
+            # Entries are replaced by rename, never rewritten in place: something else cut it.
+            raise EEGDataError(
+                f"{opened.path}: the decoded-cache entry shrank while it was being read; "
+                f"delete the cache folder {self.cache.root} and run again"
+            )
+        return windows, 0, stop - start, (opened.num_padded, opened.num_truncated, opened.num_dropped)
 
     def _decode(
         self, item: SequenceItem, index: int, cache_entry: str | None
