@@ -14,6 +14,13 @@ NAN_POLICIES: tuple[str, ...] = ("error", "zero", "drop_window")
 # A standard deviation at or below this fraction of |mean| (or exactly 0) marks a flat signal:
 # it is only centred, never divided, so a constant channel gives zeros rather than NaN or noise.
 _FLAT_RELATIVE_STD = 1e-7
+# So is one below float32's smallest normal number: its reciprocal would overflow to inf.
+_TINY_STD = float(np.finfo(np.float32).tiny)
+
+
+def _is_flat(std, mean):
+    """True where ``std`` (scalar or array) is too small to divide by (see the constants above)."""
+    return ~((std > _FLAT_RELATIVE_STD * np.abs(mean)) & (std > _TINY_STD))
 
 
 def nonfinite_rows(windows: np.ndarray) -> np.ndarray | None:
@@ -123,7 +130,7 @@ def _zscore_dense_sequence(windows: np.ndarray, total: float) -> np.ndarray:
     out = np.subtract(windows, np.float32(mean), dtype=np.float32)  # new, owned, writable
     flat = out.reshape(-1)
     std = np.sqrt(float(np.dot(flat, flat)) / windows.size)
-    if std > _FLAT_RELATIVE_STD * abs(mean) and std > 0.0:
+    if not _is_flat(std, mean):
         out *= np.float32(1.0 / std)
     return out
 
@@ -140,7 +147,7 @@ def _zscore_sequence(out: np.ndarray, valid: np.ndarray | None) -> None:
     # float32 dot runs blocked in BLAS: accurate to ~1e-6 relative here, and 10x cheaper than float64.
     variance = float(np.dot(flat, flat)) / count
     std = np.sqrt(variance)
-    if std > _FLAT_RELATIVE_STD * abs(mean) and std > 0.0:
+    if not _is_flat(std, mean):
         out *= np.float32(1.0 / std)
 
 
@@ -153,6 +160,5 @@ def _zscore_windows(out: np.ndarray, valid: np.ndarray | None) -> None:
         out[~valid] = 0.0
     variances = np.einsum("lw,lw->l", out, out, dtype=np.float64) / safe_counts  # (L,)
     stds = np.sqrt(variances)
-    flat = ~((stds > _FLAT_RELATIVE_STD * np.abs(means)) & (stds > 0.0))
-    stds[flat] = 1.0  # flat windows are only centred
+    stds[_is_flat(stds, means)] = 1.0  # flat windows are only centred
     out *= (1.0 / stds)[:, None].astype(np.float32)
