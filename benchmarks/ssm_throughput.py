@@ -17,9 +17,9 @@ L in {124, 512, 2048}. A step is forward + MSE reconstruction loss + backward (n
 Each (variant, L) runs in a fresh child process so that its peak resident memory (``ru_maxrss`` minus the
 resident size just before the first step) is its own. Time is the CPU time (``time.process_time``, one
 thread) of the fastest of ``--repeats`` steps after one warm-up step; wall time is printed beside it. The
-naive scan saves one ``(heads, headdim, d_state)`` state per token and layer for backward (about 10 GiB
+naive scan saves one ``(heads, headdim, d_state)`` state per token and layer for backward (about 20 GiB
 at L=2048 and 6 layers), so it also runs at depth 1 and its 6-layer time is extrapolated where 6 layers
-would not fit in ``--memory-budget-gib`` (default 60 % of the RAM; the layers are identical and only the
+might not fit in ``--memory-budget-gib`` (default 60 % of the RAM; the layers are identical and only the
 scan differs, so ``naive(6) = mamba(6) + 6 * (naive(1) - mamba(1))``); where both exist both are printed.
 Also printed: the scan alone (``ssd_chunked`` vs ``ssd_sequential``) and a chunk-size sweep of one
 Mamba-2 layer, which is how the default ``chunk_size`` was chosen. On a CUDA machine with mamba_ssm, a
@@ -145,7 +145,7 @@ def run_children(args: argparse.Namespace) -> dict:
     """Every variant at every length; the naive scan also at depth 1, to extrapolate where 6 layers do not fit.
 
     The naive scan keeps one (heads, headdim, d_state) state per token and layer for backward: at L=2048,
-    batch 8, about 10 GiB for 6 layers. All layers cost the same and only the scan differs between
+    batch 8, about 20 GiB for 6 layers. All layers cost the same and only the scan differs between
     ``mamba`` and ``naive``, so ``naive(6) = mamba(6) + 6 * (naive(1) - mamba(1))`` where 6 layers do not fit.
     """
     depth = ModelConfig().num_layers
@@ -156,12 +156,15 @@ def run_children(args: argparse.Namespace) -> dict:
         results[("mamba", length, 1)] = measure("mamba", length, 1, args, args.repeats, 1)
         shallow = measure("naive", length, 1, args, args.repeats, 1)
         results[("naive", length, 1)] = shallow
-        if shallow and shallow["peak_bytes"] * depth <= args.memory_budget_gib * 2**30:
+        # The depth-1 peak varies by up to 2x between runs and 6 layers have risen 8.8x above it (19.8 GiB
+        # at L=2048): estimate with a margin, so that a default run is never killed for memory.
+        estimate = shallow["peak_bytes"] * depth * 1.5 if shallow else None
+        if estimate is not None and estimate <= args.memory_budget_gib * 2**30:
             results[("naive", length, depth)] = measure("naive", length, depth, args, 1, 1)
-        elif shallow:
+        elif estimate is not None:
             print(
-                f"  naive ({depth} layers)       L={length:5d}  not run: ~{shallow['peak_bytes'] * depth / 2**30:.0f} "
-                f"GiB > --memory-budget-gib {args.memory_budget_gib:g}; extrapolated below"
+                f"  naive ({depth} layers)       L={length:5d}  not run: up to ~{estimate / 2**30:.0f} GiB > "
+                f"--memory-budget-gib {args.memory_budget_gib:g}; extrapolated below"
             )
     return results
 

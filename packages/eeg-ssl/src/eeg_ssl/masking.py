@@ -175,8 +175,8 @@ def draw_masks(
     The uniform numbers come from a counter-based generator: SplitMix64 seeded by a hash of the key, one
     stream for the selection and one for BERT's split, numbered by position, so a sequence's draws
     never depend on the padding of its batch. A BERT noise window is drawn from a ``torch.Generator``
-    seeded from ``(key, position)``. The whole batch costs a few dozen vectorised operations, a small
-    fraction of what one generator per sequence costs.
+    seeded from ``(key, position)``. The whole batch costs a few dozen vectorised operations, less than
+    seeding one generator per sequence.
     """
     _check_style(style)
     ratio = check_ratio(ratio)
