@@ -118,9 +118,7 @@ def test_plan_moves_between_devices():
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    lengths=st.lists(st.integers(0, 5000), min_size=1, max_size=20), ratio=st.floats(0.001, 0.999)
-)
+@given(lengths=st.lists(st.integers(0, 5000), min_size=1, max_size=20), ratio=st.floats(0.001, 0.999))
 def test_numpy_counts_match_masked_counts(lengths, ratio):
     expected = masked_counts(torch.tensor(lengths), ratio).tolist()
     assert _masked_counts_np(np.array(lengths), ratio).tolist() == expected
