@@ -1,4 +1,4 @@
-"""A disk cache of decoded ``(file, channel)`` sequences, read back with one plain read of the crop.
+"""A disk cache of decoded ``(file, channel)`` sequences, read back with one copy of the crop.
 
 Layout: ``cache_dir/<path hash>/<content hash>/<settings hash>.npy``. The content hash covers the
 source file's size and mtime, so a changed file misses the cache and is decoded again; older
@@ -7,9 +7,11 @@ the decoded values (channel, window length, normalisation, scale, non-finite pol
 
 Each entry is a standard ``.npy`` file (``np.load`` opens it, memory-mapped or not) holding the
 ``[L, W]`` windows, followed by a 32-byte trailer with the padded/truncated/dropped counts, which
-``np.load`` ignores. A read parses the header by hand (``np.load``'s parsing would cost more than
-copying a typical sequence) and reads just the crop straight into a new array: one copy, and about
-half the time of memory-mapping the entry, whose pages would all fault on first touch.
+``np.load`` ignores. Opening an entry parses the header by hand (``np.load``'s parsing would cost
+more than copying a typical sequence); a read then copies just the crop into the caller's array. A
+process keeps the first entries it reads memory-mapped (:class:`MappedEntries`), so later epochs copy
+them out of memory; the others are read with plain reads, about half the time of mapping a file afresh,
+whose pages would all fault on first touch.
 
 Entries are written under a unique temporary name and renamed into place, so any number of
 DataLoader workers or DDP ranks can fill the same cache at once: a reader sees a whole entry or none.
@@ -24,14 +26,13 @@ import os
 import shutil
 import struct
 import uuid
-from collections.abc import Callable
 
 import attrs
 import numpy as np
 
 from eeg_io.errors import EEGDataError
 
-__all__ = ["CACHE_DTYPES", "CacheEntry", "CachedSequence", "DecodedCache", "MappedEntries", "MappedEntry"]
+__all__ = ["CACHE_DTYPES", "CacheEntry", "DecodedCache", "MappedEntries", "MappedEntry"]
 
 CACHE_DTYPES: tuple[str, ...] = ("float32", "float16")
 # Bump when the decoded values or the entry format change, so old entries are never reused.
@@ -40,23 +41,6 @@ _TRAILER = struct.Struct("<8sqqq")  # magic, num_padded, num_truncated, num_drop
 _TRAILER_MAGIC = b"EEGIOCNT"
 _NPY_MAGIC = b"\x93NUMPY"
 _HEAD_READ = 128  # the .npy header of a 2-D array fits (numpy pads it to 64-byte multiples)
-
-
-@attrs.frozen(kw_only=True)
-class CachedSequence:
-    """The crop read from a cache entry.
-
-    Attributes:
-        windows: float32 ``[stop - start, W]``, owned and writable.
-        num_windows: L of the whole cached sequence.
-        num_padded, num_truncated, num_dropped: counts of the whole sequence, as first decoded.
-    """
-
-    windows: np.ndarray
-    num_windows: int
-    num_padded: int
-    num_truncated: int
-    num_dropped: int
 
 
 class CacheEntry:
@@ -131,8 +115,7 @@ class CacheEntry:
 
 class MappedEntry:
     """A cache entry kept memory-mapped: a read is a copy out of memory, with no system call and, once the
-    pages have been touched, no page fault. Same reading interface as :class:`CacheEntry`; ``close`` does
-    nothing (the mapping lives as long as this object)."""
+    pages have been touched, no page fault. The mapping lives as long as this object."""
 
     def __init__(
         self, path: str, windows: np.ndarray, num_padded: int, num_truncated: int, num_dropped: int
@@ -144,13 +127,9 @@ class MappedEntry:
         self.num_truncated = num_truncated
         self.num_dropped = num_dropped
 
-    def read_into(self, start: int, stop: int, out: np.ndarray) -> bool:
+    def read_into(self, start: int, stop: int, out: np.ndarray) -> None:
         """Copy windows ``[start, stop)`` into ``out`` (float32 ``[stop - start, width]``); float16 widens."""
         out[...] = self.windows[start:stop]
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 class MappedEntries:
@@ -228,24 +207,6 @@ class DecodedCache:
         if parsed is None:
             handle.close()
         return parsed
-
-    def read(self, entry: str, crop: Callable[[int], tuple[int, int]]) -> CachedSequence | None:
-        """Copy windows ``crop(L)`` = ``[start, stop)`` out of an entry; None on a miss or a damaged entry."""
-        opened = self.open(entry)
-        if opened is None:
-            return None
-        with opened:
-            start, stop = crop(opened.num_windows)
-            windows = np.empty((stop - start, opened.width), dtype=np.float32)
-            if not opened.read_into(start, stop, windows):
-                return None
-        return CachedSequence(
-            windows=windows,
-            num_windows=opened.num_windows,
-            num_padded=opened.num_padded,
-            num_truncated=opened.num_truncated,
-            num_dropped=opened.num_dropped,
-        )
 
     def _parse(self, entry: str, handle) -> CacheEntry | None:
         size = os.fstat(handle.fileno()).st_size
