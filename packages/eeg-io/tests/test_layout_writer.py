@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eeg_io import build_index, read_channel_windows, read_primary_dataset, validate
-from eeg_io import layout
+from eeg_io import build_index, layout, read_channel_windows, read_primary_dataset, validate
 from eeg_io.layout import METADATA_COLUMNS, primary_table, windows_table, write_table
 
 
