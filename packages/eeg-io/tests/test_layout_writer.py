@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eeg_io import build_index, layout, read_channel_windows, read_primary_dataset, validate
+from eeg_io import build_index, read_channel_windows, read_primary_dataset, validate
 from eeg_io.layout import METADATA_COLUMNS, primary_table, windows_table, write_table
 
 
@@ -95,12 +97,10 @@ def test_write_is_atomic_and_keeps_metadata(tmp_path, monkeypatch):
     assert pq.read_schema(path).metadata[b"made.by"] == b'{"seed": 3}'
     before = path.read_bytes()
 
-    def broken_write(table, where, **kwargs):
-        with open(where, "wb") as fh:
-            fh.write(b"PAR1 half a file")
+    def full_disk(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(layout.pq, "write_table", broken_write)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError, match="disk full"):
         write_table(_table(2, 3), path)  # a failed write leaves the old file and no temporary
     assert path.read_bytes() == before

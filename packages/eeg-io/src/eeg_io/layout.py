@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eeg_config import atomic_write_bytes
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 
@@ -296,7 +296,6 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[str,
     rename): a reader never sees a half-written file. ``metadata`` values are stored JSON-encoded in the
     file's key-value metadata. Returns ``path``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if metadata:
         stored = dict(table.schema.metadata or {})
         stored.update(
@@ -305,22 +304,10 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[str,
         table = table.replace_schema_metadata(stored)
     # Dictionary encoding suits the repeated ids; sample values only waste time trying it.
     ids = [field.name for field in table.schema if not is_list_type(field.type)]
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, temporary, compression="snappy", use_dictionary=ids)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy", use_dictionary=ids)
+    atomic_write_bytes(target, sink.getvalue().to_pybytes())
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # Arrays are built from buffers: pa.array()/pa.scalar() import pandas when it is installed, which
