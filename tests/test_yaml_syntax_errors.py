@@ -11,7 +11,10 @@ from eeg_sweep.cli import main as sweep
 
 BROKEN = {
     # an unclosed flow sequence: PyYAML reports it where the next key starts
-    "unclosed_bracket": ("data:\n  include_channels: [AF7, AF8\ntrain:\n  lr: 1\n", ":3:6: expected ',' or ']'"),
+    "unclosed_bracket": (
+        "data:\n  include_channels: [AF7, AF8\ntrain:\n  lr: 1\n",
+        ":3:6: expected ',' or ']'",
+    ),
     "tab_indent": ("data:\n\twindow_length: 64\n", ":2:1: found character '\\t' that cannot start any token"),
 }
 COMMANDS = {

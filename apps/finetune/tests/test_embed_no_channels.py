@@ -19,7 +19,9 @@ def test_embed_names_a_file_whose_channel_columns_hold_text(pretrained, labelled
     pq.write_table(table, path)
     out = tmp_path / "emb.parquet"
     with pytest.raises(SystemExit) as info:
-        main(["embed", "--checkpoint", str(pretrained.checkpoint), "--data-path", str(path), "--out", str(out)])
+        main(
+            ["embed", "--checkpoint", str(pretrained.checkpoint), "--data-path", str(path), "--out", str(out)]
+        )
     err = capsys.readouterr().err
     assert info.value.code == 2, err
     assert err.startswith("error: ") and "Traceback" not in err and err.count("\n") == 1, err

@@ -14,7 +14,11 @@ import pytest
     ("change", "module", "key"),
     [
         ({"model": {"headdim": 8}}, "eeg_ssm/config.py", "ModelConfig.headdim: 4 heads"),  # 16 * 2 / 8 = 4
-        ({"masking": {"style": "bert", "ratio": 0.6}}, "eeg_ssl/config.py", "MaskingConfig.ratio: BERT-style"),
+        (
+            {"masking": {"style": "bert", "ratio": 0.6}},
+            "eeg_ssl/config.py",
+            "MaskingConfig.ratio: BERT-style",
+        ),
     ],
 )
 def test_config_warning_origin_is_the_config_module(
