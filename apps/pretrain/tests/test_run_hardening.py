@@ -172,3 +172,30 @@ def test_stale_temp_files_of_an_interrupted_write_are_removed(
     run(["--config", str(config), "--resume", str(folder / LAST)], capsys)
     assert not any(p.exists() for p in stale)
     assert all(p.exists() for p in kept)
+
+
+def test_start_up_reports_data_check_counts_once_and_names_leaks(
+    tiny_corpus, tmp_path, make_config, write_config, capsys, caplog
+):
+    from eeg_io import build_index, split_by_group
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, corpus)
+    items = build_index(corpus)
+    train, val = split_by_group(items, 0.34, group="participant", seed=0)
+    train_file, val_file = sorted({i.file for i in train})[0], sorted({i.file for i in val})[0]
+    # the validation participant's recording is the training participant's, under another name
+    copied = pq.read_table(train_file)
+    names = pq.read_table(val_file).column("participant")
+    copied = copied.set_column(copied.schema.get_field_index("participant"), "participant", names)
+    pq.write_table(copied, val_file)
+    caplog.set_level("INFO", logger="eeg_pretrain")
+    cfg = make_config(corpus, tmp_path / "run", None, train={"epochs": 1})
+    run(["--config", str(write_config(cfg))], capsys)
+    counts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("data checks on ")]
+    assert len(counts) == 1, counts  # once at start-up, not per batch
+    assert "1 duplicate recording(s)" in counts[0]
+    assert (
+        f"train/validation leak: {train_file} (train) and {val_file} (validation) hold the same recording"
+        in (caplog.text)
+    )

@@ -32,6 +32,7 @@ from eeg_pretrain.config import (
 )
 from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
 from eeg_pretrain.data import EpochSampler, MaskedSequences, MaskingCollate, ShardSampler
+from eeg_pretrain.data_report import log_data_checks
 from eeg_pretrain.distributed import DistInfo, all_reduce_sum, any_rank, barrier
 from eeg_pretrain.errors import UserError
 from eeg_pretrain.optim import param_groups, warmup_cosine
@@ -94,6 +95,8 @@ class Trainer:
             items, config.data.val_ratio, group=config.data.split_group, seed=train_cfg.seed
         )
         self.num_sequences = len(items)
+        if dist_info.is_main:
+            log_data_checks(config.data, train_items, val_items)  # counts once, leaks across the split named
         mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
         self.train_set = MaskedSequences(
             ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
