@@ -62,14 +62,12 @@ def test_data_error_in_the_first_epoch_leaves_no_config_behind(
 
 
 @pytest.fixture(scope="module")
-def one_of_two_epochs(tiny_corpus, tmp_path_factory):
+def one_of_two_epochs(tiny_corpus, tmp_path_factory, make_config):
     """A run configured for 2 epochs, stopped after 1: ``(folder, config dict)``."""
     import yaml
 
-    from conftest import tiny_config  # the root conftest (importlib mode puts the rootdir on sys.path)
-
     root = tmp_path_factory.mktemp("resumable")
-    cfg = tiny_config(tiny_corpus, root / "run", None, train={"epochs": 2})
+    cfg = make_config(tiny_corpus, root / "run", None, train={"epochs": 2})
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     with pytest.raises(SystemExit) as info:
