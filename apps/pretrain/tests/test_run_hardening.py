@@ -197,3 +197,24 @@ def test_start_up_reports_data_check_counts_once_and_names_leaks(
         f"train/validation leak: {train_file} (train) and {val_file} (validation) hold the same recording"
         in (caplog.text)
     )
+
+
+def test_resume_of_an_mlflow_run_refuses_another_experiment_and_renames_the_run(
+    tiny_corpus, tmp_path, make_config, write_config, capsys
+):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = make_config(tiny_corpus, tmp_path / "run", uri, train={"epochs": 2})
+    config = write_config(cfg)
+    run(["--config", str(config), "--stop-after-epochs", "1"], capsys)
+    last = tmp_path / "run" / LAST
+    run_id = torch.load(last, weights_only=True)["mlflow_run_id"]
+    err = run(
+        ["--config", str(config), "--resume", str(last), "--set", "tracking.experiment=other"], capsys, 2
+    )
+    assert "tracking.experiment: checkpoint 'tests', config 'other'" in err
+    run(["--config", str(config), "--resume", str(last), "--set", "tracking.run_name=renamed"], capsys)
+    assert torch.load(last, weights_only=True)["mlflow_run_id"] == run_id
+    mlflow.set_tracking_uri(uri)
+    assert mlflow.get_run(run_id).data.tags["mlflow.runName"] == "renamed"

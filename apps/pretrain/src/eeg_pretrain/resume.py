@@ -7,7 +7,7 @@ hold:
   step on, and logged;
 - ``train.epochs`` may grow: the learning-rate schedule is recomputed for the new length and the run logs
   "schedule extended to N epochs";
-- the ``tracking`` keys that choose the MLflow run (:data:`MLFLOW_RUN_KEYS`) may change only when the
+- the ``tracking`` keys that say where the MLflow run lives (:data:`MLFLOW_RUN_KEYS`) may change only when the
   checkpoint has no MLflow run to continue;
 - any other difference (data, model, masking, synthetic corpus, seed, optimiser and schedule settings, and
   keys this module has never heard of) is an error listing every difference: the checkpoint's model,
@@ -51,12 +51,13 @@ APPLIED = frozenset(
         "tracking.enabled",
         "tracking.register_model",
         "tracking.log_checkpoint",
+        "tracking.run_name",  # set on the continued MLflow run (and used for registration)
+        "tracking.parent_run_id",  # set on the continued MLflow run
     }
 )
-#: Settings that choose the MLflow run; a resumed run continues the checkpoint's run when it has one.
-MLFLOW_RUN_KEYS = frozenset(
-    {"tracking.uri", "tracking.experiment", "tracking.run_name", "tracking.parent_run_id"}
-)
+#: Settings that choose where the MLflow run lives; a resumed run continues the checkpoint's run when it
+#: has one, which cannot move to another store or experiment.
+MLFLOW_RUN_KEYS = frozenset({"tracking.uri", "tracking.experiment"})
 EPOCHS = "train.epochs"
 
 
