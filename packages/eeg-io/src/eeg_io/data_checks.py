@@ -36,7 +36,7 @@ from eeg_io.errors import EEGDataError
 from eeg_io.layout import channel_columns, find_column, open_parquet, order_columns, row_order
 from eeg_io.validation import Problem
 
-__all__ = ["CHECKS", "DataReport", "check_data"]
+__all__ = ["CHECKS", "DEFAULT_SAMPLING_RATE", "LABELS", "SCALE_RATIO", "DataReport", "check_data", "describe"]
 
 CHECKS = (
     "duplicate_recording",
