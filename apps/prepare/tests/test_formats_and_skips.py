@@ -146,3 +146,53 @@ def test_processing_yaml_documents_every_format():
     for section in ("pretraining", "primary"):
         assert tuple(config[section]["input"]["formats"]) == FORMATS
         assert config[section]["input"]["cnt"] == {"data_format": "auto"}
+
+
+def touch(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0")
+
+
+def test_discovery_of_folder_recordings_companions_and_shared_extensions(tmp_path):
+    touch(
+        tmp_path,
+        "P01_run-1.mff/signal1.bin",  # EGI: a folder; its files are parts of it
+        "P01_run-1.mff/info.xml",
+        "P02_run-1.cdt",  # Curry 8 with its parameter and event files
+        "P02_run-1.cdt.dpa",
+        "P02_run-1.cdt.ceo",
+        "P03_run-1.vhdr",  # BrainVision: its .eeg is the data file, not a Nihon Kohden recording
+        "P03_run-1.eeg",
+        "P03_run-1.vmrk",
+        "P04_run-1.EEG",  # Nihon Kohden, upper-case as the devices write it, with its .PNT
+        "P04_run-1.PNT",
+        "P05_run-1.lay",  # Persyst: its .dat is the data file, not a Curry 7 recording
+        "P05_run-1.dat",
+        "P06_run-1.cnt",
+        "scan.ds/scan.meg4",  # CTF MEG: one skipped entry for the folder
+    )
+    found = discover(InputConfig(root=str(tmp_path)), "pretraining.input")
+    assert [(s.participant, s.format, s.path.name) for s in found.sources] == [
+        ("P01", "egi", "P01_run-1.mff"),
+        ("P02", "curry", "P02_run-1.cdt"),
+        ("P03", "vhdr", "P03_run-1.vhdr"),
+        ("P04", "nihon", "P04_run-1.EEG"),
+        ("P05", "persyst", "P05_run-1.lay"),
+        ("P06", "cnt", "P06_run-1.cnt"),
+    ]
+    companions = {s.participant: sorted(p.name for p in s.companions) for s in found.sources}
+    assert companions["P02"] == ["P02_run-1.cdt.ceo", "P02_run-1.cdt.dpa"]
+    assert companions["P03"] == ["P03_run-1.eeg", "P03_run-1.vmrk"]
+    assert companions["P04"] == ["P04_run-1.PNT"]
+    assert companions["P05"] == ["P05_run-1.dat"]
+    assert [(p.name, why.split(",")[0]) for p, why in found.ignored] == [
+        ("scan.ds", "MNE reads this as a MEG recording (CTF)")
+    ]
+    # formats left out of input.formats are listed, not silently dropped
+    found = discover(InputConfig(root=str(tmp_path), formats=("vhdr",)), "primary.input")
+    assert [s.format for s in found.sources] == ["vhdr"]
+    reasons = {p.name: why for p, why in found.ignored}
+    assert reasons["P06_run-1.cnt"] == "format cnt is not in primary.input.formats"
+    assert reasons["P01_run-1.mff"] == "format egi is not in primary.input.formats"
