@@ -120,7 +120,7 @@ def write_config(tmp_path: Path):
     return write
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # a plain function: module-scoped fixtures may use it too
 def make_config():
     """``make_config(corpus, save_dir, tracking_uri, **section_overrides) -> dict`` (see :func:`tiny_config`)."""
     return tiny_config

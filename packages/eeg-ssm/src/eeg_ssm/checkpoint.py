@@ -158,7 +158,24 @@ def load_pretrained(
         # MontageError: the saved asa_path does not exist or does not parse on this machine.
         raise CheckpointError(f"{path}: model_config: {error}") from error
 
-    state = payload["model"]
+    state = check_weights(path, payload["model"], model)
+    model.load_state_dict(state, strict=True)
+    if isinstance(map_location, str | torch.device):
+        model.to(map_location)
+    return model.eval()
+
+
+def check_weights(
+    path: str | os.PathLike[str], state: Any, model: torch.nn.Module
+) -> dict[str, torch.Tensor]:
+    """The checkpoint's ``model`` entry, checked against ``model`` before ``load_state_dict``.
+
+    Returns:
+        The state_dict with DDP / ``torch.compile`` wrapper prefixes removed.
+
+    Raises:
+        CheckpointError: naming ``path`` and listing the missing and unexpected keys and any shape mismatches.
+    """
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'model' must be a state_dict, found a {type(state).__name__}")
     state = _strip_wrapper_prefixes(state)
@@ -184,7 +201,4 @@ def load_pretrained(
             f"{path}: the weights do not match the model described by its model_config; "
             + "; ".join(problems)
         )
-    model.load_state_dict(state, strict=True)
-    if isinstance(map_location, str | torch.device):
-        model.to(map_location)
-    return model.eval()
+    return state
