@@ -196,6 +196,15 @@ def test_discovery_of_folder_recordings_companions_and_shared_extensions(tmp_pat
     reasons = {p.name: why for p, why in found.ignored}
     assert reasons["P06_run-1.cnt"] == "format cnt is not in primary.input.formats"
     assert reasons["P01_run-1.mff"] == "format egi is not in primary.input.formats"
+    # the companions of a recording left out are not listed on their own
+    assert sorted(reasons) == [
+        "P01_run-1.mff",
+        "P02_run-1.cdt",
+        "P04_run-1.EEG",
+        "P05_run-1.lay",
+        "P06_run-1.cnt",
+        "scan.ds",
+    ]
 
 
 def test_primary_lists_unread_files_but_not_its_labels_file(tmp_path, writers, small_config):
