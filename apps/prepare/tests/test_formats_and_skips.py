@@ -196,3 +196,41 @@ def test_discovery_of_folder_recordings_companions_and_shared_extensions(tmp_pat
     reasons = {p.name: why for p, why in found.ignored}
     assert reasons["P06_run-1.cnt"] == "format cnt is not in primary.input.formats"
     assert reasons["P01_run-1.mff"] == "format egi is not in primary.input.formats"
+    # the companions of a recording left out are not listed on their own
+    assert sorted(reasons) == [
+        "P01_run-1.mff",
+        "P02_run-1.cdt",
+        "P04_run-1.EEG",
+        "P05_run-1.lay",
+        "P06_run-1.cnt",
+        "scan.ds",
+    ]
+
+
+def test_primary_lists_unread_files_but_not_its_labels_file(tmp_path, writers, small_config):
+    from eeg_prepare.pipeline import run_primary
+
+    root = tmp_path / "raw"
+    for participant in ("P01", "P02"):
+        data = np.vstack([writers.sines([(6.0, 30.0)], 8.0, 128.0)] * 4)
+        writers.gdf(root / f"{participant}_run-1.gdf", data, writers.MUSE, 128.0)
+    (root / "labels.csv").write_text("participant,Remission\nP01,0\nP02,1\n")
+    (root / "notes.docx").write_bytes(b"\0")
+    config = build_config(
+        {
+            **small_config,
+            "primary": {
+                "input": {"root": str(root), "layout": "flat"},
+                "labels": {"path": str(root / "labels.csv")},
+                "output_dir": str(tmp_path / "out"),
+            },
+        }
+    )
+    lines: list[str] = []
+    outcome = run_primary(config, echo=lines.append)
+    assert outcome.status == 0, lines
+    assert [line for line in lines if "skipped " in line and "notes.docx" in line], lines
+    assert not [line for line in lines if "labels.csv" in line and "skip" in line], lines
+    with open(outcome.report, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [Path(r["recording"]).name for r in rows if r["status"] == "skipped"] == ["notes.docx"]

@@ -109,7 +109,7 @@ RESUME_RULES = [
     ("data.batch_size", 2, "error"),
     ("data.normalization", "none", "error"),
     ("masking.ratio", 0.6, "error"),
-    ("masking.style", "bert", "error"),
+    ("masking.noise_std", 0.5, "error"),
     ("model.dropout", 0.1, "error"),
     ("synthetic.participants", 3, "error"),
     ("train.epochs", 3, "extended"),

@@ -139,7 +139,7 @@ def discover(config: InputConfig, key: str) -> Discovery:
     formats = {f.lower().lstrip(".") for f in config.formats}
     sources: list[RecordingSource] = []
     ignored: list[tuple[Path, str]] = []
-    companions_of_found: set[Path] = set()
+    companions_of_found: set[Path] = set()  # of every recording file found, read or skipped
     others: list[Path] = []
     matcher = _pattern_regex(config.pattern) if layout == "flat" else None
     listing: dict[Path, dict[str, Path]] = {}  # folder -> its files by lower-cased name
@@ -171,6 +171,8 @@ def discover(config: InputConfig, key: str) -> Discovery:
             others.append(path)
             continue
         stem, format_name = split
+        companions = _companions(path, stem, format_name, siblings(path))
+        companions_of_found.update(companions)  # listed with their recording, read or not
         if format_name not in formats:
             ignored.append((path, f"format {format_name} is not in {key}.formats"))
             continue
@@ -187,8 +189,6 @@ def discover(config: InputConfig, key: str) -> Discovery:
         if ids is None:
             ignored.append((path, why))
             continue
-        companions = _companions(path, stem, format_name, siblings(path))
-        companions_of_found.update(companions)
         sources.append(
             RecordingSource(
                 path=path, format=format_name, participant=ids[0], run=ids[1], companions=companions

@@ -148,6 +148,10 @@ def run_primary(
     section = config.primary
     discovery = discover(section.input, "primary.input")
     labels = read_labels(section.labels)
+    # the labels file may sit among the recordings: it is read, so it is not listed as skipped
+    discovery = attrs.evolve(
+        discovery, ignored=tuple((p, why) for p, why in discovery.ignored if not _same_file(p, labels.path))
+    )
     join = join_labels(discovery.sources, labels)
     output = primary_output(config)
     report = output.with_name(output.stem + "_report.csv")
@@ -259,3 +263,10 @@ def _finish(
     for line in lines:
         echo(line)
     return Outcome(status=status, results=results, lines=tuple(lines), output=output, report=report)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == Path(b).resolve()
+    except OSError:
+        return False
