@@ -6,7 +6,7 @@ The plumbing every library and app of the workspace shares:
 >>> config = structure(apply_overrides(read_yaml("run.yaml"), ["train.lr=1.0e-3"]), RunConfig)  # doctest: +SKIP
 """
 
-from eeg_config.atomic import atomic_write_bytes, atomic_write_text
+from eeg_config.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from eeg_config.configuration import (
     CONVERTER,
     ConfigError,
@@ -33,6 +33,7 @@ __all__ = [
     "YamlSyntaxError",
     "add_override_option",
     "apply_overrides",
+    "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
     "config_differences",

@@ -8,14 +8,13 @@ A checkpoint payload holds plain tensors and plain Python values only. ``load_pr
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from eeg_config import UserError
+from eeg_config import UserError, atomic_write
 from eeg_montage import MontageError
 from eeg_ssm.config import ModelConfig, ModelConfigError
 from eeg_ssm.model import EEGModel
@@ -60,26 +59,10 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{path}: a checkpoint payload must be a dict, got {type(payload).__name__}")
     _check_plain(payload, "")
-    tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            torch.save(dict(payload), tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # temporary files are created 0600; checkpoints are shared
-        os.replace(tmp_name, path)
-        tmp_name = None
+        atomic_write(path, lambda handle: torch.save(dict(payload), handle))
     except OSError as error:
         raise CheckpointError(f"{path}: cannot write the checkpoint: {error}") from error
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     return path
 
 
