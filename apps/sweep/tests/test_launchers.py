@@ -62,7 +62,7 @@ def test_parallel_runs_equal_runs_made_alone_and_a_killed_one_resumes(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     os.kill(int(_record(m40)["job_id"]), signal.SIGKILL)
-    out, err = proc.communicate(timeout=600)
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 1, err[-3000:]
     assert "2 run(s) at a time" not in err and "CPU, one process each, " in err  # threads shared out
     assert not (m40 / "summary.json").exists(), "the kill must land before the run ends (4 epochs)"

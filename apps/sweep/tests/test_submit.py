@@ -9,8 +9,9 @@ import textwrap
 
 import pytest
 
+from eeg_sweep.job import PretrainJob
 from eeg_sweep.settings import load_settings
-from eeg_sweep.submit import PretrainJob, make_executor
+from eeg_sweep.submit import make_executor
 
 SLURM_SECTION = textwrap.dedent(
     """
