@@ -81,7 +81,20 @@ class SweepRunner:
             if halted:
                 break  # the runs after a failure are not run (without continue_on_error)
             record = read_record(run)
-            handle = self.launcher.attach(run, record) if record.get("state") in ACTIVE_STATES else None
+            active_record = record.get("state") in ACTIVE_STATES
+            handle = self.launcher.attach(run, record) if active_record else None
+            if active_record and handle is None and record.get("launcher") not in (None, self.launcher.name):
+                from eeg_sweep.status import recorded_job_active
+
+                if recorded_job_active(run, record):  # e.g. a SLURM job, and this sweep is local
+                    message = (
+                        f"its {record.get('launcher')} job {record.get('job_id')} is still {record['state']}; "
+                        f"wait for it (`sweep status`) or cancel it before launching the run another way"
+                    )
+                    self.say(f"[{index}/{total}] {run.name}: {message}")
+                    results[run.name] = RunResult(run, FAILED, message=message)
+                    states[run.name] = record["state"]
+                    continue
             if handle is not None:
                 self.say(
                     f"[{index}/{total}] {run.name}: job {handle.job_id} is still {record['state']}; waiting for it"

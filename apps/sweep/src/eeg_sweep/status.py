@@ -72,6 +72,15 @@ def _slurm_state(run: PlannedRun, record: dict[str, Any]) -> str | None:
     return launcher.state(handle)
 
 
+def recorded_job_active(run: PlannedRun, record: dict[str, Any]) -> bool:
+    """Whether the submitit job a record names is still queued or running (as far as can be told here)."""
+    if record.get("launcher") != "slurm":
+        return False
+    if record.get("cluster", "slurm") == "slurm" and shutil.which("sacct") is None:
+        return True  # cannot ask SLURM from here: take the record's word for it
+    return _slurm_state(run, record) in ACTIVE_STATES
+
+
 def status_main(argv: Sequence[str]) -> int:
     folder = _folder_argument("status", "Print one line per run of a sweep folder; launches nothing.", argv)
     runs = planned_runs(folder, read_state(folder))
