@@ -3,6 +3,7 @@ missing runs (in process; nothing is launched)."""
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -94,3 +95,40 @@ def test_status_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert _exit_code(["status", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not a sweep folder (no sweep.json)" in err
+
+
+@pytest.fixture
+def queued_on_slurm(sweep_dir, tmp_path, monkeypatch):
+    """The last run was submitted as SLURM job 4242, which a stand-in ``sacct`` reports as pending."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sacct = bin_dir / "sacct"
+    sacct.write_text("#!/bin/sh\nprintf 'JobID|State|NodeList\\n4242|PENDING|None assigned\\n'\n")
+    sacct.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    run = PlannedRun(0.8, "mae", "mamba2_eeg_d16_l1_m80_mae", sweep_dir / "mamba2_eeg_d16_l1_m80_mae")
+    write_record(
+        run,
+        launcher="slurm",
+        cluster="slurm",
+        job_id="4242",
+        state="queued",
+        tasks=8,
+        submitit_folder=str(sweep_dir / ".submitit"),
+    )
+    return run
+
+
+def test_status_asks_slurm_about_a_recorded_job(sweep_dir, queued_on_slurm, capsys):
+    assert _exit_code(["status", str(sweep_dir)]) == 0
+    assert capsys.readouterr().out.splitlines()[3].endswith("queued [job 4242]")
+
+
+def test_a_queued_slurm_job_is_not_launched_again(
+    sweep_dir, queued_on_slurm, tiny_corpus, make_config, write_config, capsys
+):
+    config = write_config(make_config(tiny_corpus, sweep_dir, None, train={"epochs": 1}))
+    assert _exit_code(["--config", str(config), "--ratios", "0.8", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "its slurm job 4242 is still queued; wait for it" in err
+    assert not queued_on_slurm.log_path.exists()  # nothing was started

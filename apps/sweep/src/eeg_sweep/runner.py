@@ -201,7 +201,8 @@ class SweepRunner:
     def _ended(self, run: PlannedRun, outcome: Outcome, stop: StopRequests) -> RunResult:
         code = outcome.exit_code
         summary = read_summary(run.summary_path)
-        if code == 0 and summary is not None and summary.get("finished") is True:
+        # an attached job from an earlier call may have no readable result; its folder says it finished
+        if code in (0, None) and summary is not None and summary.get("finished") is True:
             return RunResult(run, FINISHED, summary=summary, exit_code=code)
         if code == EXIT_INTERRUPTED or (stop.requested and code is not None and code != 0):
             kept = run.last_checkpoint if run.last_checkpoint.is_file() else None
