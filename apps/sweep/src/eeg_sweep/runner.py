@@ -34,6 +34,7 @@ from eeg_sweep.jobs import INTERRUPTED as JOB_INTERRUPTED
 from eeg_sweep.launch import POLL_SECONDS, StopRequests, failure_reason
 from eeg_sweep.local import Outcome
 from eeg_sweep.plan import Action, Decision, PlannedRun, decide, read_summary, run_overrides
+from eeg_sweep.status import recorded_job_active
 from eeg_sweep.summary import FAILED, FINISHED, INTERRUPTED, NOT_RUN, RunResult
 
 # How often the status table is printed again while runs make progress (it is printed at once
@@ -83,18 +84,17 @@ class SweepRunner:
             record = read_record(run)
             active_record = record.get("state") in ACTIVE_STATES
             handle = self.launcher.attach(run, record) if active_record else None
-            if active_record and handle is None and record.get("launcher") not in (None, self.launcher.name):
-                from eeg_sweep.status import recorded_job_active
-
-                if recorded_job_active(run, record):  # e.g. a SLURM job, and this sweep is local
-                    message = (
-                        f"its {record.get('launcher')} job {record.get('job_id')} is still {record['state']}; "
-                        f"wait for it (`sweep status`) or cancel it before launching the run another way"
-                    )
-                    self.say(f"[{index}/{total}] {run.name}: {message}")
-                    results[run.name] = RunResult(run, FAILED, message=message)
-                    states[run.name] = record["state"]
-                    continue
+            other_launcher = record.get("launcher") not in (None, self.launcher.name)
+            # e.g. a SLURM job still queued, and this sweep is local: never launch a run twice
+            if active_record and handle is None and other_launcher and recorded_job_active(run, record):
+                message = (
+                    f"its {record.get('launcher')} job {record.get('job_id')} is still {record['state']}; "
+                    f"wait for it (`sweep status`) or cancel it before launching the run another way"
+                )
+                self.say(f"[{index}/{total}] {run.name}: {message}")
+                results[run.name] = RunResult(run, FAILED, message=message)
+                states[run.name] = record["state"]
+                continue
             if handle is not None:
                 self.say(
                     f"[{index}/{total}] {run.name}: job {handle.job_id} is still {record['state']}; waiting for it"
