@@ -1,11 +1,13 @@
 """The slurm launcher's pieces without a cluster: the sbatch file submitit writes (with stand-in ``sbatch``
 and ``srun`` on the PATH), and the checkpoint hook that submitit calls before a requeue."""
 
+import json
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +108,49 @@ def test_the_checkpoint_hook_lets_pretrain_write_its_checkpoint_then_requeues_th
 def test_the_checkpoint_hook_before_pretrain_started(tmp_path):
     job = PretrainJob(["true"], str(tmp_path), str(tmp_path / "log"), str(tmp_path / "last.pt"))
     assert isinstance(job.checkpoint().function, PretrainJob)
+
+
+# A stand-in for pretrain that writes the arguments it got into the run's log.
+SHOW_ARGS = "import json, sys; print(json.dumps(sys.argv[1:]))"
+
+
+@pytest.fixture
+def one_task_job(tmp_path, monkeypatch):
+    """The environment of task 0 of a 1-task submitit local job, and a run folder."""
+    for key, value in {
+        "SUBMITIT_EXECUTOR": "local",
+        "SUBMITIT_LOCAL_JOB_ID": "77",
+        "SUBMITIT_LOCAL_NTASKS": "1",
+        "SUBMITIT_LOCAL_GLOBALID": "0",
+        "SUBMITIT_LOCAL_LOCALID": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    return PretrainJob(
+        [sys.executable, "-c", SHOW_ARGS, "--config", "c.yaml"],
+        str(folder),
+        str(folder / "pretrain.log"),
+        str(folder / "mamba2_eeg_pretrained_last.pt"),
+    )
+
+
+def _logged_args(job):
+    """The arguments the stand-in printed last (the log's last line)."""
+    return json.loads(Path(job.log_path).read_text().strip().splitlines()[-1])
+
+
+def test_a_job_resumes_from_the_last_checkpoint_it_finds(one_task_job):
+    assert one_task_job() == 0
+    assert _logged_args(one_task_job) == ["--config", "c.yaml"]  # nothing to resume: one task, no DDP
+    Path(one_task_job.last_checkpoint).write_bytes(b"checkpoint")
+    assert one_task_job() == 0  # e.g. after a requeue
+    assert _logged_args(one_task_job) == ["--config", "c.yaml", "--resume", one_task_job.last_checkpoint]
+    log = Path(one_task_job.log_path).read_text()
+    assert log.count("===== sweep ") == 2 and "job 77, 1 task(s)" in log
+
+
+def test_a_requeued_job_of_a_finished_run_does_nothing(one_task_job):
+    (Path(one_task_job.folder) / "summary.json").write_text('{"finished": true}')
+    assert one_task_job() == 0
+    assert not os.path.exists(one_task_job.log_path)
