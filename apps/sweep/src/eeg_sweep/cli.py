@@ -283,6 +283,13 @@ def format_plan(
         f"sweep of {len(runs)} run(s) in {sweep_dir} ({describe_launcher(options, devices)}); "
         f"MLflow experiment {options.experiment}"
     ]
+    if devices is None:
+        world = options.settings.slurm.world_size
+        lines.append(
+            f"each job's {world} task(s) run the command shown"
+            + (" with --distributed (one DDP run)" if world > 1 else "")
+            + ", and --resume when the run's last checkpoint exists when the job starts"
+        )
     for index, run in enumerate(runs, 1):
         decision = decide(run, wanted[run.name])
         lines.append(f"{index}. {run.name}  mask ratio {run.ratio:g}, {run.style}: {decision.action.value}")
