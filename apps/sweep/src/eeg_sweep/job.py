@@ -68,13 +68,10 @@ class PretrainJob(submitit.helpers.Checkpointable):
         else:
             log = None  # the other ranks' output stays in submitit's task logs
         try:
+            # In the task's process group, so SLURM's process tracking sees it (scancel's SIGTERM makes it
+            # write its last checkpoint); it ignores the SIGUSR2 meant for submitit's hook (see launch).
             self._child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
             )
             return self._child.wait()
         finally:

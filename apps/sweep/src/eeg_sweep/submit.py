@@ -29,6 +29,7 @@ from eeg_sweep.plan import PlannedRun, SweepError
 from eeg_sweep.settings import SlurmSettings
 
 SUBMITIT_FOLDER = ".submitit"
+EXIT_INTERRUPTED = 130  # pretrain's status after writing its last checkpoint on SIGTERM / Ctrl-C
 # sacct states of a job waiting for its nodes (every other state of an unfinished job counts as running)
 _WAITING = {"PENDING", "REQUEUED", "CONFIGURING", "READY", "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED"}
 
@@ -165,6 +166,12 @@ class SubmititLauncher:
                 None, f"job {handle.job_id} ended without a result ({reason}); submitit logs in {where}"
             )
         code = results[0]
+        if code == EXIT_INTERRUPTED and handle.cluster == "slurm":
+            # pretrain stopped on SLURM's SIGTERM (preemption): when SLURM requeued the job itself, the
+            # result is the old attempt's and the job will run (and resume) again, so keep waiting
+            state = str(handle.job.state).split()[0].upper() if handle.job.state else ""
+            if state in _WAITING or state == "RUNNING":
+                return None
         return Outcome(code if isinstance(code, int) else None)
 
     def abandon(self, handle: SubmititHandle) -> None:
