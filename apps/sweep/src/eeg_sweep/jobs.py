@@ -71,14 +71,18 @@ def _configured_epochs(path: Path) -> int | None:
     return epochs if isinstance(epochs, int) else None
 
 
-def describe_run(run: PlannedRun, state: str | None, record: Mapping[str, Any]) -> str:
-    """What one status line says about a run in ``state`` (None: never launched by a sweep)."""
+def describe_run(
+    run: PlannedRun, state: str | None, record: Mapping[str, Any], epochs: int | None = None
+) -> str:
+    """What one status line says about a run in ``state`` (None: never launched by a sweep); ``epochs``
+    is the run's ``train.epochs`` when the caller knows it before the run has written its config."""
     summary = read_summary(run.summary_path)
     if summary is not None and summary.get("finished") is True:
         loss = summary.get("best_val_loss")
         loss_text = f", best val loss {loss:.4f}" if isinstance(loss, int | float) else ""
         return f"done ({summary.get('epochs', '?')} epochs{loss_text})"
     done, total = epoch_progress(run)
+    total = total or epochs
     of = f" of {total}" if total else ""
     job = f" [job {record['job_id']}]" if record.get("job_id") else ""
     if state == QUEUED:
@@ -98,12 +102,17 @@ def describe_run(run: PlannedRun, state: str | None, record: Mapping[str, Any]) 
 
 
 def format_status(
-    runs: Sequence[PlannedRun], states: Mapping[str, str | None], records: Mapping[str, Any]
+    runs: Sequence[PlannedRun],
+    states: Mapping[str, str | None],
+    records: Mapping[str, Any],
+    epochs: Mapping[str, int] | None = None,
 ) -> str:
     """One line per run: ``ratio style name  what``, aligned."""
     width = max((len(r.name) for r in runs), default=0)
     lines = []
     for run in runs:
-        what = describe_run(run, states.get(run.name), records.get(run.name, {}))
+        what = describe_run(
+            run, states.get(run.name), records.get(run.name, {}), (epochs or {}).get(run.name)
+        )
         lines.append(f"{run.ratio:.2f}  {run.style:<4}  {run.name:<{width}}  {what}")
     return "\n".join(lines)

@@ -171,7 +171,9 @@ class SweepRunner:
                 break  # submitted jobs keep going on the cluster; the next sweep call finds them
             if changed or (active and time.monotonic() - last_table > STATUS_SECONDS):
                 if active or waiting:
-                    self.say(format_status(runs, states, {r.name: read_record(r) for r in runs}))
+                    records = {r.name: read_record(r) for r in runs}
+                    epochs = {r.name: self.wanted[r.name]["train"]["epochs"] for r in runs}
+                    self.say(format_status(runs, states, records, epochs))
                 last_table = time.monotonic()
             if active:
                 time.sleep(self.poll_seconds)
