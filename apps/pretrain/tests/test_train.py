@@ -1,6 +1,7 @@
 """End-to-end pretraining through the CLI on a tiny synthetic corpus (CPU)."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,6 +49,11 @@ def test_end_to_end_checkpoints_mlflow_and_learning(smooth_corpus, tmp_path, mak
     ):
         assert key in payload, key
     assert yaml.safe_load((save / "config.yaml").read_text())["masking"]["ratio"] == 0.4
+    # The leakage guard's record: which participants and files the encoder was trained (validated) on.
+    record = payload["pretraining_data"]
+    corpus_files = sorted(str(p.resolve()) for p in Path(smooth_corpus).rglob("*.parquet"))
+    assert sorted(record["files"] + record["val_files"]) == corpus_files
+    assert record["participants"] and not set(record["participants"]) & set(record["val_participants"])
 
     model = load_pretrained(best)  # rebuilt from the embedded model config alone
     assert model.config.d_model == 16

@@ -67,6 +67,17 @@ class TrainState:
     early_stopped: bool = False
 
 
+def pretraining_data_record(train_items, val_items) -> dict[str, list[str]]:
+    """Which participants and files the encoder was trained on (and validated on), for finetune's leakage
+    guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
+    return {
+        "participants": sorted({item.participant for item in train_items}),
+        "files": sorted({str(Path(item.file).resolve()) for item in train_items}),
+        "val_participants": sorted({item.participant for item in val_items}),
+        "val_files": sorted({str(Path(item.file).resolve()) for item in val_items}),
+    }
+
+
 class Trainer:
     def __init__(
         self,
@@ -92,6 +103,7 @@ class Trainer:
             items, config.data.val_ratio, group=config.data.split_group, seed=train_cfg.seed
         )
         self.num_sequences = len(items)
+        self.data_record = pretraining_data_record(train_items, val_items)
         mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
         self.train_set = MaskedSequences(
             ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
@@ -420,6 +432,7 @@ class Trainer:
             },
             "run_config": config_to_dict(self.config),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),
+            "pretraining_data": self.data_record,
         }
 
     def save(self, path: Path) -> None:
