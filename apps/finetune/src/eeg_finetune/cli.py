@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_override_option(parser, "override a config value (repeatable), e.g. --set split.method=kfold")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+    parser.add_argument(
+        "--strict-disjoint",
+        action="store_true",
+        help="fail if the encoder was pretrained on any test participant/group (evaluation.strict_disjoint)",
+    )
     return parser
 
 
@@ -105,8 +110,12 @@ def _train(argv: list[str]) -> int:
         pretrained = attrs.evolve(pretrained, pretrain_config=args.pretrain_config)
     data = config.data if args.data_path is None else attrs.evolve(config.data, data_path=args.data_path)
     train = attrs.evolve(config.train, quiet=True) if args.quiet else config.train
+    evaluation = (
+        attrs.evolve(config.evaluation, strict_disjoint=True) if args.strict_disjoint else config.evaluation
+    )
     config = attrs.evolve(
         config,
+        evaluation=evaluation,
         pretrained=pretrained,
         data=data,
         train=train,

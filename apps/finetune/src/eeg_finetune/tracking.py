@@ -11,7 +11,7 @@ from typing import Any
 
 from eeg_pretrain.tracking import MAX_PARAM_LENGTH, MlflowTracker, NullTracker, Tracker
 
-__all__ = ["ChildRunTracker", "child_tracker"]
+__all__ = ["ChildRunTracker", "child_tracker", "set_tag"]
 
 
 class ChildRunTracker:
@@ -62,3 +62,12 @@ def child_tracker(parent: Tracker, run_name: str, tags: Mapping[str, str] | None
     if isinstance(parent, MlflowTracker):
         return ChildRunTracker(parent, run_name, tags)
     return NullTracker()
+
+
+def set_tag(tracker: Tracker, key: str, value: str) -> None:
+    """Tag an MLflow run (parent or child); nothing for a tracker that does not track."""
+    if isinstance(tracker, MlflowTracker | ChildRunTracker):
+        from mlflow.tracking import MlflowClient
+
+        client = tracker.client if isinstance(tracker, ChildRunTracker) else MlflowClient(tracker.uri)
+        client.set_tag(tracker.run_id, key, value[:MAX_PARAM_LENGTH])
