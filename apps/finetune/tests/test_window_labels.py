@@ -95,7 +95,12 @@ def test_window_labels_with_groups(pretrained, trials, ft_config, write_config, 
 def test_windows_encoded_alone(pretrained, trials, ft_config, write_config, tmp_path):
     out = tmp_path / "out"
     config = window_config(
-        ft_config, pretrained, trials, out, split={"method": "logo", "val_ratio": 0.0}, model={"window_context": "alone"}
+        ft_config,
+        pretrained,
+        trials,
+        out,
+        split={"method": "logo", "val_ratio": 0.0},
+        model={"window_context": "alone"},
     )
     config["compare_baselines"] = False
     run_cli(write_config, config)

@@ -27,7 +27,9 @@ CLASSIC = ("band_power", "waveform")
 
 def _scalars(predictions: Predictions, rows: np.ndarray, num_classes: int) -> dict[str, float]:
     part = predictions.take(rows)
-    scores = participant_metrics(part.targets, part.predicted, part.probabilities, num_classes)
+    scores = participant_metrics(
+        part.targets, part.predicted, part.probabilities, num_classes, confusion=False
+    )
     return {m: float(scores[m]) for m in METRICS}
 
 

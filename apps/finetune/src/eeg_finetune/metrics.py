@@ -173,7 +173,11 @@ def aggregate(
 
 
 def participant_metrics(
-    targets: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray, num_classes: int
+    targets: np.ndarray,
+    predicted: np.ndarray,
+    probabilities: np.ndarray,
+    num_classes: int,
+    confusion: bool = True,
 ) -> dict[str, object]:
     """Accuracy, balanced accuracy, AUROC, F1, sensitivity, specificity (floats, NaN when undefined) and
     the confusion matrix (``confusion_matrix[i][j]``: participants of class i predicted as j).
@@ -186,7 +190,7 @@ def participant_metrics(
         # A fold with one participant (LOSO) makes sklearn warn that some classes are absent; the
         # affected metrics are NaN or computed over the classes present, as documented above.
         warnings.simplefilter("ignore")
-        return _metrics(np.asarray(targets), np.asarray(predicted), probabilities, num_classes)
+        return _metrics(np.asarray(targets), np.asarray(predicted), probabilities, num_classes, confusion)
 
 
 def validation_scores(
@@ -209,7 +213,7 @@ def _auroc(y: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float:
 
 
 def _metrics(
-    y: np.ndarray, pred: np.ndarray, probabilities: np.ndarray, num_classes: int
+    y: np.ndarray, pred: np.ndarray, probabilities: np.ndarray, num_classes: int, confusion: bool = True
 ) -> dict[str, object]:
     labels = list(range(num_classes))
     out: dict[str, object] = {
@@ -232,7 +236,8 @@ def _metrics(
         ]
         finite = [s for s in specificities if np.isfinite(s)]
         out["specificity"] = float(np.mean(finite)) if finite else float("nan")
-    out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
+    if confusion:
+        out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
     out["participants"] = len(y)
     return out
 
