@@ -13,13 +13,15 @@ from typing import Any
 
 import attrs
 
+from eeg_config import UserError
+
 BACKENDS = ("auto", "mamba_ssm", "torch", "transformer")
 MISSING_CHANNEL_POLICIES = ("error", "zero")
 #: The mamba_ssm CUDA kernels want the head count to be a multiple of this (memory alignment).
 HEAD_ALIGNMENT = 8
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(UserError, ValueError):
     """A model setting a user chose is invalid, or a backend was asked for where it cannot run."""
 
 
