@@ -122,16 +122,16 @@ def test_nonfinite_losses_are_skipped_then_stop_the_run(
 ):
     import eeg_pretrain.trainer as trainer_module
 
-    real = trainer_module.masked_sse
+    real = trainer_module.weighted_sse
     calls = {"n": 0}
 
-    def flaky(pred, target, mask):
+    def flaky(pred, target, mask, weights, counts):
         calls["n"] += 1
-        sse, count = real(pred, target, mask)
-        return (sse * math.nan if calls["n"] > 4 else sse), count  # first epoch fine, then NaN forever
+        total, parts = real(pred, target, mask, weights, counts)
+        return (total * math.nan if calls["n"] > 4 else total), parts  # first epoch fine, then NaN forever
 
     cfg = make_config(tiny_corpus, tmp_path / "nan", None, train={"epochs": 5, "max_nonfinite_steps": 3})
-    monkeypatch.setattr(trainer_module, "masked_sse", flaky)
+    monkeypatch.setattr(trainer_module, "weighted_sse", flaky)
     _run(["--config", str(write_config(cfg))], expect=2)
     err = capsys.readouterr().err
     assert "3 consecutive non-finite losses" in err and "Traceback" not in err
