@@ -160,7 +160,9 @@ def test_no_group_ever_straddles_train_validation_and_test(data, method, folds, 
     sequence_group, window_targets = data
     unit_targets = np.concatenate(window_targets)
     assume(len(np.unique(unit_targets)) == 2)
-    unit_groups = np.concatenate([np.full(len(t), g) for t, g in zip(window_targets, sequence_group)])
+    unit_groups = np.concatenate(
+        [np.full(len(t), g) for t, g in zip(window_targets, sequence_group, strict=True)]
+    )
     groups = int(sequence_group.max()) + 1
     strata, values = group_strata(unit_targets, unit_groups, groups, (0, 1))
     try:

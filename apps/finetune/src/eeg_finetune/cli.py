@@ -74,6 +74,9 @@ def build_embed_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels", help="comma-separated channel names (default: the config's, else all)")
     parser.add_argument("--participant-column", help="default: Participant")
     parser.add_argument("--label-column", help="default: Remission (optional in the file)")
+    parser.add_argument(
+        "--group-column", help="written as the 'group' column (e.g. person, site); default: the participant"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--backend", choices=("auto", "torch", "mamba_ssm"), help="Mamba-2 implementation")
     return parser
@@ -152,6 +155,7 @@ def _embed(argv: list[str]) -> int:
         channels=channels,
         participant_column=args.participant_column or section.participant_column,
         label_column=args.label_column or section.label_column,
+        group_column=args.group_column or section.group_column,
         per_window=args.per_window,
         normalization=section.normalization,
         scale=section.scale,
