@@ -59,7 +59,16 @@ from eeg_pretrain.distributed import pick_device
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
 from eeg_ssm import EEGModel, load_pretrained
 
-__all__ = ["output_files", "pick_device", "run_job"]
+__all__ = [
+    "baseline_features",
+    "leakage_report",
+    "level_results",
+    "output_files",
+    "pick_device",
+    "run_job",
+    "split_data",
+    "train_fold",
+]
 
 log = logging.getLogger("eeg_finetune")
 
@@ -254,7 +263,7 @@ def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict
         tracker.close(status)
 
 
-def _train_fold(config, fold, encoder, data, device, tracker, baseline_features, n_folds):
+def train_fold(config, fold, encoder, data, device, tracker, features, n_folds):
     """The fine-tuned classifier and, with ``compare_baselines``, the baselines on one fold."""
     cfg, seed = config.model, config.train.seed
     classifier_args = (data.channels, data.num_classes, cfg.hidden, cfg.pooling, cfg.dropout)
@@ -267,12 +276,12 @@ def _train_fold(config, fold, encoder, data, device, tracker, baseline_features,
     outcome = trainer.fit()
     predictions = {}
     if config.compare_baselines:
-        samples, rows = baseline_features["samples"], baseline_features["rows"]
+        samples, rows = features["samples"], features["rows"]
         fit_on = [rows[s] for s in trainer.train_samples + trainer.val_samples]
         test = [rows[s] for s in trainer.test_samples]
         for name in (*CLASSIC, "linear_probe"):
             predictions[name] = logistic_predictions(
-                baseline_features[name], samples, data, fold, fit_on, test,
+                features[name], samples, data, fold, fit_on, test,
                 config.train.class_weights, cfg.aggregation, seed,
             )  # fmt: skip
         torch.manual_seed(seed * 1_000_003 + fold.index)  # the same draws as the pretrained run's head
@@ -286,7 +295,7 @@ def _train_fold(config, fold, encoder, data, device, tracker, baseline_features,
     return classifier, outcome, predictions
 
 
-def _baseline_features(config, encoder, data, device) -> dict[str, Any]:
+def baseline_features(config, encoder, data, device) -> dict[str, Any]:
     """Every sample of every sequence with its row, and each baseline's feature matrix over them."""
     cfg = config.model
     samples = make_samples(data, range(len(data)), cfg.mode, cfg.window_group, cfg.window_context)
@@ -311,7 +320,7 @@ class _FoldRuns:
 def _run_folds(config, name, source, encoder, data, folds, device, tracker) -> _FoldRuns:
     """Train and test every fold in a nested MLflow run; save each fold's fine-tuned model as it is done."""
     output_dir = Path(config.output_dir)
-    features = _baseline_features(config, encoder, data, device) if config.compare_baselines else None
+    features = baseline_features(config, encoder, data, device) if config.compare_baselines else None
     runs = _FoldRuns()
     for fold in folds:
         child = child_tracker(tracker, f"fold_{fold.index:02d}")
@@ -320,7 +329,7 @@ def _run_folds(config, name, source, encoder, data, folds, device, tracker) -> _
             | {f"{part}_participants": ",".join(_ids(data, fold, part)) for part in ("train", "val", "test")}
         )
         try:
-            classifier, outcome, predictions = _train_fold(
+            classifier, outcome, predictions = train_fold(
                 config, fold, encoder, data, device, child, features, len(folds)
             )
             for variant, p in predictions.items():
@@ -363,7 +372,7 @@ def _ids(data: LabelledData, fold: Fold, part: str) -> list[str]:
     return sorted({data.participants[s] for s in getattr(fold, part)})
 
 
-def _level_results(
+def level_results(
     config, combined: dict[str, Predictions], per_fold, num_classes: int, pairs
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Pooled metrics, their bootstrap intervals over groups, fold spread, and paired differences."""
@@ -399,15 +408,15 @@ def _report(config, name, source, data, folds, tracker, echo, runs: _FoldRuns, l
     combined = {variant: concatenate(runs.predictions[variant]) for variant in order}
     pairs = [(a, b) for a in PRETRAINED if a in combined for b in (RANDOM, *CLASSIC_MODELS) if b in combined]
     unit = "window" if data.label_level == "window" else "participant"
-    results, differences = _level_results(config, combined, runs.metrics, data.num_classes, pairs)
+    results, differences = level_results(config, combined, runs.metrics, data.num_classes, pairs)
     verdict, verdict_models = verdict_for({m: r["metrics"] for m, r in results.items()}, differences)
     levels: dict[str, Any] = {}
     if data.label_level == "window":  # also per run and per participant, where the label is constant there
         for level in ("run", "participant"):
             aggregated = {m: aggregate_predictions(p, level) for m, p in combined.items()}
             if all(p is not None for p in aggregated.values()) and len(next(iter(aggregated.values()))) > 1:
-                level_results, _ = _level_results(config, aggregated, None, data.num_classes, ())
-                levels[level] = level_results
+                per_level, _ = level_results(config, aggregated, None, data.num_classes, ())
+                levels[level] = per_level
     files = output_files(output_dir, name)
     _remove_stale(output_dir, name, model_files)
     predictions_csv(files["predictions"], combined, data.classes)
