@@ -101,6 +101,8 @@ def test_random_split_with_baselines_mlflow_and_a_frozen_encoder(
     assert parent.data.params["pretrained.mlflow_run_id"] == "0123456789abcdef0123456789abcdef"
     assert parent.data.params["pretrained.checkpoint_path"] == str(pretrained.checkpoint.resolve())
     assert parent.data.params["split.method"] == "random"
+    assert parent.data.tags["verdict"] == parent.data.params["verdict"] == summary["verdict"]
+    assert "linear_probe.test_auroc_ci_low" in parent.data.metrics
     for metric in (
         "test_auroc",
         "test_balanced_accuracy",
