@@ -1,8 +1,10 @@
-"""One fine-tuning job, top to bottom: check every input, split participants, train per fold (and the
-baselines), pool the out-of-fold predictions, write the model(s) and the report, track it in MLflow.
+"""One fine-tuning job, top to bottom: check every input, split groups, train per fold (and the
+baselines: band power, waveform, random encoder, linear probe), pool the out-of-fold predictions, compute
+metrics with bootstrap intervals over groups, paired differences and the verdict, write the model(s) and
+the report, track it in MLflow.
 
-Every check a user can fail (pretrained checkpoint, data, labels, channels, split, class weights) runs
-before anything is written or an MLflow run is started.
+Every check a user can fail (pretrained checkpoint, data, labels, groups, channels, split, class weights,
+``--strict-disjoint``) runs before anything is written or an MLflow run is started.
 """
 
 from __future__ import annotations
