@@ -1,4 +1,5 @@
-"""``finetune``: participant-level classification on the pretrained encoder, and embeddings export.
+"""``finetune``: classification per participant or per window on the pretrained encoder, evaluated against
+classic baselines with intervals over groups; and embeddings export.
 
 uv run --package finetune finetune --config configs/finetune.yaml --pretrain-config configs/pretrain.yaml \
     --data-path data/processed/primary/8s_af7-af8-tp9-tp10_primary_dataset.parquet --output-dir finetuned_models
@@ -23,8 +24,8 @@ EMBED = "embed"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finetune",
-        description="Fine-tune a classifier on the pretrained EEG encoder with participant-level splits "
-        "and metrics. `finetune embed --help` for the embeddings export.",
+        description="Fine-tune a classifier on the pretrained EEG encoder with group-disjoint splits, baselines "
+        "and intervals. `finetune embed --help` for the embeddings export.",
     )
     parser.add_argument(
         "--config", help="YAML fine-tuning config (see configs/finetune.yaml); default: built-in defaults"
