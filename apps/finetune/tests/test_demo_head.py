@@ -29,7 +29,8 @@ def test_the_head_is_as_good_as_the_linear_probe_in_the_demo(pretrained, ft_conf
     )
     defaults = yaml.safe_load((ROOT / "configs" / "finetune.yaml").read_text())
     out = tmp_path / "out"
-    config = ft_config(pretrained, data, out, split={"method": "kfold", "folds": 4}, compare_baselines=True)
+    split = {**defaults["split"], "method": "kfold", "folds": 4}
+    config = ft_config(pretrained, data, out, split=split, compare_baselines=True)
     config["data"]["channels"] = defaults["data"]["channels"]
     config["model"] = defaults["model"]
     config["train"] = {**defaults["train"], "quiet": True}
