@@ -98,6 +98,8 @@ def finetune_config(
         "model": {"dropout": 0.0},
         "train": {"epochs": 10, "lr": 1.0e-2, "batch_size": 4, "quiet": True, "patience": None},
         "tracking": {"enabled": uri is not None, "uri": uri, "experiment": "tests", "register_model": True},
+        "evaluation": {"bootstrap_resamples": 50},
+        "compare_baselines": False,
         "output_dir": str(out),
     }
     for name, values in sections.items():

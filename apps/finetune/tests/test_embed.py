@@ -33,7 +33,7 @@ def test_embeddings_shape_content_and_determinism(pretrained, labelled, tmp_path
     embed(*common, "--out", str(tmp_path / "w.parquet"), "--per-window")
 
     table = pq.read_table(tmp_path / "a.parquet")
-    assert table.column_names == ["participant", "label", "channel", "num_windows", "embedding"]
+    assert table.column_names == ["participant", "group", "label", "channel", "num_windows", "embedding"]
     assert table.num_rows == 12 * 2  # participant x channel
     vectors = np.asarray(table.column("embedding").to_pylist(), dtype=np.float32)
     assert vectors.shape == (24, 16) and np.isfinite(vectors).all()
@@ -82,3 +82,48 @@ def test_embed_errors(pretrained, labelled, tmp_path, capsys):
               "--out", str(tmp_path / "x.parquet"), "--channels", "AF7,T9X"])  # fmt: skip
     assert info.value.code == 2 and "T9X" in capsys.readouterr().err
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_per_window_embeddings_carry_the_window_label_and_group(pretrained, tmp_path):
+    from eeg_finetune.synthetic import write_synthetic_windows
+
+    trials = write_synthetic_windows(
+        tmp_path / "trials.parquet", people=2, runs=2, windows=3, labels="window"
+    )
+    out = tmp_path / "windows.parquet"
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["embed", "--checkpoint", str(pretrained.checkpoint), "--data-path", str(trials), "--out", str(out),
+             "--per-window", "--label-column", "Label", "--group-column", "Person"]
+        )  # fmt: skip
+    assert info.value.code == 0
+    table = pq.read_table(out).to_pydict()
+    source = pq.read_table(trials).to_pydict()
+    # one row per participant x channel x window; the window's own label and its person's group
+    assert len(table["embedding"]) == len(source["Label"]) * 2
+    expected = {}
+    for participant, run, window, label, group in zip(
+        source["Participant"],
+        source["run"],
+        source["sub_window_id"],
+        source["Label"],
+        source["Person"],
+        strict=True,
+    ):
+        expected.setdefault(participant, []).append((run, window, label, group))
+    for participant, rows in expected.items():
+        labels = [label for *_, label, _ in sorted(rows)]
+        mine = [
+            (w, lab, g)
+            for p, c, w, lab, g in zip(
+                table["participant"],
+                table["channel"],
+                table["window"],
+                table["label"],
+                table["group"],
+                strict=True,
+            )
+            if p == participant and c == "AF7"
+        ]
+        assert [lab for _, lab, _ in sorted(mine)] == labels
+        assert {g for *_, g in mine} == {rows[0][3]}

@@ -112,3 +112,120 @@ def test_split_and_config_problems(attempt):
         "unfreeze_epoch needs freeze_backbone: true", model={"freeze_backbone": False, "unfreeze_epoch": 2}
     )
     attempt("class_weights must be 'none', 'balanced' or a list", train={"class_weights": "heavy"})
+
+
+def test_labels_that_vary_within_a_participant_suggest_window_labels(attempt, tmp_path):
+    from eeg_finetune.synthetic import write_synthetic_windows
+
+    trials = write_synthetic_windows(tmp_path / "trials.parquet", people=4, runs=2, windows=3)
+    attempt(
+        "label column 'Label' varies within 4 participant(s)",
+        "set data.label_level: window",
+        dataset=trials,
+        data={"label_column": "Label"},
+    )
+
+
+def test_group_column_missing_or_too_few_groups(attempt, tmp_path):
+    from eeg_finetune.synthetic import write_synthetic_windows
+
+    trials = write_synthetic_windows(
+        tmp_path / "trials.parquet", people=4, runs=2, windows=3
+    )  # groups G1, G2
+    window = {"label_column": "Label", "label_level": "window"}
+    attempt("no group column 'Site'", dataset=trials, data={**window, "group_column": "Site"})
+    attempt(
+        "split.folds: 3 folds need at least 3 groups in column 'Person'; it has 2",
+        dataset=trials,
+        data={**window, "group_column": "Person"},
+        split={"method": "group_kfold", "folds": 3},
+    )
+    attempt(
+        "split.method logo: column 'Person' has 2 group(s)",
+        dataset=trials,
+        data={**window, "group_column": "Person"},
+        split={"method": "logo", "val_ratio": 0.2},
+    )
+
+
+def test_a_group_with_a_single_class_is_a_warning(pretrained, ft_config, write_config, tmp_path, caplog):
+    from eeg_finetune.synthetic import write_synthetic_windows
+
+    # one run per person: every person (group) holds one class
+    trials = write_synthetic_windows(tmp_path / "trials.parquet", people=4, runs=1, windows=4)
+    config = ft_config(
+        pretrained,
+        trials,
+        tmp_path / "out",
+        data={"label_column": "Label", "label_level": "window"},
+        split={"method": "logo", "val_ratio": 0.0},
+        train={"epochs": 1},
+    )
+    with caplog.at_level("WARNING", logger="eeg_finetune"), pytest.raises(SystemExit) as info:
+        main(["--config", str(write_config(config, "one_class.yaml"))])
+    assert info.value.code == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("S1, S2, S3, S4 of column 'Participant' hold a single class" in w for w in warnings), warnings
+
+
+def test_leakage_is_counted_and_strict_disjoint_refuses_it(
+    pretrained, labelled, ft_config, write_config, tmp_path, capsys
+):
+    import json
+
+    from eeg_ssm import load_checkpoint, save_checkpoint
+
+    payload = load_checkpoint(pretrained.checkpoint)
+    payload["pretraining_data"] = {
+        "participants": ["P01", "P05", "X99"],
+        "files": [],
+        "val_participants": ["P12"],
+        "val_files": [],
+    }
+    leaky = save_checkpoint(tmp_path / "leaky.pt", payload)
+    out = tmp_path / "out"
+    config = ft_config(pretrained, labelled, out, split={"method": "kfold", "folds": 3}, train={"epochs": 1})
+    config["pretrained"] = {}
+    path = write_config(config, "leak.yaml")
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(path), "--checkpoint", str(leaky)])
+    assert info.value.code == 0
+    summary = json.loads(next(out.glob("*_summary.json")).read_text())
+    assert summary["leakage"] == {
+        "test_groups": 12,
+        "test_groups_seen": 3,
+        "test_participants": 12,
+        "test_participants_seen": 3,
+        "seen": ["P01", "P05", "P12"],
+    }
+    assert "pretrained on 3 of the 12 test groups" in capsys.readouterr().out
+
+    strict_out = tmp_path / "strict"
+    fails(
+        [
+            "--config",
+            str(path),
+            "--checkpoint",
+            str(leaky),
+            "--output-dir",
+            str(strict_out),
+            "--strict-disjoint",
+        ],
+        capsys,
+        "--strict-disjoint: the encoder",
+        "was pretrained on 3 of the 12 test groups (P01, P05, P12)",
+    )
+    assert not strict_out.exists()
+    fails(  # a checkpoint that does not say what it was pretrained on cannot pass a strict check
+        [
+            "--config",
+            str(path),
+            "--checkpoint",
+            str(pretrained.checkpoint),
+            "--output-dir",
+            str(strict_out),
+            "--strict-disjoint",
+        ],
+        capsys,
+        "does not record the participants it was pretrained on",
+    )

@@ -59,8 +59,9 @@ def test_random_split_with_baselines_mlflow_and_a_frozen_encoder(
     config = ft_config(pretrained, labelled, out, uri, compare_baselines=True)
     run_config(write_config, config)
     printed = capsys.readouterr().out
-    for variant in ("finetuned", "random_encoder", "logistic_regression"):
-        assert variant in printed  # the summary table shows the three models side by side
+    for variant in ("band_power", "waveform", "random_encoder", "linear_probe", "finetuned"):
+        assert variant in printed  # the summary table shows every model side by side
+    assert "verdict: " in printed
 
     model_file = out / f"{NAME}.pt"
     names = {p.name for p in out.iterdir()}
@@ -74,7 +75,7 @@ def test_random_split_with_baselines_mlflow_and_a_frozen_encoder(
         f"{NAME}_config.yaml",
     }
     summary = json.loads((out / f"{NAME}_summary.json").read_text())
-    assert set(summary["models"]) == {"finetuned", "random_encoder", "logistic_regression"}
+    assert set(summary["models"]) == {"band_power", "waveform", "random_encoder", "linear_probe", "finetuned"}
     assert summary["pretrain_mlflow_run_id"] == "0123456789abcdef0123456789abcdef"
     assert summary["pretrained_checkpoint"] == str(pretrained.checkpoint.resolve())
 
@@ -100,11 +101,13 @@ def test_random_split_with_baselines_mlflow_and_a_frozen_encoder(
     assert parent.data.params["pretrained.mlflow_run_id"] == "0123456789abcdef0123456789abcdef"
     assert parent.data.params["pretrained.checkpoint_path"] == str(pretrained.checkpoint.resolve())
     assert parent.data.params["split.method"] == "random"
+    assert parent.data.tags["verdict"] == parent.data.params["verdict"] == summary["verdict"]
+    assert "linear_probe.test_auroc_ci_low" in parent.data.metrics
     for metric in (
         "test_auroc",
         "test_balanced_accuracy",
         "random_encoder.test_auroc",
-        "logistic_regression.test_accuracy",
+        "linear_probe.test_accuracy",
     ):
         assert metric in parent.data.metrics, metric
     assert len(client.get_metric_history(children[0].info.run_id, "val_loss")) == 10  # per epoch

@@ -47,7 +47,7 @@ def test_window_samples_cover_each_participant_in_groups(labelled):
     assert data.channels == ("AF7", "AF8") and data.classes == (0, 1)
     samples = make_samples(data, [0, 1], "window", 3)
     for p in (0, 1):
-        spans = [(s.start, s.stop) for s in samples if s.participant == p]
+        spans = [(s.start, s.stop) for s in samples if s.sequence == p]
         length = data.windows[p].shape[1]
         assert spans[0][0] == 0 and spans[-1][1] == length
         assert all(b[0] == a[1] for a, b in itertools.pairwise(spans))

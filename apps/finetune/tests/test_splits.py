@@ -127,3 +127,86 @@ def test_loso_without_validation_needs_two_per_class():
     targets = np.array([0, 0, 0, 1, 1])
     result = make_folds(targets, (0, 1), "loso", val_ratio=0.0, test_ratio=0.1, folds=5, seed=0)
     assert len(result) == 5 and all(not fold.val for fold in result)
+
+
+@st.composite
+def grouped_windows(draw):
+    """Windows with labels and groups: 3..9 groups of 1..3 sequences of 2..6 windows; labels per window."""
+    groups = draw(st.integers(3, 9))
+    sequence_group, window_targets = [], []
+    for g in range(groups):
+        for _ in range(draw(st.integers(1, 3))):
+            sequence_group.append(g)
+            length = draw(st.integers(2, 6))
+            window_targets.append(
+                np.asarray(draw(st.lists(st.integers(0, 1), min_size=length, max_size=length)))
+            )
+    return np.asarray(sequence_group), window_targets
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    data=grouped_windows(),
+    method=st.sampled_from(["random", "kfold", "group_kfold", "logo", "loso"]),
+    folds=st.integers(2, 4),
+    val_ratio=RATIOS,
+    seed=st.integers(0, 99),
+)
+def test_no_group_ever_straddles_train_validation_and_test(data, method, folds, val_ratio, seed):
+    from hypothesis import assume
+
+    from eeg_finetune.splits import group_strata, sequence_folds
+
+    sequence_group, window_targets = data
+    unit_targets = np.concatenate(window_targets)
+    assume(len(np.unique(unit_targets)) == 2)
+    unit_groups = np.concatenate(
+        [np.full(len(t), g) for t, g in zip(window_targets, sequence_group, strict=True)]
+    )
+    groups = int(sequence_group.max()) + 1
+    strata, values = group_strata(unit_targets, unit_groups, groups, (0, 1))
+    try:
+        result = make_folds(
+            strata, values, method, val_ratio=val_ratio, test_ratio=0.3, folds=folds, seed=seed,
+            units=(unit_targets, unit_groups), group_column="Person",
+        )  # fmt: skip
+    except FinetuneError:
+        assume(False)  # too few groups of some stratum for this split: a clear error, tested elsewhere
+    for fold in sequence_folds(result, sequence_group):
+        sides = [set(sequence_group[list(part)].tolist()) for part in (fold.train, fold.val, fold.test)]
+        assert not sides[0] & sides[1] and not sides[0] & sides[2] and not sides[1] & sides[2], sides
+        assert set().union(*sides) == set(range(groups)), "every group is used in every fold"
+        assert fold.test, "every fold tests someone"
+    if method != "random":
+        tested = sorted(g for fold in result for g in fold.test)
+        assert tested == sorted(set(tested)), "a group is tested once"
+
+
+def test_too_few_groups_names_the_column_and_counts():
+    strata = np.zeros(4, dtype=np.int64)
+    with pytest.raises(
+        FinetuneError, match=r"split\.folds: 5 folds need at least 5 groups in column 'Person'; it has 4"
+    ):
+        make_folds(
+            strata,
+            [(0, 1)],
+            "group_kfold",
+            val_ratio=0.0,
+            test_ratio=0.1,
+            folds=5,
+            seed=0,
+            group_column="Person",
+        )
+    with pytest.raises(
+        FinetuneError, match=r"split\.method logo: column 'Person' has 2 group\(s\); .* at least 3"
+    ):
+        make_folds(
+            strata[:2],
+            [(0, 1)],
+            "logo",
+            val_ratio=0.2,
+            test_ratio=0.1,
+            folds=5,
+            seed=0,
+            group_column="Person",
+        )

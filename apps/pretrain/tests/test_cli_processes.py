@@ -52,10 +52,27 @@ def test_sigterm_writes_the_last_checkpoint_and_says_how_to_resume(
 
 
 @pytest.mark.slow
-def test_ddp_two_gloo_ranks_match_one_process(tiny_corpus, tmp_path, make_config, write_config):
+@pytest.mark.parametrize(
+    "objective",
+    [
+        pytest.param({}, id="raw"),
+        # both target parts and the spectral input (tiny_corpus: 64-sample windows at 32 Hz)
+        pytest.param({"objective": {"target": "both"}, "model": {"input": "raw+spectrum"}}, id="spectral"),
+    ],
+)
+def test_ddp_two_gloo_ranks_match_one_process(tiny_corpus, tmp_path, make_config, write_config, objective):
     """Weights identical on both ranks, and equal to one process over the same global batches."""
+
+    def make(save, batch_size):
+        cfg = make_config(tiny_corpus, save, None, train={"epochs": 2}, data={"batch_size": batch_size})
+        if objective:
+            cfg["data"]["sampling_rate"] = 32.0
+            for section, values in objective.items():
+                cfg.setdefault(section, {}).update(values)
+        return cfg
+
     # 4 train participants x 6 channels = 24 sequences: 2 ranks x batch 3 = one process x batch 6, no padding
-    ddp_cfg = make_config(tiny_corpus, tmp_path / "ddp", None, train={"epochs": 2}, data={"batch_size": 3})
+    ddp_cfg = make(tmp_path / "ddp", 3)
     ddp_path = write_config(ddp_cfg, "ddp.yaml")
     script = Path(__file__).with_name("ddp_worker.py")
     out = subprocess.run(
@@ -80,9 +97,7 @@ def test_ddp_two_gloo_ranks_match_one_process(tiny_corpus, tmp_path, make_config
     for name in rank0:
         assert torch.equal(rank0[name], rank1[name]), name
 
-    single_cfg = make_config(
-        tiny_corpus, tmp_path / "single", None, train={"epochs": 2}, data={"batch_size": 6}
-    )
+    single_cfg = make(tmp_path / "single", 6)
     single = subprocess.run(
         [sys.executable, "-m", "eeg_pretrain.cli", "--config", str(write_config(single_cfg, "single.yaml"))],
         capture_output=True,

@@ -1,6 +1,7 @@
 """End-to-end pretraining through the CLI on a tiny synthetic corpus (CPU)."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,6 +49,11 @@ def test_end_to_end_checkpoints_mlflow_and_learning(smooth_corpus, tmp_path, mak
     ):
         assert key in payload, key
     assert yaml.safe_load((save / "config.yaml").read_text())["masking"]["ratio"] == 0.4
+    # The leakage guard's record: which participants and files the encoder was trained (validated) on.
+    record = payload["pretraining_data"]
+    corpus_files = sorted(str(p.resolve()) for p in Path(smooth_corpus).rglob("*.parquet"))
+    assert sorted(record["files"] + record["val_files"]) == corpus_files
+    assert record["participants"] and not set(record["participants"]) & set(record["val_participants"])
 
     model = load_pretrained(best)  # rebuilt from the embedded model config alone
     assert model.config.d_model == 16
@@ -116,16 +122,16 @@ def test_nonfinite_losses_are_skipped_then_stop_the_run(
 ):
     import eeg_pretrain.trainer as trainer_module
 
-    real = trainer_module.masked_sse
+    real = trainer_module.weighted_sse
     calls = {"n": 0}
 
-    def flaky(pred, target, mask):
+    def flaky(pred, target, mask, weights, counts):
         calls["n"] += 1
-        sse, count = real(pred, target, mask)
-        return (sse * math.nan if calls["n"] > 4 else sse), count  # first epoch fine, then NaN forever
+        total, parts = real(pred, target, mask, weights, counts)
+        return (total * math.nan if calls["n"] > 4 else total), parts  # first epoch fine, then NaN forever
 
     cfg = make_config(tiny_corpus, tmp_path / "nan", None, train={"epochs": 5, "max_nonfinite_steps": 3})
-    monkeypatch.setattr(trainer_module, "masked_sse", flaky)
+    monkeypatch.setattr(trainer_module, "weighted_sse", flaky)
     _run(["--config", str(write_config(cfg))], expect=2)
     err = capsys.readouterr().err
     assert "3 consecutive non-finite losses" in err and "Traceback" not in err

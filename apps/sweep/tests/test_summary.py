@@ -28,6 +28,12 @@ def _summary(loss: float, r2: float) -> dict:
         "finished": True,
         "best_val_loss": loss,
         "val_r2": r2,
+        "val_skill": r2 - 0.5,
+        "val_context_mean_baseline": 1.2,
+        "train_r2": r2 + 0.25,
+        "r2_gap": 0.25,
+        "target": "spectrum",
+        "input": "raw+spectrum",
         "val_zero_baseline": 1.0,
         "val_interp_baseline": 1.5,
         "epochs": 3,
@@ -75,9 +81,19 @@ def test_rows_csv_and_table(tmp_path):
     assert table[0].split()[:4] == ["ratio", "style", "status", "best"]
     assert "interp loss" in table[0] and "wall time" in table[0] and "checkpoint" in table[0]
     first = table[1].split()
-    assert first[:8] == ["0.20", "mae", "finished", "0.8000", "0.200", "1.5000", "3", "1:02:05"]
+    assert "skill" in table[0] and "r2 gap" in table[0]
+    assert first[:10] == ["0.20", "mae", "finished", "0.8000", "0.200", "-0.300", "0.250", "1.5000", "3", "1:02:05"]
+    assert rows[0]["val_skill"] == -0.3 and rows[0]["target"] == "spectrum" and rows[0]["r2_gap"] == 0.25
+    assert float(read[0]["val_skill"]) == -0.3 and read[0]["input"] == "raw+spectrum"
     assert table[2].split()[:4] == ["0.40", "mae", "failed", "-"]
     assert table[5].split()[2:4] == ["not", "run"]
+
+
+def test_summaries_from_before_skill_read_as_raw_with_unknown_skill(tmp_path):
+    old = {k: v for k, v in _summary(0.8, 0.2).items() if k not in ("val_skill", "target", "input", "r2_gap")}
+    (row,) = summary_rows([RunResult(_run(tmp_path, 0.2), FINISHED, summary=old, exit_code=0)])
+    assert row["val_skill"] is None and row["target"] == "raw" and row["input"] == "raw"
+    assert format_table([row]).splitlines()[1].split()[5] == "-"
 
 
 def test_plot_has_one_line_per_style_and_needs_a_finished_run(tmp_path):

@@ -45,8 +45,9 @@ def test_round_trip_exact_values(corpus):
         participant = int(item.participant.removeprefix("sub-")) - 1
         run = int(item.run) - 1
         signals = synthetic_signals(
-            TINY["channels"], 6 * 32, TINY["sfreq"], seed=(TINY["seed"], participant, run)
-        )
+            TINY["channels"], 6 * 32, TINY["sfreq"], seed=(TINY["seed"], participant, run),
+            dynamics=True, participant_seed=(TINY["seed"], participant),
+        )  # fmt: skip
         expected = signals[TINY["channels"].index("O1")].reshape(6, 32)
         np.testing.assert_array_equal(dataset[index]["windows"].numpy(), expected, err_msg=item.file)
 

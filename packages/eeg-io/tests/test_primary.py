@@ -143,3 +143,35 @@ def test_not_a_parquet_file(tmp_path):
     path.write_text("Participant,Remission\n")
     with pytest.raises(EEGDataError, match=r"primary\.parquet: not a readable Parquet file"):
         read_primary_dataset(path, ["Fz"], W)
+
+
+def test_records_per_run_with_window_labels_and_a_group(primary_file):
+    # Windows 0-1 of everyone are run "a", 2-3 run "b"; labels vary per window; P1 and P3 share site "X".
+    def runs(rows):
+        return pa.array(["a" if w < 2 else "b" for _, _, w in rows])
+
+    def labels(rows):
+        return pa.array([w % 2 for _, _, w in rows])
+
+    def sites(rows):
+        return pa.array(["Y" if p == "P2" else "X" for p, _, _ in rows])
+
+    path = primary_file(run=runs, Remission=labels, Site=sites)
+    with pytest.raises(EEGDataError, match=r"participant P1 has 2 different 'Remission' values"):
+        read_primary_dataset(path, ["Fz"], W)
+    data = read_primary_dataset(
+        path, ["Fz"], W, normalization="none", by_run=True, window_labels=True, group_column="site"
+    )
+    keys = [(r.participant, r.run, r.group) for r in data.records]
+    assert keys == [("P1", "a", "X"), ("P2", "a", "Y"), ("P2", "b", "Y"), ("P3", "a", "X"), ("P3", "b", "X")]
+    p3b = data.records[4]
+    assert p3b.window_labels.tolist() == [0, 1]  # windows 2, 3 in time order
+    np.testing.assert_array_equal(p3b.windows[0], [value("P3", 0, w) for w in (2, 3)])
+
+    def mixed_sites(rows):
+        return pa.array([f"S{w}" for _, _, w in rows])
+
+    with pytest.raises(EEGDataError, match=r"participant P1 run a has 2 different 'Site' values"):
+        read_primary_dataset(
+            primary_file(run=runs, Site=mixed_sites), ["Fz"], W, by_run=True, group_column="Site"
+        )

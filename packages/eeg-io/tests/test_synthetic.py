@@ -34,7 +34,10 @@ def test_layout_of_written_files(corpus):
 
 def test_windows_are_consecutive_slices_of_the_signal(corpus):
     """Round trip: synthetic signal -> Parquet -> reader gives back exactly the same float32 values."""
-    expected = synthetic_signals(TINY["channels"], 6 * 32, TINY["sfreq"], seed=(TINY["seed"], 2, 1))
+    expected = synthetic_signals(
+        TINY["channels"], 6 * 32, TINY["sfreq"], seed=(TINY["seed"], 2, 1), dynamics=True,
+        participant_seed=(TINY["seed"], 2),
+    )  # fmt: skip
     file = corpus / "sub-003" / "sub-003_run-2.parquet"
     for c, name in enumerate(TINY["channels"]):
         got = read_channel_windows(file, name.lower(), 32).windows
@@ -120,3 +123,47 @@ def test_synth_cli(tmp_path, capsys):
     ]  # fmt: skip
     assert main(["synth", str(out), "--participants", "0"]) == 2
     assert "participants must be a positive integer" in capsys.readouterr().err
+
+
+def _log_band_power(x: np.ndarray, sfreq: float, window: int, lo: float, hi: float) -> np.ndarray:
+    """Log power in [lo, hi) Hz of each consecutive window of x: (num_windows,)."""
+    windows = x[: len(x) // window * window].reshape(-1, window)
+    windows = (windows - windows.mean(axis=1, keepdims=True)) * np.hanning(window)
+    freqs = np.fft.rfftfreq(window, 1 / sfreq)
+    power = np.abs(np.fft.rfft(windows, axis=1)) ** 2
+    return np.log(power[:, (freqs >= lo) & (freqs < hi)].mean(axis=1))
+
+
+def test_dynamic_spectrum_is_predictable_from_neighbours_not_the_average():
+    """With dynamics, 4-s windows' alpha and beta power wander slowly: neighbouring windows predict a
+    window's band power much better than the recording's mean does, and blinks sit at the front."""
+    channels = ["Fp1", "Fp2", "Cz", "C3", "O1", "O2", "T7"]
+    sfreq, seconds = 128.0, 600
+    x = synthetic_signals(channels, int(seconds * sfreq), sfreq, seed=3, dynamics=True).astype(np.float64)
+    for channel, (lo, hi) in (("O1", (8, 13)), ("Cz", (16, 25))):
+        power = _log_band_power(x[channels.index(channel)], sfreq, 512, lo, hi)
+        around_mean = np.mean((power - power.mean()) ** 2)
+        neighbours = 0.5 * (power[:-2] + power[2:])
+        from_neighbours = np.mean((power[1:-1] - neighbours) ** 2)
+        assert from_neighbours < 0.7 * around_mean, (channel, from_neighbours, around_mean)
+    # blinks: slow, large deflections over the frontal-polar electrodes only
+    delta = [np.exp(_log_band_power(x[channels.index(c)], sfreq, 512, 1, 3)).mean() for c in ("Fp1", "O1")]
+    assert delta[0] > 3 * delta[1], delta
+    base = synthetic_signals(channels, int(seconds * sfreq), sfreq, seed=3)
+    assert not np.array_equal(base, x.astype(np.float32))
+
+
+def test_participant_traits_are_shared_by_runs(tmp_path):
+    """The same participant's runs share rhythm frequencies (participant_seed), other participants differ."""
+    kwargs = {"channels": ["Cz"], "num_samples": 256 * 120, "sfreq": 256.0, "dynamics": True}
+    a = synthetic_signals(seed=(0, 1, 0), participant_seed=(0, 1), **kwargs)[0]
+    b = synthetic_signals(seed=(0, 1, 1), participant_seed=(0, 1), **kwargs)[0]
+    c = synthetic_signals(seed=(0, 2, 0), participant_seed=(0, 2), **kwargs)[0]
+    assert not np.array_equal(a, b)
+    freqs = np.fft.rfftfreq(a.size, 1 / 256.0)
+    beta = (freqs >= 16) & (freqs < 24)
+
+    def peak(signal):
+        return freqs[beta][np.argmax(np.abs(np.fft.rfft(signal))[beta])]
+
+    assert abs(peak(a) - peak(b)) < 0.3 and abs(peak(a) - peak(c)) > 0.3

@@ -2,6 +2,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import math
+
 from eeg_ssl import ReconstructionMeter, interpolate_masked, mask_tokens, masked_mse, reconstruction_r2
 
 
@@ -78,6 +80,7 @@ def test_meter_and_r2():
     mask = torch.tensor([[False, True, True, False]])
     meter = ReconstructionMeter()
     meter.update(torch.ones(1, 4, 2), target, mask, valid)
-    s = ReconstructionMeter.summary(meter.totals())
+    s = meter.summary(meter.totals())
     assert s["loss"] == 1.0 and s["zero_baseline"] == 4.0 and s["interp_baseline"] == 0.0
     assert s["r2"] == 0.75 == reconstruction_r2(1.0, 4.0)
+    assert s["context_mean_baseline"] == 0.0 and math.isnan(s["skill"])

@@ -185,3 +185,42 @@ def _retag_storages_as_cuda(path):
                 data = tagged
             dst.writestr(info, data)
     return out
+
+
+NEW_OBJECTIVE_KEYS = ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax")
+
+
+def test_checkpoint_from_before_spectra_loads_as_raw_raw(tmp_path, make_model, make_batch, channels) -> None:
+    """A checkpoint written before the objective settings existed: its model_config lacks them."""
+    model = make_model(dtype=torch.float32)
+    old_config = {k: v for k, v in model.config.to_dict().items() if k not in NEW_OBJECTIVE_KEYS}
+    path = save_checkpoint(tmp_path / "old.pt", {"model": model.state_dict(), "model_config": old_config})
+    loaded = load_pretrained(path)
+    assert loaded.config.input == "raw" and loaded.config.target == "raw"
+    windows, lengths = make_batch([9, 4], dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.equal(loaded(windows, channels[:2], lengths), model(windows, channels[:2], lengths))
+
+
+def test_band_statistics_round_trip(tmp_path, make_model, make_batch, channels) -> None:
+    model = make_model(dtype=torch.float32, input="raw+spectrum", target="spectrum")
+    n = model.band_power.n_bands
+    model.band_power.set_statistics(torch.linspace(-4, -2, n), torch.linspace(0.5, 1.5, n))
+    path = save_checkpoint(tmp_path / "s.pt", _payload(model))
+    loaded = load_pretrained(path)
+    assert torch.equal(loaded.band_power.mean, model.band_power.mean)
+    assert torch.equal(loaded.band_power.std, model.band_power.std)
+    windows, lengths = make_batch([9, 4], dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.equal(loaded(windows, channels[:2], lengths), model(windows, channels[:2], lengths))
+
+
+def test_checkpoint_with_other_bands_does_not_load_into_a_model_with_fewer(tmp_path) -> None:
+    from eeg_ssm import ModelConfig
+
+    config = ModelConfig(window_length=256, d_model=16, num_layers=1, headdim=4, d_state=8, target="spectrum")
+    model = EEGModel(config)
+    payload = {"model": model.state_dict(), "model_config": config.evolve(n_bands=4).to_dict()}
+    path = save_checkpoint(tmp_path / "bands.pt", payload)
+    with pytest.raises(CheckpointError, match="band_power.mean: checkpoint"):
+        load_pretrained(path)

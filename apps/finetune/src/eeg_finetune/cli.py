@@ -1,4 +1,5 @@
-"""``finetune``: participant-level classification on the pretrained encoder, and embeddings export.
+"""``finetune``: classification per participant or per window on the pretrained encoder, evaluated against
+classic baselines with intervals over groups; and embeddings export.
 
 uv run --package finetune finetune --config configs/finetune.yaml --pretrain-config configs/pretrain.yaml \
     --data-path data/processed/primary/8s_af7-af8-tp9-tp10_primary_dataset.parquet --output-dir finetuned_models
@@ -23,8 +24,8 @@ EMBED = "embed"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finetune",
-        description="Fine-tune a classifier on the pretrained EEG encoder with participant-level splits "
-        "and metrics. `finetune embed --help` for the embeddings export.",
+        description="Fine-tune a classifier on the pretrained EEG encoder with group-disjoint splits, baselines "
+        "and intervals. `finetune embed --help` for the embeddings export.",
     )
     parser.add_argument(
         "--config", help="YAML fine-tuning config (see configs/finetune.yaml); default: built-in defaults"
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_override_option(parser, "override a config value (repeatable), e.g. --set split.method=kfold")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+    parser.add_argument(
+        "--strict-disjoint",
+        action="store_true",
+        help="fail if the encoder was pretrained on any test participant/group (evaluation.strict_disjoint)",
+    )
     return parser
 
 
@@ -69,6 +75,9 @@ def build_embed_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels", help="comma-separated channel names (default: the config's, else all)")
     parser.add_argument("--participant-column", help="default: Participant")
     parser.add_argument("--label-column", help="default: Remission (optional in the file)")
+    parser.add_argument(
+        "--group-column", help="written as the 'group' column (e.g. person, site); default: the participant"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--backend", choices=("auto", "torch", "mamba_ssm"), help="Mamba-2 implementation")
     return parser
@@ -108,8 +117,12 @@ def _train(argv: list[str]) -> int:
         pretrained = attrs.evolve(pretrained, pretrain_config=args.pretrain_config)
     data = config.data if args.data_path is None else attrs.evolve(config.data, data_path=args.data_path)
     train = attrs.evolve(config.train, quiet=True) if args.quiet else config.train
+    evaluation = (
+        attrs.evolve(config.evaluation, strict_disjoint=True) if args.strict_disjoint else config.evaluation
+    )
     config = attrs.evolve(
         config,
+        evaluation=evaluation,
         pretrained=pretrained,
         data=data,
         train=train,
@@ -143,6 +156,7 @@ def _embed(argv: list[str]) -> int:
         channels=channels,
         participant_column=args.participant_column or section.participant_column,
         label_column=args.label_column or section.label_column,
+        group_column=args.group_column or section.group_column,
         per_window=args.per_window,
         normalization=section.normalization,
         scale=section.scale,

@@ -4,12 +4,13 @@ YAML mirrors the nesting::
 
     pretrained: {checkpoint: null, pretrain_config: configs/pretrain.yaml}
     data: {data_path: ..., channels: [AF7, AF8, TP9, TP10], label_column: Remission, ...}
-    split: {method: random, val_ratio: 0.2, test_ratio: 0.1, folds: 5}
+    split: {method: random, val_ratio: 0.0, test_ratio: 0.1, folds: 5}
     model: {mode: participant, pooling: mean, freeze_backbone: true, ...}
-    train: {epochs: 30, lr: 1.0e-3, backbone_lr: 1.0e-4, class_weights: balanced, ...}
+    train: {epochs: 100, lr: 1.0e-2, backbone_lr: 1.0e-4, class_weights: balanced, ...}
     tracking: {experiment: eeg_finetuning_mamba2, ...}
+    evaluation: {bootstrap_resamples: 1000, confidence: 0.95, strict_disjoint: false, ...}
     output_dir: finetuned_models
-    compare_baselines: false
+    compare_baselines: true
 
 Every key is documented in ``configs/finetune.yaml``.
 """
@@ -27,7 +28,9 @@ from attrs import validators as v
 from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
 from eeg_pretrain.configuration import apply_overrides, read_yaml, structure, unstructure
 
-SPLIT_METHODS = ("random", "kfold", "loso")
+SPLIT_METHODS = ("random", "kfold", "loso", "group_kfold", "logo")
+LABEL_LEVELS = ("participant", "window")
+WINDOW_CONTEXTS = ("context", "alone")
 MODES = ("participant", "window")
 AGGREGATIONS = ("mean_probability", "majority_vote")
 POOLINGS = ("mean", "attention")
@@ -100,6 +103,8 @@ class DataSection:
     channels: tuple[str, ...] | None = attrs.field(default=None, converter=_names, validator=_channel_names)
     participant_column: str = "Participant"
     label_column: str = "Remission"
+    label_level: str = attrs.field(default="participant", validator=v.in_(LABEL_LEVELS))
+    group_column: str | None = None
     normalization: str = attrs.field(default="sequence", validator=v.in_(NORMALIZATIONS))
     scale: float = attrs.field(default=1.0, validator=v.gt(0.0))
     nan_policy: str = attrs.field(default="error", validator=v.in_(NAN_POLICIES))
@@ -107,13 +112,19 @@ class DataSection:
 
 @attrs.frozen(kw_only=True)
 class SplitConfig:
-    """Participant splits. ``random``: one stratified train/val/test split. ``kfold``: stratified k-fold
-    over participants (each participant is tested once). ``loso``: leave one participant out. In
-    ``kfold`` and ``loso`` a stratified ``val_ratio`` of each fold's training participants is held out
-    for early stopping; ``test_ratio`` applies to ``random`` only."""
+    """Splits by group (``data.group_column``; default: the participant), never by window.
+
+    ``random``: one stratified train/val/test split of the groups. ``kfold``: stratified k-fold over
+    groups (stratified by each group's majority class). ``group_kfold``: scikit-learn's
+    StratifiedGroupKFold over the samples (windows or participants), keeping groups whole.
+    ``loso`` / ``logo``: leave one group out (with the default group, one participant). In every method
+    but ``random`` a stratified ``val_ratio`` of each fold's training groups is held out for early
+    stopping; ``test_ratio`` applies to ``random`` only."""
 
     method: str = attrs.field(default="random", validator=v.in_(SPLIT_METHODS))
-    val_ratio: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.lt(1.0)])
+    # 0: no validation share, the last epoch is the model (early stopping on a handful of validation
+    # participants picked noise in the README demo; the head then lost to the linear probe).
+    val_ratio: float = attrs.field(default=0.0, validator=[v.ge(0.0), v.lt(1.0)])
     test_ratio: float = attrs.field(default=0.1, validator=[v.gt(0.0), v.lt(1.0)])
     folds: int = attrs.field(default=5, validator=v.ge(2))
     seed: int | None = None
@@ -133,10 +144,13 @@ class ClassifierConfig:
     ``mode: participant``: one sample per participant (every channel's whole sequence of windows is
     encoded, pooled over time, then averaged over channels). ``mode: window``: one sample per group of
     ``window_group`` consecutive windows of a participant; the participant's prediction aggregates its
-    groups by ``aggregation``.
+    groups by ``aggregation``. With window labels (``data.label_level: window``) every window is a sample
+    and ``mode`` / ``window_group`` are not used: ``window_context: context`` encodes the whole run and
+    classifies each window's token, ``alone`` encodes each window as a sequence of one.
     """
 
     mode: str = attrs.field(default="participant", validator=v.in_(MODES))
+    window_context: str = attrs.field(default="context", validator=v.in_(WINDOW_CONTEXTS))
     window_group: int = attrs.field(default=4, validator=v.ge(1))
     aggregation: str = attrs.field(default="mean_probability", validator=v.in_(AGGREGATIONS))
     pooling: str = attrs.field(default="mean", validator=v.in_(POOLINGS))
@@ -156,9 +170,9 @@ class ClassifierConfig:
 class FinetuneTrainConfig:
     """Optimisation and early stopping. Epochs are 1-based in logs and in ``unfreeze_epoch``."""
 
-    epochs: int = attrs.field(default=30, validator=v.ge(1))
+    epochs: int = attrs.field(default=100, validator=v.ge(1))
     batch_size: int = attrs.field(default=8, validator=v.ge(1))
-    lr: float = attrs.field(default=1e-3, validator=v.gt(0.0))
+    lr: float = attrs.field(default=1e-2, validator=v.gt(0.0))
     backbone_lr: float = attrs.field(default=1e-4, validator=v.gt(0.0))
     weight_decay: float = attrs.field(default=0.01, validator=v.ge(0.0))
     warmup_fraction: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.lt(1.0)])
@@ -186,6 +200,17 @@ class FinetuneTrackingConfig:
 
 
 @attrs.frozen(kw_only=True)
+class EvaluationConfig:
+    """Classic features of the baselines and the bootstrap over groups."""
+
+    bootstrap_resamples: int = attrs.field(default=1000, validator=v.ge(0))
+    confidence: float = attrs.field(default=0.95, validator=[v.gt(0.0), v.lt(1.0)])
+    bands: int = attrs.field(default=8, validator=v.ge(1))
+    waveform_bins: int = attrs.field(default=16, validator=v.ge(1))
+    strict_disjoint: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class FinetuneConfig:
     pretrained: PretrainedConfig = attrs.Factory(PretrainedConfig)
     data: DataSection = attrs.Factory(DataSection)
@@ -193,8 +218,9 @@ class FinetuneConfig:
     model: ClassifierConfig = attrs.Factory(ClassifierConfig)
     train: FinetuneTrainConfig = attrs.Factory(FinetuneTrainConfig)
     tracking: FinetuneTrackingConfig = attrs.Factory(FinetuneTrackingConfig)
+    evaluation: EvaluationConfig = attrs.Factory(EvaluationConfig)
     output_dir: str = "finetuned_models"
-    compare_baselines: bool = False
+    compare_baselines: bool = True
 
     @property
     def split_seed(self) -> int:

@@ -38,6 +38,7 @@ def embed_dataset(
     channels: Sequence[str] | None = None,
     participant_column: str = "Participant",
     label_column: str = "Remission",
+    group_column: str | None = None,
     per_window: bool = False,
     normalization: str = "sequence",
     scale: float = 1.0,
@@ -47,7 +48,9 @@ def embed_dataset(
 ) -> pa.Table:
     """Encode ``data_path`` with the encoder of ``checkpoint`` and write the embeddings to ``out`` (atomically).
 
-    Columns: ``participant`` (string), ``label`` (when the file has ``label_column``), ``channel``
+    Columns: ``participant`` (string), ``group`` (string: ``group_column``'s value, else the participant),
+    ``label`` (when the file has ``label_column``: the window's label with ``per_window``, else the
+    sequence's where it is constant, null where it varies), ``channel``
     (upper-case), ``window`` (int32, with ``per_window``: the window's position in the participant's
     time-ordered sequence), ``num_windows`` (int32, windows in the sequence), ``embedding``
     (``fixed_size_list<float32>[d_model]``). Rows are sorted by participant, then channel (in the order
@@ -74,6 +77,10 @@ def embed_dataset(
                 f"{data_path}: no participant column {participant_column!r} (columns: {', '.join(schema.names)})"
             )
         has_label = find_column(schema, label_column) is not None
+        if group_column is not None and find_column(schema, group_column) is None:
+            raise FinetuneError(
+                f"{data_path}: no group column {group_column!r} (columns: {', '.join(schema.names)})"
+            )
     if not has_label:
         log.info("%s has no label column %r: embeddings are written without labels", data_path, label_column)
     width = encoder.config.window_length
@@ -89,12 +96,15 @@ def embed_dataset(
         scale=scale,
         nan_policy=nan_policy,
         strict_length=True,
+        window_labels=True,  # labels may vary per window (trials); each row gets its window's
+        group_column=group_column,
     )
     torch_device = torch.device(device)
     encoder.to(torch_device)
     encoder.spatial(list(dataset.channels))  # unknown electrodes fail before any work
     columns: dict[str, list] = {
         "participant": [],
+        "group": [],
         "label": [],
         "channel": [],
         "window": [],
@@ -111,13 +121,19 @@ def embed_dataset(
             vectors.append(rows)
             count = len(rows)
             columns["participant"] += [record.participant] * count
-            columns["label"] += [record.label] * count
+            columns["group"] += [record.participant if group_column is None else str(record.group)] * count
+            if per_window:
+                columns["label"] += record.window_labels.tolist()
+            else:  # the sequence's label where it is constant, else null
+                distinct = set(record.window_labels.tolist())
+                columns["label"] += [record.label if len(distinct) == 1 else None] * count
             columns["channel"] += [channel] * count
             columns["window"] += list(range(count))
             columns["num_windows"] += [length] * count
     matrix = np.concatenate(vectors).astype(np.float32)  # (rows, d)
     arrays = {
         "participant": pa.array(columns["participant"], pa.string()),
+        "group": pa.array(columns["group"], pa.string()),
         "label": pa.array(columns["label"]),
         "channel": pa.array(columns["channel"], pa.string()),
         "window": pa.array(columns["window"], pa.int32()),

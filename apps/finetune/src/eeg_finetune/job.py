@@ -1,8 +1,10 @@
-"""One fine-tuning job, top to bottom: check every input, split participants, train per fold (and the
-baselines), pool the out-of-fold predictions, write the model(s) and the report, track it in MLflow.
+"""One fine-tuning job, top to bottom: check every input, split groups, train per fold (and the
+baselines: band power, waveform, random encoder, linear probe), pool the out-of-fold predictions, compute
+metrics with bootstrap intervals over groups, paired differences and the verdict, write the model(s) and
+the report, track it in MLflow.
 
-Every check a user can fail (pretrained checkpoint, data, labels, channels, split, class weights) runs
-before anything is written or an MLflow run is started.
+Every check a user can fail (pretrained checkpoint, data, labels, groups, channels, split, class weights,
+``--strict-disjoint``) runs before anything is written or an MLflow run is started.
 """
 
 from __future__ import annotations
@@ -18,25 +20,57 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 
+from eeg_finetune.baselines import (
+    CLASSIC,
+    classic_window_features,
+    logistic_predictions,
+    probe_embeddings,
+    sample_features,
+)
 from eeg_finetune.config import FinetuneConfig, config_to_dict
-from eeg_finetune.data import LabelledData, load_labelled
-from eeg_finetune.embeddings import logistic_regression_baseline, participant_embeddings
+from eeg_finetune.data import LabelledData, load_labelled, make_samples
 from eeg_finetune.errors import FinetuneError
-from eeg_finetune.metrics import METRICS, Predictions, concatenate, fold_spread, participant_metrics
+from eeg_finetune.intervals import CLASSIC as CLASSIC_MODELS
+from eeg_finetune.intervals import PRETRAINED, RANDOM, bootstrap, verdict_for
+from eeg_finetune.metrics import (
+    METRICS,
+    Predictions,
+    aggregate_predictions,
+    concatenate,
+    fold_spread,
+    participant_metrics,
+)
 from eeg_finetune.model import ParticipantClassifier, save_finetuned
 from eeg_finetune.pretrained import PretrainedSource, resolve_pretrained
-from eeg_finetune.report import plot_confusion_matrix, plot_roc, predictions_csv, summary_csv, summary_table
-from eeg_finetune.splits import Fold, make_folds
-from eeg_finetune.tracking import child_tracker
+from eeg_finetune.report import (
+    MODEL_ORDER,
+    plot_confusion_matrix,
+    plot_roc,
+    predictions_csv,
+    summary_csv,
+    summary_table,
+)
+from eeg_finetune.splits import Fold, group_strata, make_folds, sequence_folds
+from eeg_finetune.tracking import child_tracker, set_tag
 from eeg_finetune.training import FoldTrainer
 from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
 from eeg_pretrain.distributed import pick_device
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
 from eeg_ssm import EEGModel, load_pretrained
 
-__all__ = ["output_files", "pick_device", "run_job"]
+__all__ = [
+    "baseline_features",
+    "leakage_report",
+    "level_results",
+    "output_files",
+    "pick_device",
+    "run_job",
+    "split_data",
+    "train_fold",
+]
 
 log = logging.getLogger("eeg_finetune")
 
@@ -57,7 +91,9 @@ def _model_path(output_dir: Path, name: str, fold: Fold, several: bool) -> Path:
     return output_dir / (f"{name}_fold{fold.index:02d}.pt" if several else f"{name}.pt")
 
 
-def _load_inputs(config: FinetuneConfig) -> tuple[PretrainedSource, EEGModel, LabelledData, list[Fold]]:
+def _load_inputs(
+    config: FinetuneConfig,
+) -> tuple[PretrainedSource, EEGModel, LabelledData, list[Fold], dict[str, Any] | None]:
     """Everything a user can get wrong, checked before anything is written."""
     source = resolve_pretrained(config.pretrained)
     encoder = load_pretrained(source.checkpoint, map_location="cpu", backend=config.pretrained.backend)
@@ -69,6 +105,8 @@ def _load_inputs(config: FinetuneConfig) -> tuple[PretrainedSource, EEGModel, La
         window_length=encoder.config.window_length,
         participant_column=config.data.participant_column,
         label_column=config.data.label_column,
+        label_level=config.data.label_level,
+        group_column=config.data.group_column,
         normalization=config.data.normalization,
         scale=config.data.scale,
         nan_policy=config.data.nan_policy,
@@ -81,16 +119,87 @@ def _load_inputs(config: FinetuneConfig) -> tuple[PretrainedSource, EEGModel, La
             f"train.class_weights: {len(weights)} weights for {data.num_classes} classes "
             f"(labels {', '.join(map(str, data.classes))} in {data.path}); give one weight per class"
         )
+    folds = split_data(config, data)
+    leakage = leakage_report(source, data, folds)
+    if config.evaluation.strict_disjoint:
+        if leakage is None:
+            raise FinetuneError(
+                f"--strict-disjoint: {source.checkpoint} does not record the participants it was pretrained "
+                "on (written before pretrain recorded them); cannot show the test groups are unseen"
+            )
+        if leakage["test_groups_seen"]:
+            raise FinetuneError(
+                f"--strict-disjoint: the encoder {source.checkpoint} was pretrained on {leakage['test_groups_seen']} "
+                f"of the {leakage['test_groups']} test groups ({', '.join(leakage['seen'][:5])}"
+                f"{', ...' if leakage['test_groups_seen'] > 5 else ''}); pretrain without them or drop the flag"
+            )
+    return source, encoder, data, folds, leakage
+
+
+def split_data(config: FinetuneConfig, data: LabelledData) -> list[Fold]:
+    """The folds over sequence indices: groups split by ``config.split``, sequences following their group."""
+    sequence_group = data.sequence_group()
+    if data.label_level == "window":
+        unit_targets = np.concatenate(data.window_targets)
+        unit_groups = np.concatenate(
+            [np.full(len(t), g) for t, g in zip(data.window_targets, sequence_group, strict=True)]
+        )
+    else:
+        unit_targets, unit_groups = data.targets, sequence_group
+    strata, values = group_strata(unit_targets, unit_groups, len(data.group_ids), data.classes)
+    if data.label_level == "window" and config.split.method in ("loso", "logo", "group_kfold"):
+        single = [g for g, v in zip(data.group_ids, strata, strict=True) if len(values[v]) == 1]
+        if single:
+            log.warning(
+                "group(s) %s of column %r hold a single class: a stratified split cannot balance their "
+                "classes, and a fold testing only them has no AUROC of its own (pooled metrics still count them)",
+                ", ".join(single[:10]) + (", ..." if len(single) > 10 else ""),
+                data.group_column,
+            )
     folds = make_folds(
-        data.targets,
-        data.classes,
+        strata,
+        values,
         config.split.method,
         val_ratio=config.split.val_ratio,
         test_ratio=config.split.test_ratio,
         folds=config.split.folds,
         seed=config.split_seed,
+        units=(unit_targets, unit_groups),
+        group_column=config.data.group_column,
     )
-    return source, encoder, data, folds
+    return sequence_folds(folds, sequence_group)
+
+
+def leakage_report(source: PretrainedSource, data: LabelledData, folds: list[Fold]) -> dict[str, Any] | None:
+    """How many test groups hold a participant the encoder was pretrained on; None when the checkpoint
+    does not record its participants."""
+    seen = source.pretraining_participants
+    if seen is None:
+        log.warning(
+            "%s does not record its pretraining participants: overlap with the test groups is unknown",
+            source.checkpoint,
+        )
+        return None
+    tested = sorted({s for fold in folds for s in fold.test})
+    groups = sorted({data.groups[s] for s in tested})
+    seen_groups = sorted({data.groups[s] for s in tested if data.participants[s] in seen})
+    participants = sorted({data.participants[s] for s in tested})
+    report = {
+        "test_groups": len(groups),
+        "test_groups_seen": len(seen_groups),
+        "test_participants": len(participants),
+        "test_participants_seen": sum(p in seen for p in participants),
+        "seen": seen_groups,
+    }
+    log.info(
+        "leakage guard: the encoder was pretrained on %d of %d test group(s) (%d of %d test participants)%s",
+        report["test_groups_seen"],
+        report["test_groups"],
+        report["test_participants_seen"],
+        report["test_participants"],
+        f": {', '.join(seen_groups[:10])}" if seen_groups else "",
+    )
+    return report
 
 
 def _tracker(
@@ -106,7 +215,8 @@ def _tracker(
             "pretrained.checkpoint_path": str(source.checkpoint.resolve()),
             "pretrained.run_name": source.run_name,
             "pretrained.mlflow_run_id": source.mlflow_run_id,
-            "data.participants": len(data),
+            "data.participants": len(set(data.participants)),
+            "data.groups": len(data.group_ids),
             "data.classes": list(data.classes),
             "data.channels_used": list(data.channels),
             "split.num_folds": folds,
@@ -118,7 +228,7 @@ def _tracker(
 
 def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the job described by ``config`` and return its summary (also written as ``{name}_summary.json``)."""
-    source, encoder, data, folds = _load_inputs(config)
+    source, encoder, data, folds, leakage = _load_inputs(config)
     name = config.tracking.run_name or f"{source.run_name}_finetuned"
     device = pick_device(config.train.device)
     output_dir = Path(config.output_dir)
@@ -126,12 +236,16 @@ def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FinetuneError(f"output_dir: cannot create {output_dir}: {exc.strerror}") from None
+    counts = np.bincount(np.concatenate(data.window_targets), minlength=data.num_classes)
     log.info(
-        "%d participants (classes %s), channels %s, %s split: %d fold(s); device %s",
+        "%d participants, %d groups (%s), %d sequences, %s labels (windows per class %s), channels %s, "
+        "%s split: %d fold(s); device %s",
+        len(set(data.participants)),
+        len(data.group_ids),
+        data.group_column,
         len(data),
-        dict(
-            zip(data.classes, [int((data.targets == k).sum()) for k in range(data.num_classes)], strict=True)
-        ),
+        data.label_level,
+        dict(zip(data.classes, counts.tolist(), strict=True)),
         ", ".join(data.channels),
         config.split.method,
         len(folds),
@@ -140,9 +254,8 @@ def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict
     tracker = _tracker(config, name, source, data, len(folds))
     status = "FAILED"
     try:
-        summary = _train_and_report(
-            config, name, source, encoder.to(device), data, folds, device, tracker, echo
-        )
+        runs = _run_folds(config, name, source, encoder.to(device), data, folds, device, tracker)
+        summary = _report(config, name, source, data, folds, tracker, echo, runs, leakage)
         status = "FINISHED"
         return summary
     except KeyboardInterrupt:
@@ -152,8 +265,8 @@ def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict
         tracker.close(status)
 
 
-def _train_fold(config, fold, encoder, data, device, tracker, embeddings, n_folds):
-    """The fine-tuned classifier and, with ``compare_baselines``, the two baselines on one fold."""
+def train_fold(config, fold, encoder, data, device, tracker, features, n_folds):
+    """The fine-tuned classifier and, with ``compare_baselines``, the baselines on one fold."""
     cfg, seed = config.model, config.train.seed
     classifier_args = (data.channels, data.num_classes, cfg.hidden, cfg.pooling, cfg.dropout)
     torch.manual_seed(seed * 1_000_003 + fold.index)  # head initialisation and dropout
@@ -163,24 +276,37 @@ def _train_fold(config, fold, encoder, data, device, tracker, embeddings, n_fold
         description=f"fold {fold.index}/{n_folds}",
     )  # fmt: skip
     outcome = trainer.fit()
-    predictions = {"finetuned": outcome.predictions}
+    predictions = {}
     if config.compare_baselines:
+        samples, rows = features["samples"], features["rows"]
+        fit_on = [rows[s] for s in trainer.train_samples + trainer.val_samples]
+        test = [rows[s] for s in trainer.test_samples]
+        for name in (*CLASSIC, "linear_probe"):
+            predictions[name] = logistic_predictions(
+                features[name], samples, data, fold, fit_on, test,
+                config.train.class_weights, cfg.aggregation, seed,
+            )  # fmt: skip
         torch.manual_seed(seed * 1_000_003 + fold.index)  # the same draws as the pretrained run's head
         random_encoder = EEGModel(encoder.config).to(device)
         baseline = ParticipantClassifier(random_encoder, *classifier_args)
-        predictions["random_encoder"] = FoldTrainer(
+        predictions[RANDOM] = FoldTrainer(
             baseline, data, fold, config, device, tracker, "random_encoder.", seed=seed * 1_000_003 + fold.index,
             description=f"fold {fold.index}/{n_folds} (random encoder)",
         ).fit().predictions  # fmt: skip
-        predictions["logistic_regression"] = logistic_regression_baseline(
-            embeddings, data, fold, config.train.class_weights, seed
-        )
+    predictions["finetuned"] = outcome.predictions
     return classifier, outcome, predictions
 
 
-def _train_and_report(config, name, source, encoder, data, folds, device, tracker, echo) -> dict[str, Any]:
-    runs = _run_folds(config, name, source, encoder, data, folds, device, tracker)
-    return _report(config, name, source, data, folds, tracker, echo, runs)
+def baseline_features(config, encoder, data, device) -> dict[str, Any]:
+    """Every sample of every sequence with its row, and each baseline's feature matrix over them."""
+    cfg = config.model
+    samples = make_samples(data, range(len(data)), cfg.mode, cfg.window_group, cfg.window_context)
+    out: dict[str, Any] = {"samples": samples, "rows": {s: i for i, s in enumerate(samples)}}
+    for name in CLASSIC:
+        out[name] = sample_features(data, samples, classic_window_features(data, name, config.evaluation))
+    probe = ParticipantClassifier(encoder, data.channels, data.num_classes)
+    out["linear_probe"] = probe_embeddings(probe, data, samples, device, config.train.batch_size)
+    return out
 
 
 @attrs.define
@@ -196,7 +322,7 @@ class _FoldRuns:
 def _run_folds(config, name, source, encoder, data, folds, device, tracker) -> _FoldRuns:
     """Train and test every fold in a nested MLflow run; save each fold's fine-tuned model as it is done."""
     output_dir = Path(config.output_dir)
-    embeddings = participant_embeddings(encoder, data, device) if config.compare_baselines else None
+    features = baseline_features(config, encoder, data, device) if config.compare_baselines else None
     runs = _FoldRuns()
     for fold in folds:
         child = child_tracker(tracker, f"fold_{fold.index:02d}")
@@ -205,8 +331,8 @@ def _run_folds(config, name, source, encoder, data, folds, device, tracker) -> _
             | {f"{part}_participants": ",".join(_ids(data, fold, part)) for part in ("train", "val", "test")}
         )
         try:
-            classifier, outcome, predictions = _train_fold(
-                config, fold, encoder, data, device, child, embeddings, len(folds)
+            classifier, outcome, predictions = train_fold(
+                config, fold, encoder, data, device, child, features, len(folds)
             )
             for variant, p in predictions.items():
                 scores = participant_metrics(p.targets, p.predicted, p.probabilities, data.num_classes)
@@ -244,69 +370,131 @@ def _run_folds(config, name, source, encoder, data, folds, device, tracker) -> _
 
 
 def _ids(data: LabelledData, fold: Fold, part: str) -> list[str]:
-    return [data.participants[p] for p in getattr(fold, part)]
+    """The participant ids of a fold's part (each once)."""
+    return sorted({data.participants[s] for s in getattr(fold, part)})
 
 
-def _report(config, name, source, data, folds, tracker, echo, runs: _FoldRuns) -> dict[str, Any]:
-    """Pool the folds, compute the metrics, write the report files, log them, register the model."""
-    output_dir = Path(config.output_dir)
-    several = len(folds) > 1
-    per_fold, model_files, best_epochs = runs.metrics, runs.model_files, runs.best_epochs
+def level_results(
+    config, combined: dict[str, Predictions], per_fold, num_classes: int, pairs
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Pooled metrics, their bootstrap intervals over groups, fold spread, and paired differences."""
+    intervals, differences = bootstrap(
+        combined,
+        num_classes,
+        resamples=config.evaluation.bootstrap_resamples,
+        confidence=config.evaluation.confidence,
+        seed=config.train.seed,
+        pairs=pairs,
+    )
     results: dict[str, dict[str, Any]] = {}
-    combined: dict[str, Predictions] = {}
-    for variant, parts in runs.predictions.items():
-        everyone = combined[variant] = concatenate(parts)
-        mean, std = fold_spread(per_fold[variant])
+    for variant, everyone in combined.items():
         results[variant] = {
             "metrics": participant_metrics(
-                everyone.targets, everyone.predicted, everyone.probabilities, data.num_classes
+                everyone.targets, everyone.predicted, everyone.probabilities, num_classes
             ),
-            "fold_mean": mean,
-            "fold_std": std,
-            "per_fold": per_fold[variant],
+            "interval": intervals[variant],
         }
+        if per_fold is not None:
+            mean, std = fold_spread(per_fold[variant])
+            results[variant].update(fold_mean=mean, fold_std=std, per_fold=per_fold[variant])
+    return results, differences
+
+
+def _report(config, name, source, data, folds, tracker, echo, runs: _FoldRuns, leakage) -> dict[str, Any]:
+    """Pool the folds, compute the metrics and intervals, write the report files, log them, register the
+    model."""
+    output_dir = Path(config.output_dir)
+    several = len(folds) > 1
+    model_files, best_epochs = runs.model_files, runs.best_epochs
+    order = [m for m in MODEL_ORDER if m in runs.predictions]
+    combined = {variant: concatenate(runs.predictions[variant]) for variant in order}
+    pairs = [(a, b) for a in PRETRAINED if a in combined for b in (RANDOM, *CLASSIC_MODELS) if b in combined]
+    unit = "window" if data.label_level == "window" else "participant"
+    results, differences = level_results(config, combined, runs.metrics, data.num_classes, pairs)
+    verdict, verdict_models = verdict_for({m: r["metrics"] for m, r in results.items()}, differences)
+    levels: dict[str, Any] = {}
+    if data.label_level == "window":  # also per run and per participant, where the label is constant there
+        for level in ("run", "participant"):
+            aggregated = {m: aggregate_predictions(p, level) for m, p in combined.items()}
+            if all(p is not None for p in aggregated.values()) and len(next(iter(aggregated.values()))) > 1:
+                per_level, _ = level_results(config, aggregated, None, data.num_classes, ())
+                levels[level] = per_level
     files = output_files(output_dir, name)
     _remove_stale(output_dir, name, model_files)
     predictions_csv(files["predictions"], combined, data.classes)
-    summary_csv(files["summary_csv"], results)
+    summary_csv(files["summary_csv"], results, levels)
     atomic_write_text(files["config"], dump_yaml(config_to_dict(config)))
     plotted = plot_roc(files["roc"], combined, data.classes)
     plot_confusion_matrix(
         files["confusion"], results["finetuned"]["metrics"]["confusion_matrix"], data.classes,
-        f"{name}\n{config.split.method}: {len(data)} participants",
+        f"{name}\n{config.split.method}: {len(data.group_ids)} groups, {unit}s",
     )  # fmt: skip
     summary = {
         "name": name,
         "split": config.split.method,
         "folds": len(folds),
-        "participants": len(data),
+        "label_level": data.label_level,
+        "unit": unit,
+        "units": len(combined["finetuned"]),
+        "group_column": data.group_column,
+        "groups": len(data.group_ids),
+        "participants": len(set(data.participants)),
         "classes": list(data.classes),
         "channels": list(data.channels),
         "mode": config.model.mode,
+        "window_context": config.model.window_context if data.label_level == "window" else None,
         "freeze_backbone": config.model.freeze_backbone,
         "pretrained_checkpoint": str(source.checkpoint.resolve()),
         "pretrain_run_name": source.run_name,
         "pretrain_mlflow_run_id": source.mlflow_run_id,
         "mlflow_run_id": tracker.run_id,
+        "leakage": leakage,
+        "confidence": config.evaluation.confidence,
+        "bootstrap_resamples": config.evaluation.bootstrap_resamples,
+        "verdict": verdict,
+        "verdict_models": verdict_models,
+        "differences": differences,
         "best_epochs": best_epochs,
         "model_files": [str(p) for p in model_files],
         "models": results,
+        "levels": levels,
     }
     atomic_write_text(files["summary_json"], json.dumps(_json_safe(summary), indent=2) + "\n")
 
     for variant, result in results.items():
         prefix = "" if variant == "finetuned" else f"{variant}."
         scores = {f"{prefix}test_{m}": result["metrics"][m] for m in METRICS}
+        scores.update({f"{prefix}test_{m}_ci_low": result["interval"][m][0] for m in METRICS})
+        scores.update({f"{prefix}test_{m}_ci_high": result["interval"][m][1] for m in METRICS})
         if several:
             scores.update({f"{prefix}test_{m}_fold_mean": result["fold_mean"][m] for m in METRICS})
             scores.update({f"{prefix}test_{m}_fold_std": result["fold_std"][m] for m in METRICS})
         tracker.log_metrics(scores, step=0)
+    for pair, values in differences.items():
+        a, b = pair.split(" - ")
+        tracker.log_metrics(
+            {
+                f"diff.{a}-{b}.auroc{k}": values["auroc"][v]
+                for k, v in (("", "estimate"), ("_ci_low", "low"), ("_ci_high", "high"))
+            },
+            step=0,
+        )
+    tracker.log_params({"verdict": verdict})
+    set_tag(tracker, "verdict", verdict)
     for key, path in files.items():
         if key != "roc" or plotted:
             tracker.log_artifact(path, "plots" if path.suffix == ".png" else None)
     _publish_model(config, tracker, name, model_files, files["config"])
 
-    echo(summary_table(results, config.split.method))
+    echo(summary_table(results, config.split.method, unit, config.evaluation.confidence, levels))
+    if leakage is not None:
+        echo(
+            f"leakage guard: the encoder was pretrained on {leakage['test_groups_seen']} of the "
+            f"{leakage['test_groups']} test groups ({data.group_column})"
+        )
+    else:
+        echo("leakage guard: the checkpoint does not record its pretraining participants (overlap unknown)")
+    echo(f"verdict: {verdict}")
     echo(f"wrote {', '.join(str(p) for p in model_files)} and the report {files['summary_json']}")
     return summary
 

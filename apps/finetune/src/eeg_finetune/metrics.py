@@ -27,9 +27,11 @@ __all__ = [
     "METRICS",
     "Predictions",
     "aggregate",
+    "aggregate_predictions",
     "concatenate",
     "fold_spread",
     "participant_metrics",
+    "unit_predictions",
     "validation_scores",
 ]
 
@@ -39,14 +41,101 @@ METRICS = ("accuracy", "balanced_accuracy", "auroc", "f1", "sensitivity", "speci
 
 @attrs.frozen(kw_only=True)
 class Predictions:
-    """One row per participant: ``targets`` and ``predicted`` class indices ``[P]``, ``probabilities``
-    ``[P, K]`` (rows sum to 1), ``folds`` the fold each participant was tested in."""
+    """One row per unit (a participant, or a window with window labels): ``targets`` and ``predicted``
+    class indices ``[N]``, ``probabilities`` ``[N, K]`` (rows sum to 1), ``folds`` the fold each unit was
+    tested in; ``runs`` (``""`` when not known) and ``windows`` (the window's position in its run, -1 for
+    participant units) say where the unit is; ``groups`` the group each unit belongs to."""
 
     participants: tuple[str, ...]
     targets: np.ndarray = attrs.field(eq=False)
     predicted: np.ndarray = attrs.field(eq=False)
     probabilities: np.ndarray = attrs.field(eq=False)
     folds: np.ndarray = attrs.field(eq=False)
+    groups: tuple[str, ...] = attrs.field(default=None)
+    runs: tuple[str, ...] = attrs.field(default=None)
+    windows: np.ndarray = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.participants)
+        if self.groups is None:
+            object.__setattr__(self, "groups", tuple(self.participants))
+        if self.runs is None:
+            object.__setattr__(self, "runs", ("",) * n)
+        if self.windows is None:
+            object.__setattr__(self, "windows", np.full(n, -1, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.participants)
+
+    def take(self, rows: np.ndarray) -> Predictions:
+        """The rows ``rows`` (int indices, repeats allowed), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Predictions(
+            participants=tuple(self.participants[i] for i in rows),
+            targets=self.targets[rows],
+            predicted=self.predicted[rows],
+            probabilities=self.probabilities[rows],
+            folds=self.folds[rows],
+            groups=tuple(self.groups[i] for i in rows),
+            runs=tuple(self.runs[i] for i in rows),
+            windows=self.windows[rows],
+        )
+
+
+def unit_predictions(data, samples, probabilities: np.ndarray, how: str, fold: int) -> Predictions:
+    """Predictions per unit from the predictions of ``samples`` (``eeg_finetune.data.Sample``).
+
+    Window labels: a unit is a window (one sample each). Participant labels: a unit is a sequence, its
+    samples (window groups) aggregated by ``how`` (see :func:`aggregate`).
+
+    Args:
+        data: the ``LabelledData`` the samples come from.
+        probabilities: float ``[len(samples), K]``.
+    """
+    from eeg_finetune.data import unit_of
+
+    units = [unit_of(data, s) for s in samples]
+    index = {u: i for i, u in enumerate(dict.fromkeys(units))}
+    order, probs, predicted = aggregate([index[u] for u in units], probabilities, how)
+    keys = list(index)
+    chosen = [keys[i] for i in order]
+    return Predictions(
+        participants=tuple(data.participants[s] for s, _ in chosen),
+        targets=np.asarray(
+            [int(data.window_targets[s][0 if w is None else w]) for s, w in chosen], dtype=np.int64
+        ),
+        predicted=predicted,
+        probabilities=probs,
+        folds=np.full(len(chosen), fold, dtype=np.int64),
+        groups=tuple(data.groups[s] for s, _ in chosen),
+        runs=tuple(data.runs[s] or "" for s, _ in chosen),
+        windows=np.asarray([-1 if w is None else w for _, w in chosen], dtype=np.int64),
+    )
+
+
+def aggregate_predictions(predictions: Predictions, level: str) -> Predictions | None:
+    """Window predictions averaged per ``run`` (participant-run) or per ``participant`` (mean probability),
+    where the label is constant in every such unit; None where it is not (or nothing to aggregate)."""
+    keys = [
+        (p, r) if level == "run" else (p,)
+        for p, r in zip(predictions.participants, predictions.runs, strict=True)
+    ]
+    index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    owners = np.asarray([index[k] for k in keys])
+    for i in range(len(index)):
+        if len(np.unique(predictions.targets[owners == i])) > 1:
+            return None
+    order, probs, predicted = aggregate(owners.tolist(), predictions.probabilities, "mean_probability")
+    first = [int(np.flatnonzero(owners == i)[0]) for i in order]
+    return Predictions(
+        participants=tuple(predictions.participants[i] for i in first),
+        targets=predictions.targets[first],
+        predicted=predicted,
+        probabilities=probs,
+        folds=predictions.folds[first],
+        groups=tuple(predictions.groups[i] for i in first),
+        runs=tuple(predictions.runs[i] if level == "run" else "" for i in first),
+    )
 
 
 def aggregate(
@@ -84,7 +173,11 @@ def aggregate(
 
 
 def participant_metrics(
-    targets: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray, num_classes: int
+    targets: np.ndarray,
+    predicted: np.ndarray,
+    probabilities: np.ndarray,
+    num_classes: int,
+    confusion: bool = True,
 ) -> dict[str, object]:
     """Accuracy, balanced accuracy, AUROC, F1, sensitivity, specificity (floats, NaN when undefined) and
     the confusion matrix (``confusion_matrix[i][j]``: participants of class i predicted as j).
@@ -97,7 +190,7 @@ def participant_metrics(
         # A fold with one participant (LOSO) makes sklearn warn that some classes are absent; the
         # affected metrics are NaN or computed over the classes present, as documented above.
         warnings.simplefilter("ignore")
-        return _metrics(np.asarray(targets), np.asarray(predicted), probabilities, num_classes)
+        return _metrics(np.asarray(targets), np.asarray(predicted), probabilities, num_classes, confusion)
 
 
 def validation_scores(
@@ -120,7 +213,7 @@ def _auroc(y: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float:
 
 
 def _metrics(
-    y: np.ndarray, pred: np.ndarray, probabilities: np.ndarray, num_classes: int
+    y: np.ndarray, pred: np.ndarray, probabilities: np.ndarray, num_classes: int, confusion: bool = True
 ) -> dict[str, object]:
     labels = list(range(num_classes))
     out: dict[str, object] = {
@@ -143,7 +236,8 @@ def _metrics(
         ]
         finite = [s for s in specificities if np.isfinite(s)]
         out["specificity"] = float(np.mean(finite)) if finite else float("nan")
-    out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
+    if confusion:
+        out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
     out["participants"] = len(y)
     return out
 
@@ -161,13 +255,20 @@ def fold_spread(per_fold: Sequence[dict[str, object]]) -> tuple[dict[str, float]
 
 
 def concatenate(parts: Sequence[Predictions]) -> Predictions:
-    """Pool the test predictions of several folds (out-of-fold predictions), sorted by participant id."""
+    """Pool the test predictions of several folds (out-of-fold predictions), sorted by participant id,
+    run and window."""
     participants = tuple(p for part in parts for p in part.participants)
-    order = np.argsort(np.asarray(participants, dtype=object).astype(str), kind="stable")
+    runs = tuple(r for part in parts for r in part.runs)
+    groups = tuple(g for part in parts for g in part.groups)
+    windows = np.concatenate([p.windows for p in parts])
+    order = sorted(range(len(participants)), key=lambda i: (participants[i], runs[i], int(windows[i])))
     return Predictions(
         participants=tuple(participants[i] for i in order),
         targets=np.concatenate([p.targets for p in parts])[order],
         predicted=np.concatenate([p.predicted for p in parts])[order],
         probabilities=np.concatenate([p.probabilities for p in parts])[order],
         folds=np.concatenate([p.folds for p in parts])[order],
+        groups=tuple(groups[i] for i in order),
+        runs=tuple(runs[i] for i in order),
+        windows=windows[order],
     )

@@ -62,6 +62,10 @@ class ParticipantClassifier(nn.Module):
             "dropout": dropout,
         }
         self._backbone_trainable = True
+        # Standardisation of the pooled features the MLP sees (training-split statistics, see
+        # set_feature_norm); identity until set. Buffers: they move with the model and are saved with it.
+        self.register_buffer("feature_mean", torch.zeros(encoder.config.d_model))
+        self.register_buffer("feature_std", torch.ones(encoder.config.d_model))
 
     def features(self, windows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Encoder features ``[B, C, L, d_model]`` of windows ``[B, C, L, W]`` with valid lengths ``[B]``."""
@@ -79,8 +83,19 @@ class ParticipantClassifier(nn.Module):
         return pooled.reshape(batch, channels, d_model).mean(dim=1)
 
     def classify(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, K]`` from encoder features ``[B, C, L, d]`` (cached features of a frozen encoder)."""
-        return self.head.mlp(self.pooled(features, lengths))
+        """Logits ``[B, K]`` from encoder features ``[B, C, L, d]`` (cached features of a frozen encoder):
+        pooled, standardised with the training split's statistics, then the head's MLP."""
+        pooled = self.pooled(features, lengths)  # (B, d)
+        return self.head.mlp((pooled - self.feature_mean) / self.feature_std)
+
+    @torch.no_grad()
+    def set_feature_norm(self, pooled: torch.Tensor, eps: float = 1e-6) -> None:
+        """Standardise the MLP's input with the mean and standard deviation of ``pooled`` ``[N, d]`` (the
+        training samples' pooled features); a constant feature keeps unit scale."""
+        mean = pooled.mean(dim=0)
+        std = pooled.std(dim=0, unbiased=False)
+        self.feature_mean.copy_(mean)
+        self.feature_std.copy_(torch.where(std > eps, std, torch.ones_like(std)))
 
     def forward(self, windows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, K]`` of windows ``[B, C, L, W]`` with valid lengths ``[B]``."""
@@ -115,6 +130,10 @@ def save_finetuned(
         "model_config": classifier.encoder.config.to_dict(),
         "head": {k: v.detach().cpu() for k, v in classifier.head.state_dict().items()},
         "head_config": dict(classifier.head_config),
+        "feature_norm": {
+            "mean": classifier.feature_mean.detach().cpu(),
+            "std": classifier.feature_std.detach().cpu(),
+        },
         "channels": list(classifier.channels),
         **extra,
     }
@@ -139,7 +158,11 @@ def load_finetuned(
     encoder = load_pretrained(path, map_location="cpu", backend=backend)
     classifier = ParticipantClassifier(encoder, payload["channels"], **payload["head_config"])
     classifier.head.load_state_dict(payload["head"], strict=True)
+    norm = payload.get("feature_norm")  # absent in files written before the head standardised its input
+    if isinstance(norm, dict):
+        classifier.feature_mean.copy_(norm["mean"])
+        classifier.feature_std.copy_(norm["std"])
     if isinstance(map_location, str | torch.device):
         classifier.to(map_location)
-    info = {k: v for k, v in payload.items() if k not in ("model", "head")}
+    info = {k: v for k, v in payload.items() if k not in ("model", "head", "feature_norm")}
     return classifier.eval(), info

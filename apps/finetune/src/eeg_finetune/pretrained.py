@@ -38,6 +38,8 @@ class PretrainedSource:
     mlflow_run_id: str | None
     model_config: dict[str, Any]
     pretrain_config: Path | None = None
+    #: participants the encoder was pretrained (or validated) on; None when the checkpoint does not say
+    pretraining_participants: frozenset[str] | None = None
 
 
 def checkpoint_candidates(save_dir: Path, run_name: str) -> list[Path]:
@@ -149,4 +151,14 @@ def resolve_pretrained(section: PretrainedConfig) -> PretrainedSource:
         mlflow_run_id=run_id if isinstance(run_id, str) else None,
         model_config=dict(payload["model_config"]),
         pretrain_config=Path(section.pretrain_config) if section.pretrain_config is not None else None,
+        pretraining_participants=_pretraining_participants(payload),
     )
+
+
+def _pretraining_participants(payload: dict[str, Any]) -> frozenset[str] | None:
+    """The participants of the checkpoint's ``pretraining_data`` record (training and validation)."""
+    record = payload.get("pretraining_data")
+    if not isinstance(record, dict):
+        return None
+    names = [*record.get("participants", []), *record.get("val_participants", [])]
+    return frozenset(str(p) for p in names)

@@ -20,6 +20,7 @@ from eeg_finetune.metrics import METRICS, Predictions
 from eeg_pretrain.configuration import atomic_write_bytes, atomic_write_text
 
 __all__ = [
+    "MODEL_ORDER",
     "VARIANT_TITLES",
     "plot_confusion_matrix",
     "plot_roc",
@@ -28,29 +29,40 @@ __all__ = [
     "summary_table",
 ]
 
-#: The models a job may compare, in report order.
+#: The models a job may compare, in report order: (a) to (e) of the evaluation.
 VARIANT_TITLES = {
-    "finetuned": "fine-tuned (pretrained encoder)",
+    "band_power": "log band power + logistic regression",
+    "waveform": "downsampled waveform + logistic regression",
     "random_encoder": "same classifier, random encoder",
-    "logistic_regression": "logistic regression on embeddings",
+    "linear_probe": "logistic regression on frozen pretrained embeddings",
+    "finetuned": "fine-tuned (pretrained encoder)",
 }
+MODEL_ORDER = tuple(VARIANT_TITLES)
 
 
 def predictions_csv(
     path: str | os.PathLike[str], by_variant: Mapping[str, Predictions], classes: Sequence[int]
 ) -> None:
-    """One row per model × participant: ``model, fold, participant, label, predicted, prob_<class>...``
-    (labels are the dataset's values; probabilities are the participant-level ones the metrics use)."""
+    """One row per model × unit: ``model, fold, group, participant, run, window, label, predicted,
+    prob_<class>...`` (labels are the dataset's values; probabilities are the unit-level ones the metrics
+    use; ``run`` and ``window`` are empty for participant units)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "fold", "participant", "label", "predicted", *(f"prob_{c}" for c in classes)])
+    writer.writerow(
+        ["model", "fold", "group", "participant", "run", "window", "label", "predicted"]
+        + [f"prob_{c}" for c in classes]
+    )
     for variant, predictions in by_variant.items():
         for i, participant in enumerate(predictions.participants):
+            window = int(predictions.windows[i])
             writer.writerow(
                 [
                     variant,
                     int(predictions.folds[i]),
+                    predictions.groups[i],
                     participant,
+                    predictions.runs[i],
+                    "" if window < 0 else window,
                     classes[int(predictions.targets[i])],
                     classes[int(predictions.predicted[i])],
                     *(repr(float(p)) for p in predictions.probabilities[i]),
@@ -63,49 +75,69 @@ def _cell(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.3f}"
 
 
-def summary_table(results: Mapping[str, Mapping[str, object]], split: str) -> str:
-    """Metrics (rows) × models (columns). Each cell is the pooled value; with several folds the fold mean
-    ± standard deviation follows in brackets."""
+def _with_interval(value: float, interval) -> str:
+    low, high = (float(x) for x in interval)
+    if not math.isfinite(low):
+        return _cell(value)
+    return f"{_cell(value)} [{_cell(low)}, {_cell(high)}]"
+
+
+def _table(results: Mapping[str, Mapping[str, object]], title: str) -> list[str]:
     variants = list(results)
-    several = any(len(results[v]["per_fold"]) > 1 for v in variants)
     rows = []
     for name in METRICS:
-        cells = []
-        for v in variants:
-            text = _cell(float(results[v]["metrics"][name]))
-            if several:
-                mean, std = float(results[v]["fold_mean"][name]), float(results[v]["fold_std"][name])
-                text += f" ({_cell(mean)}±{_cell(std)})" if math.isfinite(mean) else " (n/a)"
-            cells.append(text)
+        cells = [
+            _with_interval(float(results[v]["metrics"][name]), results[v]["interval"][name]) for v in variants
+        ]
         rows.append((name, cells))
     widths = [max(len(v), *(len(cells[i]) for _, cells in rows)) + 3 for i, v in enumerate(variants)]
-    lines = [f"{'metric':<18}" + "".join(f"{v:>{w}}" for v, w in zip(variants, widths, strict=True))]
+    lines = [f"{title:<18}" + "".join(f"{v:>{w}}" for v, w in zip(variants, widths, strict=True))]
     lines += [
         f"{name:<18}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
         for name, cells in rows
     ]
-    note = (
-        "pooled over the out-of-fold predictions of every participant; (fold mean ± std)"
-        if several
-        else "on the test participants"
-    )
-    lines.append(f"[{split}] {note}")
+    return lines
+
+
+def summary_table(
+    results: Mapping[str, Mapping[str, object]],
+    split: str,
+    unit: str = "participant",
+    confidence: float = 0.95,
+    levels: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None,
+) -> str:
+    """Metrics (rows) × models (columns), each cell the pooled value and its bootstrap interval over
+    groups; then the same per aggregated level (run, participant) where there is one."""
+    lines = _table(results, f"per {unit}")
+    several = any(len(results[v].get("per_fold", ())) > 1 for v in results)
+    note = "pooled over the out-of-fold predictions" if several else "on the test units"
+    lines.append(f"[{split}] {note}; [{confidence:.0%} bootstrap interval, resampling groups]")
+    for level, level_results in (levels or {}).items():
+        lines += ["", *_table(level_results, f"per {level}")]
     return "\n".join(lines)
 
 
-def summary_csv(path: str | os.PathLike[str], results: Mapping[str, Mapping[str, object]]) -> None:
-    """``metric, <model>, <model>_fold_mean, <model>_fold_std, ...`` one row per metric."""
+def summary_csv(
+    path: str | os.PathLike[str],
+    results: Mapping[str, Mapping[str, object]],
+    levels: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None,
+) -> None:
+    """``level, metric, <model>, <model>_ci_low, <model>_ci_high, <model>_fold_mean, <model>_fold_std, ...``
+    one row per level (the unit, then aggregated levels) and metric."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    header = ["metric"]
+    header = ["level", "metric"]
     for v in results:
-        header += [v, f"{v}_fold_mean", f"{v}_fold_std"]
+        header += [v, f"{v}_ci_low", f"{v}_ci_high", f"{v}_fold_mean", f"{v}_fold_std"]
     writer.writerow(header)
-    for name in METRICS:
-        row: list[object] = [name]
-        for v in results:
-            row += [results[v]["metrics"][name], results[v]["fold_mean"][name], results[v]["fold_std"][name]]
-        writer.writerow(row)
+    for level, level_results in [("unit", results), *(levels or {}).items()]:
+        for name in METRICS:
+            row: list[object] = [level, name]
+            for v in results:
+                r = level_results[v]
+                row += [r["metrics"][name], *r["interval"][name]]
+                row += [r["fold_mean"][name], r["fold_std"][name]] if "fold_mean" in r else ["", ""]
+            writer.writerow(row)
     atomic_write_text(path, buffer.getvalue())
 
 

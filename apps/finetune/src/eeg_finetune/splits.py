@@ -1,22 +1,27 @@
-"""Participant-level splits: no participant ever appears in two of train, validation and test.
+"""Group-level splits: no group (by default a participant) ever appears in two of train, validation and
+test.
 
-Everything here works on participant indices ``0..P-1`` and their class indices; samples (participants
-or window groups) are derived from the participants afterwards, so leakage is impossible by construction.
-Every split is stratified (each class is spread over the parts in proportion) and a pure function of
-the labels, the settings and the seed.
+Everything here works on group indices ``0..G-1`` and their strata (a group's stratum is the set of
+classes its windows hold: one class for participant labels); sequences and samples (participants, window
+groups, windows) are derived from the groups afterwards (:func:`sequence_folds`), so leakage is
+impossible by construction. Every split is stratified and a pure function of the labels, the settings
+and the seed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import attrs
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from eeg_finetune.errors import FinetuneError
 
-__all__ = ["Fold", "make_folds", "random_split", "validation_split"]
+__all__ = ["Fold", "group_strata", "make_folds", "random_split", "sequence_folds", "validation_split"]
+
+log = logging.getLogger("eeg_finetune")
 
 
 @attrs.frozen
@@ -37,7 +42,41 @@ def _count(ratio: float, size: int) -> int:
 
 
 def _describe(classes: Sequence[object], c: int) -> str:
-    return f"class {classes[c]!r}"
+    """A stratum's name: ``class 0`` (or, for strata of mixed groups, ``groups holding classes 0, 1``)."""
+    value = classes[c]
+    if isinstance(value, tuple):
+        if len(value) == 1:
+            return f"class {value[0]!r}"
+        return f"groups holding classes {', '.join(map(repr, value))}"
+    return f"class {value!r}"
+
+
+def group_strata(
+    unit_targets: np.ndarray, unit_groups: np.ndarray, num_groups: int, classes: Sequence[object]
+) -> tuple[np.ndarray, list[tuple[object, ...]]]:
+    """Each group's stratum: the set of classes among its units (windows or sequences).
+
+    Returns:
+        (stratum index per group ``[G]``, the strata as tuples of label values, in index order).
+    """
+    members = [tuple(sorted(set(unit_targets[unit_groups == g].tolist()))) for g in range(num_groups)]
+    strata = sorted(set(members))
+    index = {m: i for i, m in enumerate(strata)}
+    return np.asarray([index[m] for m in members], dtype=np.int64), [
+        tuple(classes[c] for c in m) for m in strata
+    ]
+
+
+def sequence_folds(folds: Sequence[Fold], sequence_group: np.ndarray) -> list[Fold]:
+    """Group folds -> the same folds over sequence indices (every sequence of a group goes with it)."""
+    out = []
+    for fold in folds:
+        parts = [
+            tuple(int(s) for s in np.flatnonzero(np.isin(sequence_group, list(part))))
+            for part in (fold.train, fold.val, fold.test)
+        ]
+        out.append(Fold(fold.index, *parts))
+    return out
 
 
 def random_split(
@@ -123,18 +162,44 @@ def make_folds(
     test_ratio: float,
     folds: int,
     seed: int,
+    units: tuple[np.ndarray, np.ndarray] | None = None,
+    group_column: str | None = None,
 ) -> list[Fold]:
-    """The folds of ``method`` (``random``: one; ``kfold``: ``folds``; ``loso``: one per participant).
+    """The folds of ``method`` over groups (``random``: one; ``kfold``, ``group_kfold``: ``folds``;
+    ``loso``, ``logo``: one per group).
 
     Args:
-        targets: int ``[P]`` class index per participant, every class of ``classes`` present.
+        targets: int ``[G]`` stratum (class, or class set) index per group, every stratum present.
+        classes: the value of each stratum (for messages).
+        units: ``(unit targets [N], unit groups [N])`` for ``group_kfold``, which stratifies the units
+            (windows or participants) while keeping groups whole; default: one unit per group.
+        group_column: names the groups in messages (``None``: they are participants).
 
     Raises:
-        FinetuneError: too few participants of some class for the split asked for (the message names the
-            class, the count and what would work).
+        FinetuneError: too few groups of some stratum, or in all, for the split asked for (the message
+            names the column or class, the count and what would work).
     """
     targets = np.asarray(targets, dtype=np.int64)
     counts = np.bincount(targets, minlength=len(classes))
+    if method in ("kfold", "group_kfold") and len(targets) < folds:
+        raise FinetuneError(
+            f"split.folds: {folds} folds need at least {folds} groups in column "
+            f"{group_column or 'participant'!r}; it has {len(targets)} (lower split.folds, or use split.method: logo)"
+        )
+    if method in ("loso", "logo") and len(targets) < 2 + (val_ratio > 0):
+        raise FinetuneError(
+            f"split.method {method}: column {group_column or 'participant'!r} has {len(targets)} group(s); "
+            f"leaving one out needs at least {2 + (val_ratio > 0)}"
+            f"{' (training and validation groups)' if val_ratio > 0 else ''}"
+        )
+    if method == "group_kfold":
+        unit_targets, unit_groups = units if units is not None else (targets, np.arange(len(targets)))
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        tests = [
+            np.unique(unit_groups[test])
+            for _, test in splitter.split(np.zeros((len(unit_targets), 1)), unit_targets, unit_groups)
+        ]
+        return _with_validation(tests, targets, classes, val_ratio, seed)
     if method == "random":
         return [random_split(targets, classes, val_ratio, test_ratio, seed)]
     if method == "kfold":
@@ -147,7 +212,9 @@ def make_folds(
             )
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         tests = [test for _, test in splitter.split(np.zeros((len(targets), 1)), targets)]
-    elif method == "loso":
+    elif method in ("loso", "logo") and group_column is not None:
+        tests = [np.array([g]) for g in range(len(targets))]
+    elif method in ("loso", "logo"):
         needed = 2 + (val_ratio > 0)
         smallest = int(np.argmin(counts))
         if counts[smallest] < needed:
@@ -160,6 +227,13 @@ def make_folds(
         tests = [np.array([p]) for p in range(len(targets))]
     else:
         raise ValueError(f"unknown split method {method!r}")
+    return _with_validation(tests, targets, classes, val_ratio, seed)
+
+
+def _with_validation(
+    tests: Sequence[np.ndarray], targets: np.ndarray, classes: Sequence[object], val_ratio: float, seed: int
+) -> list[Fold]:
+    """Folds from their test groups: the other groups, less a stratified validation share."""
     result = []
     everyone = set(range(len(targets)))
     for index, test in enumerate(tests, start=1):

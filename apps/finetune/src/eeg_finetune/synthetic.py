@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from eeg_io.synthetic import synthetic_signals
 
-__all__ = ["write_synthetic_primary"]
+__all__ = ["write_synthetic_primary", "write_synthetic_windows"]
 
 SUB_WINDOWS_PER_PARENT = 4
 
@@ -105,6 +105,107 @@ def write_synthetic_primary(
         "sub_window_id": pa.array(columns["sub_window_id"], pa.int64()),
         "window_start": pa.array(columns["window_start"], pa.float64()),
         "window_end": pa.array(columns["window_end"], pa.float64()),
+    }
+    for name in channels:
+        block = np.concatenate(samples[name])  # (rows, W)
+        offsets = pa.array(np.arange(block.shape[0] + 1, dtype=np.int32) * window_length, pa.int32())
+        arrays[name] = pa.ListArray.from_arrays(offsets, pa.array(block.ravel(), pa.float32()))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(pa.table(arrays), temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def write_synthetic_windows(
+    path: str | os.PathLike[str],
+    people: int = 6,
+    runs: int = 2,
+    windows: int = 6,
+    channels: Sequence[str] = ("AF7", "AF8"),
+    window_length: int = 64,
+    sfreq: float = 64.0,
+    rhythm_hz: float = 8.0,
+    class_amplitudes_uv: Sequence[float] = (4.0, 30.0),
+    labels: str = "run",
+    phase_locked: bool = False,
+    seed: int = 0,
+    participant_column: str = "Participant",
+    label_column: str = "Label",
+    group_column: str = "Person",
+) -> Path:
+    """A dataset labelled per window (trial), with people as groups.
+
+    Person ``i`` (participant ``S1``, ``S2``, ...; group column ``group_column`` = ``G1``, ... with two
+    people per group) makes ``runs`` runs of ``windows`` windows. ``labels="run"``: run ``r`` of person
+    ``i`` has class ``(i + r) % K`` in all its windows (labels per recording, like trials of one
+    session; every person with two or more runs has both classes); ``labels="window"``: each window's
+    class is drawn at random. Classes differ **only** in the amplitude ``class_amplitudes_uv[class]``
+    of a ``rhythm_hz`` rhythm (± 5 % per window) whose phase is random in every window unless
+    ``phase_locked``: only features that see power (not the waveform's sign) tell them apart.
+
+    Returns:
+        ``path``.
+    """
+    if labels not in ("run", "window"):
+        raise ValueError(f"labels must be 'run' or 'window', got {labels!r}")
+    rng = np.random.default_rng(seed)
+    classes = len(class_amplitudes_uv)
+    meta: dict[str, list] = {
+        name: []
+        for name in (
+            participant_column,
+            group_column,
+            label_column,
+            "run",
+            "parent_window_id",
+            "sub_window_id",
+        )
+    }
+    meta.update(window_start=[], window_end=[])
+    samples: dict[str, list[np.ndarray]] = {name: [] for name in channels}
+    clock = np.arange(window_length) / sfreq  # (W,) seconds since the window's start
+    for person in range(people):
+        for run in range(runs):
+            count = windows
+            background = synthetic_signals(
+                channels, count * window_length, sfreq, seed=(seed, person, run)
+            ).astype(np.float64)
+            background = background.reshape(len(channels), count, window_length)  # (C, L, W)
+            if labels == "run":
+                targets = np.full(count, (person + run) % classes)
+            else:
+                targets = rng.integers(0, classes, size=count)
+            for w in range(count):
+                frequency = rhythm_hz * rng.uniform(0.95, 1.05)
+                phase = (
+                    rng.normal(0.0, 0.3, (len(channels), 1))
+                    if phase_locked
+                    else rng.uniform(0, 2 * np.pi, (len(channels), 1))
+                )
+                amplitude = class_amplitudes_uv[int(targets[w])]
+                background[:, w] += amplitude * np.sin(2 * np.pi * frequency * clock[None, :] + phase)
+            ids = np.arange(count)
+            meta[participant_column] += [f"S{person + 1}"] * count
+            meta[group_column] += [f"G{person // 2 + 1}"] * count
+            meta[label_column] += targets.tolist()
+            meta["run"] += [str(run + 1)] * count
+            meta["parent_window_id"] += (ids // SUB_WINDOWS_PER_PARENT).tolist()
+            meta["sub_window_id"] += (ids % SUB_WINDOWS_PER_PARENT).tolist()
+            meta["window_start"] += (ids * window_length / sfreq).tolist()
+            meta["window_end"] += ((ids + 1) * window_length / sfreq).tolist()
+            for c, name in enumerate(channels):
+                samples[name].append(background[c].astype(np.float32))
+    arrays = {
+        participant_column: pa.array(meta[participant_column], pa.string()),
+        group_column: pa.array(meta[group_column], pa.string()),
+        label_column: pa.array(meta[label_column], pa.int64()),
+        "run": pa.array(meta["run"], pa.string()),
+        "parent_window_id": pa.array(meta["parent_window_id"], pa.int64()),
+        "sub_window_id": pa.array(meta["sub_window_id"], pa.int64()),
+        "window_start": pa.array(meta["window_start"], pa.float64()),
+        "window_end": pa.array(meta["window_end"], pa.float64()),
     }
     for name in channels:
         block = np.concatenate(samples[name])  # (rows, W)

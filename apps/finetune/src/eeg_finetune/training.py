@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from eeg_finetune.config import FinetuneConfig
-from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples
-from eeg_finetune.metrics import Predictions, aggregate, validation_scores
+from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples, sample_target
+from eeg_finetune.metrics import Predictions, unit_predictions, validation_scores
 from eeg_finetune.model import ParticipantClassifier
 from eeg_finetune.splits import Fold
 from eeg_pretrain.optim import param_groups, warmup_cosine
@@ -79,10 +79,10 @@ class FoldTrainer:
         self.description = description
         model_cfg, train_cfg = config.model, config.train
         self.train_samples, self.val_samples, self.test_samples = (
-            make_samples(data, part, model_cfg.mode, model_cfg.window_group)
+            make_samples(data, part, model_cfg.mode, model_cfg.window_group, model_cfg.window_context)
             for part in (fold.train, fold.val, fold.test)
         )
-        targets = [int(data.targets[s.participant]) for s in self.train_samples]
+        targets = [sample_target(data, s) for s in self.train_samples]
         weights = class_weight_vector(train_cfg.class_weights, targets, data.num_classes)
         self.class_weights = None if weights is None else weights.to(device)
 
@@ -103,7 +103,19 @@ class FoldTrainer:
             self.optimizer,
             warmup_cosine(total, int(train_cfg.warmup_fraction * total), train_cfg.min_lr_ratio),
         )
-        self._cache: dict[Sample, torch.Tensor] = {}
+        self._cache: dict[tuple[int, int, int], torch.Tensor] = {}
+        self._standardise_features()
+
+    @torch.no_grad()
+    def _standardise_features(self) -> None:
+        """The head's input standardisation, from the training samples' pooled features of the encoder as
+        it starts (pretrained, eval mode): saved with the model, used for every later prediction."""
+        size = self.config.train.batch_size
+        pooled = [
+            self.classifier.pooled(*self._sample_features(self.train_samples[i : i + size], False))
+            for i in range(0, len(self.train_samples), size)
+        ]
+        self.classifier.set_feature_norm(torch.cat(pooled))
 
     def trainable_at(self, epoch: int) -> bool:
         """Whether the backbone trains in (1-based) ``epoch``."""
@@ -113,9 +125,16 @@ class FoldTrainer:
         return model_cfg.unfreeze_epoch is not None and epoch >= model_cfg.unfreeze_epoch
 
     # ------------------------------------------------------------------ forward passes
-    def _cached_features(self, samples: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frozen-encoder features ``[B, C, L_max, d]`` (zero padding) and lengths ``[B]``, cached per sample."""
-        missing = [s for s in dict.fromkeys(samples) if s not in self._cache]
+    def _span_features(
+        self, spans: Sequence[tuple[int, int, int]], trainable: bool
+    ) -> dict[tuple[int, int, int], torch.Tensor]:
+        """Encoder features ``(C, l, d)`` of each ``(sequence, start, stop)`` span. A frozen encoder's are
+        computed once (eval mode, no gradients) and cached; a trainable one runs on every call."""
+        if trainable:
+            windows, lengths = collate_windows(self.data, spans)
+            features = self.classifier.features(windows.to(self.device), lengths.to(self.device))
+            return {span: features[b, :, : span[2] - span[1]] for b, span in enumerate(spans)}
+        missing = [span for span in spans if span not in self._cache]
         batch_size = self.config.train.batch_size
         self.classifier.encoder.eval()
         with torch.no_grad():
@@ -123,24 +142,34 @@ class FoldTrainer:
                 chunk = missing[i : i + batch_size]
                 windows, lengths = collate_windows(self.data, chunk)
                 features = self.classifier.features(windows.to(self.device), lengths.to(self.device))
-                for b, s in enumerate(chunk):
-                    self._cache[s] = features[b, :, : s.stop - s.start].clone()  # (C, l, d)
-        lengths = torch.tensor([s.stop - s.start for s in samples], dtype=torch.int64)
-        first = self._cache[samples[0]]
-        out = first.new_zeros(len(samples), first.shape[0], int(lengths.max()), first.shape[-1])
-        for b, s in enumerate(samples):
-            out[b, :, : s.stop - s.start] = self._cache[s]
+                for b, span in enumerate(chunk):
+                    self._cache[span] = features[b, :, : span[2] - span[1]].clone()  # (C, l, d)
+        return {span: self._cache[span] for span in spans}
+
+    def _sample_features(
+        self, samples: Sequence[Sample], trainable: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``[B, C, l_max, d]`` (zero padding) and lengths ``[B]`` of ``samples``: a span's tokens,
+        or the one token of a window classified in its context."""
+        spans = self._span_features(list(dict.fromkeys(s.span for s in samples)), trainable)
+        parts = []
+        for s in samples:
+            features = spans[s.span]
+            if s.token is not None:
+                features = features[:, s.token - s.start : s.token - s.start + 1]  # (C, 1, d)
+            parts.append(features)
+        lengths = torch.tensor([p.shape[1] for p in parts], dtype=torch.int64)
+        first = parts[0]
+        out = first.new_zeros(len(parts), first.shape[0], int(lengths.max()), first.shape[-1])
+        for b, p in enumerate(parts):
+            out[b, :, : p.shape[1]] = p
         return out, lengths.to(self.device)
 
     def _logits(self, samples: Sequence[Sample], trainable: bool) -> torch.Tensor:
-        if trainable:
-            windows, lengths = collate_windows(self.data, samples)
-            return self.classifier(windows.to(self.device), lengths.to(self.device))
-        features, lengths = self._cached_features(samples)
-        return self.classifier.classify(features, lengths)
+        return self.classifier.classify(*self._sample_features(samples, trainable))
 
     def _targets(self, samples: Sequence[Sample]) -> torch.Tensor:
-        return torch.as_tensor([int(self.data.targets[s.participant]) for s in samples], device=self.device)
+        return torch.as_tensor([sample_target(self.data, s) for s in samples], device=self.device)
 
     # ------------------------------------------------------------------ epochs
     def train_epoch(self, epoch: int) -> float:
@@ -169,7 +198,8 @@ class FoldTrainer:
 
     @torch.no_grad()
     def predict(self, samples: Sequence[Sample], use_cache: bool) -> tuple[float, Predictions]:
-        """Weighted cross-entropy over ``samples`` and their participants' aggregated predictions."""
+        """Weighted cross-entropy over ``samples`` and their units' (participants' or windows')
+        predictions."""
         self.classifier.eval()
         size = self.config.train.batch_size
         logits = torch.cat(
@@ -177,15 +207,8 @@ class FoldTrainer:
         )
         loss = float(F.cross_entropy(logits, self._targets(samples), weight=self.class_weights))
         probabilities = torch.softmax(logits.double(), dim=-1).cpu().numpy()
-        owners, probs, predicted = aggregate(
-            [s.participant for s in samples], probabilities, self.config.model.aggregation
-        )
-        predictions = Predictions(
-            participants=tuple(self.data.participants[p] for p in owners),
-            targets=self.data.targets[owners],
-            predicted=predicted,
-            probabilities=probs,
-            folds=np.full(len(owners), self.fold.index, dtype=np.int64),
+        predictions = unit_predictions(
+            self.data, samples, probabilities, self.config.model.aggregation, self.fold.index
         )
         return loss, predictions
 

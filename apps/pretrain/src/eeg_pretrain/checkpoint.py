@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eeg_ssm import CheckpointError, load_checkpoint
+import attrs
+
+from eeg_ssm import CheckpointError, ModelConfig, load_checkpoint
 
 # Keys a pretraining checkpoint must hold to resume (DESIGN.md).
 RESUME_KEYS = (
@@ -21,6 +23,8 @@ RESUME_KEYS = (
 )
 # Model settings that may differ between the run that wrote a checkpoint and the run resuming it.
 FREE_MODEL_KEYS = {"backend", "dropout", "chunk_size"}
+# Settings of the band-power transform: only compared when a side uses a spectral input or target.
+SPECTRAL_KEYS = {"sampling_rate", "n_bands", "fmin", "fmax"}
 
 
 def load_resume(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +44,16 @@ def load_resume(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any
 def config_differences(
     saved: dict[str, Any], wanted: dict[str, Any], ignore: set[str] = FREE_MODEL_KEYS
 ) -> list[str]:
-    """``key: checkpoint X, config Y`` for every model setting that differs (ignoring speed-only knobs)."""
+    """``key: checkpoint X, config Y`` for every model setting that differs (ignoring speed-only knobs).
+
+    A setting absent from one side counts as its :class:`~eeg_ssm.ModelConfig` default, so a checkpoint
+    written before the objective settings existed (``input``, ``target``, bands) compares as raw/raw.
+    """
+    defaults = {f.name: f.default for f in attrs.fields(ModelConfig) if not isinstance(f.default, attrs.Factory)}
+    saved = {**{k: v for k, v in defaults.items() if k in wanted}, **saved}
+    wanted = {**{k: v for k, v in defaults.items() if k in saved}, **wanted}
+    if not (_uses_spectrum(saved) or _uses_spectrum(wanted)):
+        ignore = ignore | SPECTRAL_KEYS  # bands mean nothing to a raw/raw model
     out = []
     for key in sorted(set(saved) | set(wanted)):
         if key in ignore:
@@ -51,6 +64,10 @@ def config_differences(
     if (saved.get("backend") == "transformer") != (wanted.get("backend") == "transformer"):
         out.append(f"backend: checkpoint {saved.get('backend')!r}, config {wanted.get('backend')!r}")
     return out
+
+
+def _uses_spectrum(config: dict[str, Any]) -> bool:
+    return config.get("input", "raw") != "raw" or config.get("target", "raw") != "raw"
 
 
 def _norm(value: Any) -> Any:

@@ -5,10 +5,12 @@ YAML mirrors the nesting::
     data: {dataset_path: ..., window_length: 2048, ...}     # eeg_io.DataConfig
     model: {d_model: 128, num_layers: 6, ...}               # eeg_ssm.ModelConfig
     masking: {style: mae, ratio: 0.4}                       # eeg_ssl.MaskingConfig
+    objective: {target: spectrum}                           # eeg_ssl.ObjectiveConfig
     train: {save_dir: ..., epochs: 10, lr: 1.0e-3, ...}     # TrainConfig
     tracking: {experiment: eeg_pretraining_mamba2, ...}     # TrackingConfig
 
-``model.window_length`` follows ``data.window_length`` unless given (then they must agree).
+``model.window_length`` follows ``data.window_length``, ``model.sampling_rate`` follows
+``data.sampling_rate`` and ``model.target`` follows ``objective.target``, unless given (then they must agree).
 The older flat format (``dataset_path``, ``mask_ratio``, ``d_model`` ... at the top level) is mapped
 onto the sections by :func:`from_flat`.
 """
@@ -24,10 +26,10 @@ from attrs import validators as v
 
 from eeg_io import DataConfig
 from eeg_pretrain.configuration import ConfigError, apply_overrides, read_yaml, structure, unstructure
-from eeg_ssl import MaskingConfig
+from eeg_ssl import MaskingConfig, ObjectiveConfig
 from eeg_ssm import ModelConfig
 
-SECTIONS = ("data", "model", "masking", "train", "tracking", "synthetic")
+SECTIONS = ("data", "model", "masking", "objective", "train", "tracking", "synthetic")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 CHECKPOINT_BEST = "mamba2_eeg_pretrained.pt"
@@ -93,8 +95,10 @@ class SyntheticCorpusConfig:
     seed: int = 0
 
 
-def _default_model(data_window_length: int) -> ModelConfig:
-    return ModelConfig(window_length=data_window_length)
+def _default_model(data: DataConfig, objective: ObjectiveConfig) -> ModelConfig:
+    return ModelConfig(
+        window_length=data.window_length, sampling_rate=float(data.sampling_rate), target=objective.target
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -102,19 +106,30 @@ class PretrainConfig:
     data: DataConfig
     model: ModelConfig = attrs.field()
     masking: MaskingConfig = attrs.Factory(MaskingConfig)
+    objective: ObjectiveConfig = attrs.Factory(ObjectiveConfig)
     train: TrainConfig = attrs.Factory(TrainConfig)
     tracking: TrackingConfig = attrs.Factory(TrackingConfig)
     synthetic: SyntheticCorpusConfig = attrs.Factory(SyntheticCorpusConfig)
 
     @model.default
     def _model_default(self) -> ModelConfig:
-        return _default_model(self.data.window_length)
+        return _default_model(self.data, self.objective)
 
     def __attrs_post_init__(self) -> None:
         if self.model.window_length != self.data.window_length:
             raise ValueError(
                 f"model.window_length {self.model.window_length} must equal data.window_length "
                 f"{self.data.window_length}"
+            )
+        if self.model.sampling_rate != float(self.data.sampling_rate):
+            raise ValueError(
+                f"model.sampling_rate {self.model.sampling_rate:g} must equal data.sampling_rate "
+                f"{self.data.sampling_rate:g} (set data.sampling_rate only)"
+            )
+        if self.model.target != self.objective.target:
+            raise ValueError(
+                f"model.target {self.model.target!r} must equal objective.target {self.objective.target!r} "
+                "(set objective.target only)"
             )
 
     @property
@@ -208,6 +223,17 @@ def build_config(data: Mapping[str, Any], source: str | None = None) -> Pretrain
             model_section["window_length"] = data_section["window_length"]
         elif "window_length" in model_section and "window_length" not in data_section:
             nested["data"] = {**data_section, "window_length": model_section["window_length"]}
+        if "sampling_rate" in data_section and "sampling_rate" not in model_section:
+            model_section["sampling_rate"] = data_section["sampling_rate"]
+        elif "sampling_rate" in model_section and "sampling_rate" not in data_section:
+            nested["data"] = {**nested["data"], "sampling_rate": model_section["sampling_rate"]}
+        objective_section = nested.get("objective")
+        if isinstance(objective_section, Mapping | type(None)):
+            objective_section = dict(objective_section or {})
+            if "target" in objective_section and "target" not in model_section:
+                model_section["target"] = objective_section["target"]
+            elif "target" in model_section and "target" not in objective_section:
+                nested["objective"] = {**objective_section, "target": model_section["target"]}
         nested["model"] = model_section
     return structure(nested, PretrainConfig, source)
 

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from eeg_io import ChannelSequenceDataset, build_index, split_by_group
+from eeg_io import ChannelSequenceDataset, build_index, check_sampling_rate, collate_sequences, split_by_group
 from eeg_pretrain.checkpoint import load_resume
 from eeg_pretrain.config import (
     CHECKPOINT_BEST,
@@ -39,8 +39,8 @@ from eeg_pretrain.optim import param_groups, warmup_cosine
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
-from eeg_ssl import ReconstructionMeter, apply_mask, masked_sse
-from eeg_ssm import EEGModel, save_checkpoint
+from eeg_ssl import ReconstructionMeter, apply_mask, make_targets, split_prediction, weighted_sse
+from eeg_ssm import BandStatistics, EEGModel, save_checkpoint
 from eeg_ssm.checkpoint import check_weights
 
 log = logging.getLogger("eeg_pretrain")
@@ -70,6 +70,17 @@ class TrainState:
     early_stopped: bool = False
 
 
+def pretraining_data_record(train_items, val_items) -> dict[str, list[str]]:
+    """Which participants and files the encoder was trained on (and validated on), for finetune's leakage
+    guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
+    return {
+        "participants": sorted({item.participant for item in train_items}),
+        "files": sorted({str(Path(item.file).resolve()) for item in train_items}),
+        "val_participants": sorted({item.participant for item in val_items}),
+        "val_files": sorted({str(Path(item.file).resolve()) for item in val_items}),
+    }
+
+
 class Trainer:
     def __init__(
         self,
@@ -97,6 +108,9 @@ class Trainer:
         self.num_sequences = len(items)
         if dist_info.is_main:
             log_data_checks(config.data, train_items, val_items)  # counts once, leaks across the split named
+        self.data_record = pretraining_data_record(train_items, val_items)
+        if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
+            check_sampling_rate(dict.fromkeys(item.file for item in items), config.data.sampling_rate)
         mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
         self.train_set = MaskedSequences(
             ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
@@ -134,6 +148,7 @@ class Trainer:
         # --- model: the seed drives initialisation ---
         torch.manual_seed(train_cfg.seed)
         self.model = EEGModel(config.model).to(device)
+        self.parts, self.weights = config.objective.parts, config.objective.weights
         self.forward_model: torch.nn.Module = self.model
         if train_cfg.compile:
             self.forward_model = torch.compile(self.forward_model)
@@ -167,7 +182,9 @@ class Trainer:
         self._config_written = False
         mlflow_run_id = None
         if resume is not None:
-            mlflow_run_id = self.restore(resume)
+            mlflow_run_id = self.restore(resume)  # band statistics come back with the weights
+        elif self.model.band_power is not None:
+            self._fit_band_statistics()
         self.tracker = tracker if tracker is not None else self._make_tracker(mlflow_run_id)
         log.info(
             "%d sequences (%d train, %d val) from %s; model %s backend, %.2fM parameters; device %s, world size %d",
@@ -180,6 +197,39 @@ class Trainer:
             device,
             dist_info.world_size,
         )
+
+    def _fit_band_statistics(self) -> None:
+        """Per-band mean and std of the training split's log band power, into ``model.band_power``.
+
+        At most ``objective.stats_sequences`` training sequences, spread evenly over the split, in a fixed
+        order; every DDP rank computes the same numbers (no communication, identical on all ranks).
+        """
+        band_power = self.model.band_power
+        assert band_power is not None
+        dataset = self.train_set.base
+        count = len(dataset)
+        limit = min(count, self.config.objective.stats_sequences)
+        indices = sorted({int(i * count / limit) for i in range(limit)}) if limit else []
+        stats = BandStatistics(band_power.n_bands)
+        batch_size = self.config.data.batch_size
+        dataset.set_epoch(0)
+        with torch.no_grad():
+            for start in range(0, len(indices), batch_size):
+                batch = collate_sequences(dataset.__getitems__(indices[start : start + batch_size]))
+                windows = batch["windows"].to(self.device)
+                stats.update(band_power.log_power(windows), batch["valid"].to(self.device))
+        mean, std = BandStatistics.mean_std(stats.totals())
+        band_power.set_statistics(mean.to(self.device), std.to(self.device))
+        log.info(
+            "band-power standardisation from %d training sequences: %d bands %.3g-%.3g Hz",
+            len(indices),
+            band_power.n_bands,
+            band_power.edges[0],
+            band_power.edges[-1],
+        )
+
+    def _meter(self) -> ReconstructionMeter:
+        return ReconstructionMeter(parts=self.parts, weights=self.weights)
 
     # ------------------------------------------------------------------ tracking
     def _make_tracker(self, run_id: str | None) -> Tracker:
@@ -230,7 +280,7 @@ class Trainer:
         self.train_set.set_epoch(epoch)
         self.train_sampler.set_epoch(epoch, skip_batches=self.state.batches_done)
         self.model.train()
-        meter = ReconstructionMeter()
+        meter = self._meter()
         batches = iter(self.train_loader)
         total = self.train_sampler.batches_per_epoch()
         bar = tqdm(
@@ -264,30 +314,38 @@ class Trainer:
                 self._interrupt()
         bar.close()
         self.state.batches_done = 0
-        return ReconstructionMeter.summary(all_reduce_sum(meter.totals(), self.dist))
+        return meter.summary(all_reduce_sum(meter.totals(), self.dist))
 
     def train_step(self, group: list[dict[str, Any]], meter: ReconstructionMeter) -> dict[str, float]:
         """One optimiser step over ``group`` (gradient accumulation). The loss is the mean over every masked
-        sample of the global batch (all micro-batches, all ranks), so DDP equals one big batch."""
+        sample of the global batch (all micro-batches, all ranks), so DDP equals one big batch. With two
+        target parts the loss is their weighted sum, each part's mean taken over its own global count."""
         cfg = self.config.train
-        width = group[0]["windows"].shape[-1]
-        local_count = sum(int(b["mask"].sum()) for b in group) * width
-        global_count = float(all_reduce_sum(torch.tensor([float(local_count)]), self.dist).item())
-        scale = self.dist.world_size / max(global_count, 1.0)  # DDP averages gradients over ranks
-        loss_sum = 0.0
+        masked = sum(int(b["mask"].sum()) for b in group)
+        global_masked = float(all_reduce_sum(torch.tensor([float(masked)]), self.dist).item())
+        sizes = {"raw": self.config.model.window_length, "spectrum": self.config.model.bands}
+        counts = {part: global_masked * sizes[part] for part in self.parts}  # scored values per part
+        # DDP averages gradients over ranks, hence world_size in each part's weight
+        weights = {part: w * self.dist.world_size for part, w in zip(self.parts, self.weights, strict=True)}
+        part_sums = dict.fromkeys(self.parts, 0.0)
         for i, batch in enumerate(group):
             sync = i == len(group) - 1 or not isinstance(self.forward_model, DistributedDataParallel)
             ctx = contextlib.nullcontext() if sync else self.forward_model.no_sync()
             with ctx:
                 pred, target, mask, valid = self._forward(self.forward_model, batch)
-                sse, _ = masked_sse(pred, target, mask)
-                self.scaler.scale(sse * scale).backward()
-            loss_sum += float(sse.detach())
-            meter.update(pred.detach().float(), target, mask, valid)
+                scaled, sses = weighted_sse(pred, target, mask, weights, counts)
+                self.scaler.scale(scaled).backward()
+            for part, sse in sses.items():
+                part_sums[part] += float(sse.detach())
+            meter.update({k: v.detach() for k, v in pred.items()}, target, mask, valid)
         self.scaler.unscale_(self.optimizer)
         max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        loss = float(all_reduce_sum(torch.tensor([loss_sum]), self.dist).item()) / max(global_count, 1.0)
+        global_sums = all_reduce_sum(torch.tensor([part_sums[p] for p in self.parts]), self.dist)
+        loss = sum(
+            w * float(total) / max(counts[p], 1.0)
+            for p, w, total in zip(self.parts, self.weights, global_sums, strict=True)
+        )
         if not (math.isfinite(grad_norm) and math.isfinite(loss)):
             self._skip_nonfinite(loss, grad_norm)
         else:
@@ -326,7 +384,8 @@ class Trainer:
     def _forward(self, model: torch.nn.Module, batch: dict[str, Any]):
         """Hide the batch's masked windows on the device (the loader sends only the mask plan), run the model.
 
-        Returns ``(pred, target, mask, valid)`` on the device.
+        Returns ``(pred, target, mask, valid)`` on the device; ``pred`` and ``target`` are ``{part: (B, L,
+        D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked windows).
         """
         target = batch["windows"].to(self.device, non_blocking=True)
         plan = batch["mask_plan"].to(self.device, non_blocking=True)
@@ -335,7 +394,8 @@ class Trainer:
         inputs = apply_mask(target, plan)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             pred = model(inputs, batch["channels"], lengths)
-        return pred.float(), target, plan.mask, valid
+        preds = split_prediction(pred.float(), self.parts, self.config.model.window_length)
+        return preds, make_targets(target, self.parts, self.model.band_power), plan.mask, valid
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -343,12 +403,12 @@ class Trainer:
         assert self.val_loader is not None and self.val_set is not None
         self.model.eval()
         self.val_set.set_epoch(0)
-        meter = ReconstructionMeter()
+        meter = self._meter()
         for batch in self.val_loader:
             pred, target, mask, valid = self._forward(self.model, batch)
             meter.update(pred, target, mask, valid)
         self.model.train()
-        return ReconstructionMeter.summary(all_reduce_sum(meter.totals(), self.dist))
+        return meter.summary(all_reduce_sum(meter.totals(), self.dist))
 
     def _end_epoch(self, train: dict[str, float], val: dict[str, float], seconds: float) -> dict[str, float]:
         state = self.state
@@ -362,19 +422,23 @@ class Trainer:
             state.epochs_since_best += 1
         metrics = {f"train_{k}": v for k, v in train.items()}
         metrics.update({f"val_{k}": v for k, v in val.items()})
+        if val:  # overfitting shows as a growing gap
+            metrics["r2_gap"] = train["r2"] - val["r2"]
         metrics.update(epoch=float(state.epoch), epoch_seconds=seconds)
         if improved:
             state.best_metrics = {**metrics, "best_epoch": float(state.epoch)}
         metrics["best_val_loss"] = state.best_val_loss
         self.tracker.log_metrics(metrics, step=state.step)
         log.info(
-            "epoch %d/%d: train loss %.4f (r2 %.3f)%s, %.1fs",
+            "epoch %d/%d: train loss %.4f (r2 %.3f, skill %.3f)%s, %.1fs",
             state.epoch,
             self.config.train.epochs,
             train["loss"],
             train["r2"],
-            f", val loss {val['loss']:.4f} r2 {val['r2']:.3f} (zero {val['zero_baseline']:.4f}, "
-            f"interp {val['interp_baseline']:.4f})"
+            train["skill"],
+            f", val loss {val['loss']:.4f} r2 {val['r2']:.3f} skill {val['skill']:.3f} (zero "
+            f"{val['zero_baseline']:.4f}, interp {val['interp_baseline']:.4f}, context mean "
+            f"{val['context_mean_baseline']:.4f})"
             if val
             else "",
             seconds,
@@ -401,7 +465,12 @@ class Trainer:
         self.model.train()
         path = self.save_dir / "reconstructions.png"
         inputs = apply_mask(batch["windows"], batch["mask_plan"])
-        if plot_reconstructions(path, target, inputs, pred, mask, batch["channels"], limit):
+        valid = batch["valid"].to(self.device)
+        edges = self.model.band_power.edges if self.model.band_power is not None else None
+        if plot_reconstructions(
+            path, target, inputs, pred, mask, valid, batch["channels"], limit,
+            sfreq=self.config.data.sampling_rate, band_edges=edges,
+        ):  # fmt: skip
             self.tracker.log_artifact(path, "plots")
 
     # ------------------------------------------------------------------ checkpoints
@@ -422,6 +491,7 @@ class Trainer:
             },
             "run_config": config_to_dict(self.config),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),
+            "pretraining_data": self.data_record,
         }
 
     def save(self, path: Path) -> None:
@@ -484,18 +554,29 @@ class Trainer:
     def summary(self) -> dict[str, Any]:
         """What a finished run reports (``summary.json``): the sweep and people read it."""
         best = self.state.best_metrics
+
+        def val(key: str) -> Any:  # the validation figure, or the training one without validation
+            return best.get(f"val_{key}", best.get(f"train_{key}"))
+
         return {
             "run_name": self.config.run_name,
             "finished": self.finished,
             "early_stopped": self.state.early_stopped,
             "mask_ratio": self.config.masking.ratio,
             "mask_style": self.config.masking.style,
+            "target": self.config.objective.target,
+            "input": self.config.model.input,
             "epochs": self.state.epoch,
             "best_epoch": int(best.get("best_epoch", 0)),
             "best_val_loss": self.state.best_val_loss,
-            "val_r2": best.get("val_r2", best.get("train_r2")),
-            "val_zero_baseline": best.get("val_zero_baseline", best.get("train_zero_baseline")),
-            "val_interp_baseline": best.get("val_interp_baseline", best.get("train_interp_baseline")),
+            "val_r2": val("r2"),
+            "val_skill": val("skill"),
+            "val_zero_baseline": val("zero_baseline"),
+            "val_interp_baseline": val("interp_baseline"),
+            "val_context_mean_baseline": val("context_mean_baseline"),
+            "train_r2": best.get("train_r2"),
+            "r2_gap": best.get("r2_gap"),
+            **{f"val_{p}_{k}": val(f"{p}_{k}") for p in self.parts if len(self.parts) > 1 for k in ("r2", "skill")},
             "wall_seconds": self.state.train_seconds,
             "checkpoint": str((self.save_dir / CHECKPOINT_BEST).resolve()),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),

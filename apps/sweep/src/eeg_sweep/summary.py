@@ -1,8 +1,9 @@
-"""The sweep's summary: one row per run (table, CSV) and a plot of loss and r2 against the mask ratio.
+"""The sweep's summary: one row per run (table, CSV) and a plot of loss, r2 and skill against the mask ratio.
 
 Losses at different mask ratios are not directly comparable (a higher ratio hides more context, so the
-task itself is harder); r2 against the zero baseline and the interpolation baseline are, so every row
-carries both.
+task itself is harder); r2 against the zero baseline, skill against the context-mean baseline (the mean
+of the sequence's unmasked windows: > 0 means the model knows more than the sequence's own average) and
+the baselines are, so every row carries them, with the train-validation r2 gap (overfitting).
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ COLUMNS = (
     "status",
     "best_val_loss",
     "val_r2",
+    "val_skill",
     "val_zero_baseline",
     "val_interp_baseline",
+    "val_context_mean_baseline",
+    "train_r2",
+    "r2_gap",
+    "target",
+    "input",
     "epochs",
     "best_epoch",
     "wall_seconds",
@@ -69,8 +76,15 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "status": result.status,
                 "best_val_loss": _number(summary.get("best_val_loss")) if finished else None,
                 "val_r2": _number(summary.get("val_r2")) if finished else None,
+                "val_skill": _number(summary.get("val_skill")) if finished else None,
                 "val_zero_baseline": _number(summary.get("val_zero_baseline")) if finished else None,
                 "val_interp_baseline": _number(summary.get("val_interp_baseline")) if finished else None,
+                "val_context_mean_baseline": _number(summary.get("val_context_mean_baseline")) if finished else None,
+                "train_r2": _number(summary.get("train_r2")) if finished else None,
+                "r2_gap": _number(summary.get("r2_gap")) if finished else None,
+                # summaries written before targets existed were raw/raw
+                "target": summary.get("target", "raw") if finished else None,
+                "input": summary.get("input", "raw") if finished else None,
                 "epochs": summary.get("epochs") if finished else None,
                 "best_epoch": summary.get("best_epoch") if finished else None,
                 "wall_seconds": _number(summary.get("wall_seconds")) if finished else None,
@@ -99,14 +113,16 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A fixed-width text table: ratio, style, status, best val loss, r2 (vs zero baseline),
-    interpolation-baseline loss, epochs, wall time, checkpoint."""
+    """A fixed-width text table: ratio, style, status, best val loss, r2 (vs zero baseline), skill (vs
+    the context mean), train-val r2 gap, interpolation-baseline loss, epochs, wall time, checkpoint."""
     header = (
         "ratio",
         "style",
         "status",
         "best val loss",
         "r2",
+        "skill",
+        "r2 gap",
         "interp loss",
         "epochs",
         "wall time",
@@ -121,6 +137,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 row["status"],
                 _fmt(row["best_val_loss"], ".4f"),
                 _fmt(row["val_r2"], ".3f"),
+                _fmt(row.get("val_skill"), ".3f"),
+                _fmt(row.get("r2_gap"), ".3f"),
                 _fmt(row["val_interp_baseline"], ".4f"),
                 "-" if row["epochs"] is None else str(row["epochs"]),
                 _duration(row["wall_seconds"]),
@@ -145,8 +163,8 @@ def _duration(seconds: float | None) -> str:
 
 
 def plot_summary(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Best val loss (with the interpolation baseline dashed) and r2 against the mask ratio, one line
-    per style, saved as PNG atomically. Returns False (no file written) when no run has finished."""
+    """Best val loss (with the interpolation baseline dashed), r2 and skill against the mask ratio, one
+    line per style, saved as PNG atomically. Returns False (no file written) when no run has finished."""
     done = [r for r in rows if r["status"] == FINISHED and r["best_val_loss"] is not None]
     if not done:
         return False
@@ -155,7 +173,7 @@ def plot_summary(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_r2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_r2, ax_skill) = plt.subplots(1, 3, figsize=(14, 4))
     for style in dict.fromkeys(r["mask_style"] for r in done):
         points = sorted((r for r in done if r["mask_style"] == style), key=lambda r: r["mask_ratio"])
         ratios = [r["mask_ratio"] for r in points]
@@ -176,12 +194,18 @@ def plot_summary(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]
         r2 = [(r["mask_ratio"], r["val_r2"]) for r in points if r["val_r2"] is not None]
         if r2:
             ax_r2.plot(*zip(*r2, strict=True), marker="o", color=line.get_color(), label=style)
+        skill = [(r["mask_ratio"], r.get("val_skill")) for r in points if r.get("val_skill") is not None]
+        if skill:
+            ax_skill.plot(*zip(*skill, strict=True), marker="o", color=line.get_color(), label=style)
     ax_loss.set(xlabel="mask ratio", ylabel="best val loss (MSE on masked windows)")
     ax_loss.set_title("loss (not comparable across ratios)", fontsize=9)
     ax_r2.set(xlabel="mask ratio", ylabel="r2 vs zero baseline")
     ax_r2.set_title("r2 at the best epoch (comparable)", fontsize=9)
     ax_r2.axhline(0.0, color="grey", lw=0.6)
-    for ax in (ax_loss, ax_r2):
+    ax_skill.set(xlabel="mask ratio", ylabel="skill = 1 - loss / context-mean loss")
+    ax_skill.set_title("skill at the best epoch (> 0: beats the sequence's mean)", fontsize=9)
+    ax_skill.axhline(0.0, color="grey", lw=0.6)
+    for ax in (ax_loss, ax_r2, ax_skill):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -19,6 +19,7 @@ from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_datas
 from eeg_io.reader import ChannelWindows, read_channel_windows
 from eeg_io.splits import split_by_group
 from eeg_io.synthetic import STANDARD_10_10_64, STANDARD_10_20, write_synthetic_corpus
+from eeg_io.timing import check_sampling_rate, implied_sampling_rate
 from eeg_io.validation import Problem, validate
 
 if TYPE_CHECKING:
@@ -63,9 +64,11 @@ __all__ = [
     "Problem",
     "SequenceItem",
     "build_index",
+    "check_sampling_rate",
     "collate_sequences",
     "decode_windows",
     "find_parquet_files",
+    "implied_sampling_rate",
     "read_channel_windows",
     "read_primary_dataset",
     "split_by_group",

@@ -92,6 +92,11 @@ def _ratio(instance: object, attribute: attrs.Attribute, value: object) -> None:
         raise ValueError(f"{attribute.name} must be a number in [0, 1), got {value!r}")
 
 
+def _positive_rate(instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{attribute.name} must be a positive number of Hz, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class DataConfig:
     """Where the pretraining data is and how sequences are read, normalised and batched.
@@ -117,6 +122,8 @@ class DataConfig:
         batch_size: sequences per batch (per rank under DDP).
         val_ratio: fraction of groups held out for validation (0 = no validation split).
         split_group: what a group is: ``"participant"``, ``"run"`` or ``"file"``.
+        sampling_rate: Hz of the samples (band-power targets and inputs need it); checked against
+            ``window_start``/``window_end`` when the files carry them.
     """
 
     dataset_path: str = attrs.field(validator=_non_empty_str)
@@ -139,6 +146,7 @@ class DataConfig:
     batch_size: int = attrs.field(default=8, validator=_positive_int)
     val_ratio: float = attrs.field(default=0.2, validator=_ratio)
     split_group: str = attrs.field(default="participant", validator=_one_of(GROUPS))
+    sampling_rate: float = attrs.field(default=256.0, validator=_positive_rate)
 
     def __attrs_post_init__(self) -> None:
         if self.normalization != "none" and self.scale != 1.0:

@@ -4,9 +4,18 @@ Knows nothing of Parquet or models: it works on ``[B, L, W]`` tensors and ``[B, 
 """
 
 from eeg_ssl.config import BERT_PROPORTIONS, MASKING_STYLES, MaskingConfig, MaskingError
-from eeg_ssl.losses import interpolate_masked, masked_mse, masked_sse, reconstruction_r2
+from eeg_ssl.losses import context_mean, interpolate_masked, masked_mse, masked_sse, reconstruction_r2, skill
 from eeg_ssl.masking import MaskPlan, apply_mask, draw_masks, mask_tokens, masked_counts, select_tokens
 from eeg_ssl.metrics import ReconstructionMeter
+from eeg_ssl.objective import (
+    TARGET_PARTS,
+    TARGETS,
+    ObjectiveConfig,
+    ObjectiveError,
+    make_targets,
+    split_prediction,
+    weighted_sse,
+)
 
 __all__ = [
     "BERT_PROPORTIONS",
@@ -14,14 +23,23 @@ __all__ = [
     "MaskPlan",
     "MaskingConfig",
     "MaskingError",
+    "ObjectiveConfig",
+    "ObjectiveError",
     "ReconstructionMeter",
+    "TARGETS",
+    "TARGET_PARTS",
     "apply_mask",
+    "context_mean",
     "draw_masks",
     "interpolate_masked",
+    "make_targets",
     "mask_tokens",
     "masked_counts",
     "masked_mse",
     "masked_sse",
     "reconstruction_r2",
     "select_tokens",
+    "skill",
+    "split_prediction",
+    "weighted_sse",
 ]

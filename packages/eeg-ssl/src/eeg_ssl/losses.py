@@ -57,8 +57,29 @@ def interpolate_masked(target: torch.Tensor, mask: torch.Tensor, valid: torch.Te
     return torch.where(mask[..., None], pred, target)
 
 
+def context_mean(target: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Context-mean baseline: each masked window predicted by the mean of its own sequence's unmasked
+    real windows (padding never enters the mean). The strongest trivial predictor of a window's spectrum.
+
+    A sequence with no unmasked real window (cannot happen when masks leave context) predicts zeros.
+    Unmasked positions keep ``target``. target: ``[B, L, D]``; mask, valid: bool ``[B, L]``. Returns ``[B, L, D]``.
+    """
+    known = (valid & ~mask).to(target.dtype)  # (B, L)
+    count = known.sum(dim=1)  # (B,)
+    total = torch.einsum("bl,bld->bd", known, torch.where(known[..., None] > 0, target, torch.zeros_like(target)))
+    mean = total / count.clamp(min=1)[:, None]  # (B, D)
+    return torch.where(mask[..., None], mean[:, None, :].expand_as(target), target)
+
+
 def reconstruction_r2(loss: float, zero_baseline_loss: float) -> float:
     """``1 - loss / zero_baseline_loss``: 0 means no better than predicting the mean, 1 is perfect."""
     if zero_baseline_loss <= 0.0:
         return float("nan")
     return 1.0 - loss / zero_baseline_loss
+
+
+def skill(loss: float, context_mean_loss: float) -> float:
+    """``1 - loss / context_mean_loss``: > 0 means the model knows more than the sequence's own average."""
+    if context_mean_loss <= 0.0:
+        return float("nan")
+    return 1.0 - loss / context_mean_loss

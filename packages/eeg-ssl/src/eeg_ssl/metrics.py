@@ -1,48 +1,101 @@
-"""Accumulates the model's loss and both baselines over an epoch, exactly (sums, not means of means)."""
+"""Accumulates the model's loss and the baselines over an epoch, exactly (sums, not means of means)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import attrs
 import torch
 
-from eeg_ssl.losses import interpolate_masked, masked_sse, reconstruction_r2
+from eeg_ssl.losses import context_mean, interpolate_masked, masked_sse, reconstruction_r2, skill
+
+#: Per part, the sums ``totals()`` carries: model, zero, interpolation and context-mean SSE, scored count.
+_COLUMNS = 5
+
+
+def _sums(parts: tuple[str, ...]) -> torch.Tensor:
+    return torch.zeros(len(parts), _COLUMNS, dtype=torch.float64)
 
 
 @attrs.define
 class ReconstructionMeter:
-    """Sums squared errors of the model, the zero baseline and the interpolation baseline on the same masks.
+    """Sums squared errors of the model and three baselines on the same masks, in the target's space.
 
-    ``totals()`` returns a float64 tensor ``[4]`` (model SSE, zero SSE, interpolation SSE, count) so DDP
-    ranks can all-reduce it in one call; ``summary(totals)`` turns it into losses and ``r2``.
+    Baselines: **zero** (the normalised / standardised mean), **interp** (linear between the nearest
+    unmasked windows) and **context_mean** (the mean of the sequence's unmasked windows). ``parts`` are
+    the target's parts (``("raw",)``, ``("spectrum",)`` or ``("raw", "spectrum")``) with ``weights``.
+    ``totals()`` is one float64 tensor to all-reduce; ``summary(totals)`` gives ``loss``, ``zero_baseline``,
+    ``interp_baseline``, ``context_mean_baseline``, ``r2 = 1 - loss / zero_baseline`` and
+    ``skill = 1 - loss / context_mean_baseline``; with two parts also each part's, prefixed (``raw_r2``,
+    ``spectrum_skill``, ...), while the unprefixed ones are the weighted sums.
     """
 
-    sums: torch.Tensor = attrs.field(factory=lambda: torch.zeros(4, dtype=torch.float64))
+    parts: tuple[str, ...] = ("raw",)
+    weights: tuple[float, ...] = (1.0,)
+    sums: torch.Tensor = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.parts) != len(self.weights):
+            raise ValueError(f"one weight per part: {self.parts} vs {self.weights}")
+        if self.sums is None:
+            self.sums = _sums(self.parts)
 
     def update(
-        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor
+        self,
+        pred: torch.Tensor | Mapping[str, torch.Tensor],
+        target: torch.Tensor | Mapping[str, torch.Tensor],
+        mask: torch.Tensor,
+        valid: torch.Tensor,
     ) -> None:
+        """``pred``/``target``: ``[B, L, D]`` tensors (one part) or ``{part: [B, L, D_part]}``."""
+        if isinstance(pred, torch.Tensor):
+            pred, target = {self.parts[0]: pred}, {self.parts[0]: target}
+        assert isinstance(target, Mapping)
+        step = _sums(self.parts)
         with torch.no_grad():
-            sse, count = masked_sse(pred, target, mask)
-            zero_sse, _ = masked_sse(torch.zeros_like(target), target, mask)
-            interp_sse, _ = masked_sse(interpolate_masked(target, mask, valid), target, mask)
-        step = torch.tensor(
-            [float(sse), float(zero_sse), float(interp_sse), float(count)], dtype=torch.float64
-        )
+            for row, name in enumerate(self.parts):
+                p, t = pred[name].float(), target[name].float()
+                sse, count = masked_sse(p, t, mask)
+                zero_sse, _ = masked_sse(torch.zeros_like(t), t, mask)
+                interp_sse, _ = masked_sse(interpolate_masked(t, mask, valid), t, mask)
+                context_sse, _ = masked_sse(context_mean(t, mask, valid), t, mask)
+                step[row] = torch.tensor(
+                    [float(sse), float(zero_sse), float(interp_sse), float(context_sse), float(count)],
+                    dtype=torch.float64,
+                )
         self.sums += step
 
     def totals(self) -> torch.Tensor:
-        return self.sums.clone()
+        return self.sums.clone().reshape(-1)
 
-    @staticmethod
-    def summary(totals: torch.Tensor) -> dict[str, float]:
-        sse, zero_sse, interp_sse, count = (float(v) for v in totals)
-        if count == 0:
-            nan = float("nan")
-            return {"loss": nan, "zero_baseline": nan, "interp_baseline": nan, "r2": nan}
-        loss, zero, interp = sse / count, zero_sse / count, interp_sse / count
-        return {
-            "loss": loss,
-            "zero_baseline": zero,
-            "interp_baseline": interp,
-            "r2": reconstruction_r2(loss, zero),
+    def summary(self, totals: torch.Tensor) -> dict[str, float]:
+        rows = totals.reshape(len(self.parts), _COLUMNS)
+        per_part = {name: _part_summary(row) for name, row in zip(self.parts, rows, strict=True)}
+        if len(self.parts) == 1:
+            return per_part[self.parts[0]]
+        out = {
+            key: sum(w * per_part[name][key] for name, w in zip(self.parts, self.weights, strict=True))
+            for key in ("loss", "zero_baseline", "interp_baseline", "context_mean_baseline")
         }
+        out["r2"] = reconstruction_r2(out["loss"], out["zero_baseline"])
+        out["skill"] = skill(out["loss"], out["context_mean_baseline"])
+        for name in self.parts:
+            out.update({f"{name}_{key}": value for key, value in per_part[name].items()})
+        return out
+
+
+def _part_summary(row: torch.Tensor) -> dict[str, float]:
+    sse, zero_sse, interp_sse, context_sse, count = (float(v) for v in row)
+    if count == 0:
+        nan = float("nan")
+        keys = ("loss", "zero_baseline", "interp_baseline", "context_mean_baseline", "r2", "skill")
+        return dict.fromkeys(keys, nan)
+    loss, zero, interp, context = sse / count, zero_sse / count, interp_sse / count, context_sse / count
+    return {
+        "loss": loss,
+        "zero_baseline": zero,
+        "interp_baseline": interp,
+        "context_mean_baseline": context,
+        "r2": reconstruction_r2(loss, zero),
+        "skill": skill(loss, context),
+    }

@@ -18,18 +18,23 @@ from eeg_ssm.backbone import (
 )
 from eeg_ssm.backends import mamba_ssm_status
 from eeg_ssm.checkpoint import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
-from eeg_ssm.config import BACKENDS, MISSING_CHANNEL_POLICIES, ModelConfig, ModelConfigError
+from eeg_ssm.config import BACKENDS, INPUTS, MISSING_CHANNEL_POLICIES, TARGETS, ModelConfig, ModelConfigError
 from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
 from eeg_ssm.heads import POOLINGS, ClassificationHead
 from eeg_ssm.mamba2 import Mamba2, RMSNormGated
 from eeg_ssm.model import EEGModel
 from eeg_ssm.optim import param_groups
+from eeg_ssm.spectral import BandPower, BandStatistics, SpectralConfigError, band_edges, log_band_power
 from eeg_ssm.ssd import ssd_chunked, ssd_sequential
 
 __all__ = [
     "BACKENDS",
+    "INPUTS",
     "MISSING_CHANNEL_POLICIES",
     "POOLINGS",
+    "TARGETS",
+    "BandPower",
+    "BandStatistics",
     "CheckpointError",
     "ClassificationHead",
     "EEGModel",
@@ -41,12 +46,15 @@ __all__ = [
     "ModelConfigError",
     "RMSNormGated",
     "SpatialEncoding",
+    "SpectralConfigError",
     "TemporalEncoding",
     "TransformerBackbone",
     "TransformerLayer",
+    "band_edges",
     "lengths_to_mask",
     "load_checkpoint",
     "load_pretrained",
+    "log_band_power",
     "mamba_ssm_status",
     "param_groups",
     "reverse_within_length",

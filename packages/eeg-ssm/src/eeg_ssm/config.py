@@ -17,6 +17,10 @@ from eeg_config import UserError
 
 BACKENDS = ("auto", "mamba_ssm", "torch", "transformer")
 MISSING_CHANNEL_POLICIES = ("error", "zero")
+#: Token inputs: the raw window alone, or plus a learned projection of its log band power.
+INPUTS = ("raw", "raw+spectrum")
+#: What the reconstruction head predicts per window: samples, log band power, or both (concatenated).
+TARGETS = ("raw", "spectrum", "both")
 #: The mamba_ssm CUDA kernels want the head count to be a multiple of this (memory alignment).
 HEAD_ALIGNMENT = 8
 
@@ -81,6 +85,20 @@ def _float_in(low: float, high: float, *, low_open: bool, high_open: bool):
     return check
 
 
+def _optional_int(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ModelConfigError(f"{_name(attribute)}: expected an integer >= 1 or null, got {value!r}")
+
+
+def _optional_frequency(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None and not (isinstance(value, float) and math.isfinite(value) and value > 0):
+        raise ModelConfigError(f"{_name(attribute)}: expected a frequency > 0 Hz or null, got {value!r}")
+
+
+def _optional_float(value: object) -> object:
+    return None if value is None else _to_float(value)
+
+
 def _optional_path(_instance: object, attribute: attrs.Attribute, value: object) -> None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ModelConfigError(f"{_name(attribute)}: expected a file path string or null, got {value!r}")
@@ -107,6 +125,14 @@ class ModelConfig:
 
     Transformer: ``transformer_heads`` attention heads, feed-forward width ``transformer_ff_mult * d_model``.
     ``dropout`` applies to the embedding and to every residual branch.
+
+    Objective: ``input`` is ``"raw"`` (``Linear(window_length -> d_model)`` on the samples) or
+    ``"raw+spectrum"`` (plus a learned projection of the window's standardised log band power, computed on
+    the device in the forward pass); ``target`` is what the head predicts per window: ``"raw"``
+    (``window_length`` samples), ``"spectrum"`` (``n_bands`` standardised log band powers) or ``"both"``
+    (concatenated, samples first). Bands (:mod:`eeg_ssm.spectral`): ``n_bands`` log-spaced bands between
+    ``fmin`` and ``fmax`` Hz at ``sampling_rate`` Hz; null values are derived from the window's frequency
+    resolution. A config written before these fields existed reads as ``raw``/``raw``.
     """
 
     window_length: int = attrs.field(default=2048, validator=_positive_int)
@@ -134,8 +160,23 @@ class ModelConfig:
     missing_channels: str = attrs.field(default="error", validator=_one_of(MISSING_CHANNEL_POLICIES))
     transformer_heads: int = attrs.field(default=8, validator=_positive_int)
     transformer_ff_mult: int = attrs.field(default=4, validator=_positive_int)
+    input: str = attrs.field(default="raw", validator=_one_of(INPUTS))
+    target: str = attrs.field(default="raw", validator=_one_of(TARGETS))
+    sampling_rate: float = attrs.field(
+        default=256.0, converter=_to_float, validator=_float_in(0.0, math.inf, low_open=True, high_open=True)
+    )
+    n_bands: int | None = attrs.field(default=None, validator=_optional_int)
+    fmin: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_frequency)
+    fmax: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_frequency)
 
     def __attrs_post_init__(self) -> None:
+        if self.uses_spectrum:
+            from eeg_ssm.spectral import SpectralConfigError, band_edges
+
+            try:
+                band_edges(self.window_length, self.sampling_rate, self.n_bands, self.fmin, self.fmax)
+            except SpectralConfigError as error:
+                raise ModelConfigError(f"ModelConfig.{error}") from None
         if self.is_transformer:
             if self.d_model % self.transformer_heads:
                 raise ModelConfigError(
@@ -172,6 +213,27 @@ class ModelConfig:
                 UserWarning,
                 stacklevel=1,  # this module: a stack level above is cattrs' generated code, not the user's
             )
+
+    @property
+    def uses_spectrum(self) -> bool:
+        """Whether the model computes band power (a spectral input or target)."""
+        return self.input != "raw" or self.target != "raw"
+
+    @property
+    def bands(self) -> int:
+        """Number of bands the model uses (0 without a spectral input or target)."""
+        if not self.uses_spectrum:
+            return 0
+        from eeg_ssm.spectral import band_edges
+
+        return len(band_edges(self.window_length, self.sampling_rate, self.n_bands, self.fmin, self.fmax)) - 1
+
+    @property
+    def head_size(self) -> int:
+        """Outputs of the reconstruction head per window: window_length, n_bands, or their sum."""
+        return {"raw": self.window_length, "spectrum": self.bands, "both": self.window_length + self.bands}[
+            self.target
+        ]
 
     @property
     def is_transformer(self) -> bool:

@@ -10,14 +10,17 @@ from torch import nn
 from eeg_ssm.backbone import MambaBackbone, TransformerBackbone
 from eeg_ssm.config import ModelConfig
 from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
+from eeg_ssm.spectral import BandPower
 
 
 class EEGModel(nn.Module):
     """Mamba-2 (or Transformer) encoder of sequences of EEG windows, one sequence per channel.
 
-    ``embed = input(window) + spatial(channel) + temporal(t / T)`` -> backbone -> final norm gives
-    :meth:`encode`'s ``(B, L, d_model)``; :meth:`forward` adds ``Linear(d_model -> window_length)`` to
-    reconstruct every window. Batches are right-padded: ``lengths[b]`` tokens of row ``b`` are real and
+    ``embed = input(window) [+ spectral(log band power)] + spatial(channel) + temporal(t / T)`` -> backbone
+    -> final norm gives :meth:`encode`'s ``(B, L, d_model)``; :meth:`forward` adds
+    ``Linear(d_model -> config.head_size)`` to reconstruct every window's target (samples, band power or
+    both, samples first). With a spectral input or target the model owns ``band_power``
+    (:class:`~eeg_ssm.spectral.BandPower`), whose standardisation buffers travel in the state_dict. Batches are right-padded: ``lengths[b]`` tokens of row ``b`` are real and
     outputs there do not depend on the padding. The model is rebuilt from ``config`` alone
     (``EEGModel(ModelConfig.from_dict(d))``).
     """
@@ -35,7 +38,17 @@ class EEGModel(nn.Module):
         self.temporal = TemporalEncoding(config.d_model)
         self.embed_dropout = nn.Dropout(config.dropout)
         self.backbone = TransformerBackbone(config) if config.is_transformer else MambaBackbone(config)
-        self.head = nn.Linear(config.d_model, config.window_length)
+        self.head = nn.Linear(config.d_model, config.head_size)
+        # Created after the seed's modules, so a raw/raw model draws exactly the seed's initial weights.
+        self.band_power: BandPower | None = None
+        self.spectral_projection: nn.Linear | None = None
+        if config.uses_spectrum:
+            self.band_power = BandPower(
+                config.window_length, config.sampling_rate, config.n_bands, config.fmin, config.fmax
+            )
+        if config.input == "raw+spectrum":
+            assert self.band_power is not None
+            self.spectral_projection = nn.Linear(self.band_power.n_bands, config.d_model)
 
     @property
     def backend_name(self) -> str:
@@ -53,6 +66,10 @@ class EEGModel(nn.Module):
         lengths = lengths.to(windows.device)
         length = windows.shape[1]
         tokens = self.input_projection(windows)  # (B, L, d)
+        if self.spectral_projection is not None:
+            assert self.band_power is not None
+            spectrum = self.band_power(windows).to(tokens.dtype)  # (B, L, n_bands), standardised
+            tokens = tokens + self.spectral_projection(spectrum)
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
         return self.embed_dropout(tokens + where + when)
@@ -77,7 +94,7 @@ class EEGModel(nn.Module):
     def forward(
         self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
-        """Reconstruction of every window: ``(B, L, window_length)`` (arguments as in :meth:`encode`)."""
+        """Reconstruction of every window: ``(B, L, config.head_size)`` (arguments as in :meth:`encode`)."""
         return self.head(self.encode(windows, channels, lengths))
 
     def _check_inputs(

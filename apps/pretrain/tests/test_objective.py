@@ -1,0 +1,169 @@
+"""Spectral targets and inputs end to end: learning against the context mean, summary and MLflow fields,
+band statistics in checkpoints, and the errors a user can cause."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from eeg_pretrain.cli import main
+from eeg_ssm import load_pretrained
+
+SFREQ = 64.0
+WINDOW = 64  # 1-s windows at 64 Hz: 8 bands between 1 and 32 Hz
+SPECTRAL = {"objective": {"target": "spectrum"}, "model": {"input": "raw+spectrum"}}
+
+
+def _run(args, expect=0):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == expect
+    return info.value.code
+
+
+@pytest.fixture(scope="module")
+def slow_spectrum_corpus(tmp_path_factory) -> object:
+    """Windows whose band power follows a slow pattern: an 8 Hz and a 20 Hz rhythm trade power over ~12
+    windows (random phase inside each window, plus white noise). A window's spectrum is predictable from
+    its neighbours, much better than from its sequence's mean spectrum."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("slow_spectrum")
+    rng = np.random.default_rng(0)
+    windows = 24
+    t = np.arange(WINDOW) / SFREQ
+    for p in range(8):
+        columns = {
+            "participant": [f"sub-{p:02d}"] * windows,
+            "run": ["1"] * windows,
+            "window_start": [float(i) for i in range(windows)],
+            "window_end": [float(i + 1) for i in range(windows)],
+        }
+        for channel in ("C3", "C4", "O1", "O2"):
+            phase = rng.uniform(0, 2 * np.pi)
+            rows = []
+            for i in range(windows):
+                state = np.sin(2 * np.pi * i / 12 + phase)  # slow state, in (-1, 1)
+                a, b = np.exp(1.2 * state), np.exp(-1.2 * state)
+                x = a * np.sin(2 * np.pi * 8 * t + rng.uniform(0, 2 * np.pi))
+                x += b * np.sin(2 * np.pi * 20 * t + rng.uniform(0, 2 * np.pi))
+                rows.append((x + 0.3 * rng.standard_normal(WINDOW)).astype(np.float32))
+            columns[channel] = pa.array(rows, pa.list_(pa.float32()))
+        pq.write_table(pa.table(columns), root / f"sub-{p:02d}_run-1.parquet")
+    return root
+
+
+def _config(make_config, corpus, save, uri=None, **sections):
+    cfg = make_config(corpus, save, uri, data={"window_length": WINDOW, "sampling_rate": SFREQ, "val_ratio": 0.25})
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    return cfg
+
+
+def test_spectral_model_beats_the_context_mean(slow_spectrum_corpus, tmp_path, make_config, write_config):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    save = tmp_path / "spectral"
+    cfg = _config(
+        make_config, slow_spectrum_corpus, save, uri, objective={"target": "spectrum"},
+        train={"epochs": 12, "lr": 1.0e-2}, model={"input": "raw+spectrum", "bidirectional": True},
+    )  # fmt: skip
+    _run(["--config", str(write_config(cfg))])
+    summary = json.loads((save / "summary.json").read_text())
+    for key in ("val_skill", "val_context_mean_baseline", "train_r2", "r2_gap", "val_r2", "target", "input"):
+        assert key in summary, key
+    assert summary["target"] == "spectrum" and summary["input"] == "raw+spectrum"
+    assert summary["val_skill"] > 0, summary  # knows more than the sequence's own mean spectrum
+    assert summary["r2_gap"] == pytest.approx(summary["train_r2"] - summary["val_r2"])
+
+    run = mlflow.tracking.MlflowClient(uri).get_run(json.loads((save / "summary.json").read_text())["mlflow_run_id"])
+    for metric in ("val_skill", "val_context_mean_baseline", "train_skill", "r2_gap"):
+        assert metric in run.data.metrics, metric
+
+    # the standardisation lives in the checkpoint: a reload predicts with the same numbers
+    payload = torch.load(save / "mamba2_eeg_pretrained.pt", weights_only=True)
+    assert not torch.equal(payload["model"]["band_power.mean"], torch.zeros_like(payload["model"]["band_power.mean"]))
+    model = load_pretrained(save / "mamba2_eeg_pretrained.pt")
+    assert torch.equal(model.band_power.mean, payload["model"]["band_power.mean"])
+    assert (save / "reconstructions.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [pytest.param({}, id="raw"), pytest.param({"objective": {"target": "both"}, "model": {"input": "raw+spectrum"}}, id="both")],
+)
+def test_resume_is_bit_identical_with_each_target(slow_spectrum_corpus, tmp_path, make_config, write_config, sections):
+    straight = _config(make_config, slow_spectrum_corpus, tmp_path / "straight", **sections, train={"epochs": 2})
+    _run(["--config", str(write_config(straight, "a.yaml"))])
+    split = _config(make_config, slow_spectrum_corpus, tmp_path / "split", **sections, train={"epochs": 2})
+    path = write_config(split, "b.yaml")
+    _run(["--config", str(path), "--stop-after-epochs", "1"])
+    _run(["--config", str(path), "--resume", str(tmp_path / "split" / "mamba2_eeg_pretrained_last.pt")])
+    a = torch.load(tmp_path / "straight" / "mamba2_eeg_pretrained_last.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "mamba2_eeg_pretrained_last.pt", weights_only=True)
+    assert a["step"] == b["step"] and a["best_val_loss"] == b["best_val_loss"]
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+
+
+def test_raw_checkpoint_from_before_the_objective_settings_resumes(
+    slow_spectrum_corpus, tmp_path, make_config, write_config
+):
+    cfg = _config(make_config, slow_spectrum_corpus, tmp_path / "old", train={"epochs": 2})
+    path = write_config(cfg)
+    _run(["--config", str(path), "--stop-after-epochs", "1"])
+    last = tmp_path / "old" / "mamba2_eeg_pretrained_last.pt"
+    payload = torch.load(last, weights_only=True)
+    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax"):
+        del payload["model_config"][key]
+    torch.save(payload, last)
+    _run(["--config", str(path), "--resume", str(last)])
+    assert load_pretrained(last).config.target == "raw"
+
+
+def test_resume_with_other_bands_or_rate_is_an_error(slow_spectrum_corpus, tmp_path, make_config, write_config, capsys):
+    cfg = _config(make_config, slow_spectrum_corpus, tmp_path / "b", **SPECTRAL, train={"epochs": 1})
+    path = write_config(cfg)
+    _run(["--config", str(path)])
+    last = str(tmp_path / "b" / "mamba2_eeg_pretrained_last.pt")
+    _run(["--config", str(path), "--resume", last, "--set", "model.n_bands=4"], expect=2)
+    err = capsys.readouterr().err
+    assert "n_bands: checkpoint None, config 4" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("model.fmax=40.0", "fmax: expected a frequency in (0, 32] Hz"),
+        ("model.fmin=31.0", "fmin: expected a frequency in (0, fmax = 30) Hz"),
+        ("model.n_bands=0", "n_bands: expected an integer >= 1"),
+        ("model.n_bands=40", "n_bands: 40 log-spaced bands"),
+        ("objective.target=wave", "target: expected one of raw, spectrum, both"),
+        ("model.input=spectrum", "ModelConfig.input: expected one of ['raw', 'raw+spectrum']"),
+        ("data.sampling_rate=0", "sampling_rate must be a positive number of Hz"),
+    ],
+)
+def test_bad_objective_settings_exit_2_naming_the_key(
+    slow_spectrum_corpus, tmp_path, make_config, write_config, capsys, override, needle
+):
+    cfg = _config(make_config, slow_spectrum_corpus, tmp_path / "bad", **SPECTRAL)
+    cfg["model"]["fmax"] = 30.0 if override.startswith("model.fmin") else None
+    _run(["--config", str(write_config(cfg)), "--set", override], expect=2)
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err, err
+
+
+def test_sampling_rate_disagreeing_with_window_times_is_a_config_error(
+    slow_spectrum_corpus, tmp_path, make_config, write_config, capsys
+):
+    cfg = _config(make_config, slow_spectrum_corpus, tmp_path / "rate", **SPECTRAL)
+    cfg["data"]["sampling_rate"] = 256.0
+    _run(["--config", str(write_config(cfg))], expect=2)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: data.sampling_rate: 256 Hz disagrees with") and "set data.sampling_rate: 64" in err
+    assert len(err.splitlines()) == 1

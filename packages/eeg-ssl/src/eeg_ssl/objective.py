@@ -1,0 +1,108 @@
+"""Reconstruction targets: what a masked window is scored on (its samples, its log band power, or both).
+
+Raw waveforms of a masked multi-second window are not predictable from context: phase is random across
+windows, so the MSE optimum is the mean. What context predicts is the window's spectrum. The ``spectrum``
+target is each window's standardised log band power (:class:`eeg_ssm.spectral.BandPower`, computed on the
+training device); ``both`` scores samples and band power, weighted, each part logged on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+import torch
+
+from eeg_ssl.losses import masked_sse
+
+TARGETS = ("raw", "spectrum", "both")
+#: The parts each target scores, in the head's output order (samples first).
+TARGET_PARTS: dict[str, tuple[str, ...]] = {"raw": ("raw",), "spectrum": ("spectrum",), "both": ("raw", "spectrum")}
+
+
+class ObjectiveError(ValueError):
+    """An objective setting a user chose is invalid (the message starts with the key)."""
+
+
+def _target(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value not in TARGETS:
+        raise ObjectiveError(f"{attribute.name}: expected one of {', '.join(TARGETS)}, got {value!r}")
+
+
+def _weight(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < float(value) < 1.0:
+        raise ObjectiveError(f"{attribute.name}: expected a number in (0, 1), got {value!r}")
+
+
+def _positive(_instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ObjectiveError(f"{attribute.name}: expected an integer >= 1, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ObjectiveConfig:
+    """What pretraining reconstructs.
+
+    ``target``: ``"raw"`` (the masked windows' samples: the seed's objective), ``"spectrum"`` (their
+    standardised log band power) or ``"both"``, scored as ``(1 - spectrum_weight) * raw MSE +
+    spectrum_weight * spectrum MSE``. ``stats_sequences``: at most this many training sequences (spread
+    evenly over the split) give the per-band standardisation statistics.
+    """
+
+    target: str = attrs.field(default="raw", validator=_target)
+    spectrum_weight: float = attrs.field(default=0.5, validator=_weight)
+    stats_sequences: int = attrs.field(default=1024, validator=_positive)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return TARGET_PARTS[self.target]
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        if self.target == "both":
+            return (1.0 - float(self.spectrum_weight), float(self.spectrum_weight))
+        return (1.0,)
+
+
+def split_prediction(pred: torch.Tensor, parts: tuple[str, ...], window_length: int) -> dict[str, torch.Tensor]:
+    """The head's ``(B, L, D)`` output as ``{part: (B, L, D_part)}`` (samples first, then bands)."""
+    if parts == ("raw", "spectrum"):
+        return {"raw": pred[..., :window_length], "spectrum": pred[..., window_length:]}
+    return {parts[0]: pred}
+
+
+def make_targets(
+    windows: torch.Tensor, parts: tuple[str, ...], spectrum: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
+    """``{part: (B, L, D_part)}`` targets of the unmasked ``windows (B, L, W)``.
+
+    ``spectrum`` maps windows to standardised log band power (e.g. the model's ``band_power``); it is
+    needed for the ``spectrum`` part and runs without gradient.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for part in parts:
+        if part == "raw":
+            out["raw"] = windows
+        else:
+            if spectrum is None:
+                raise ValueError("the spectrum target needs a band-power transform")
+            with torch.no_grad():
+                out["spectrum"] = spectrum(windows).float()
+    return out
+
+
+def weighted_sse(
+    pred: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], mask: torch.Tensor,
+    weights: Mapping[str, float], counts: Mapping[str, float],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """``sum_p weights[p] * SSE_p / counts[p]`` (the loss when ``counts`` are the global scored counts) and
+    each part's SSE. With one part of weight 1 this is exactly ``masked_sse / count``."""
+    total = None
+    parts = {}
+    for name, value in pred.items():
+        sse, _ = masked_sse(value, target[name], mask)
+        parts[name] = sse
+        term = sse * (weights[name] / max(counts[name], 1.0))
+        total = term if total is None else total + term
+    assert total is not None
+    return total, parts

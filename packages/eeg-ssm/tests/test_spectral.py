@@ -1,0 +1,126 @@
+"""The band-power transform against scipy, on degenerate windows, and for any window length >= 16."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from scipy.signal import periodogram
+
+from eeg_ssm import BandPower, EEGModel, ModelConfig, ModelConfigError, SpectralConfigError, band_edges
+from eeg_ssm.spectral import POWER_FLOOR, log_band_power
+
+
+def scipy_band_power(x: np.ndarray, fs: float, edges: np.ndarray) -> np.ndarray:
+    """Reference: scipy's Hann periodogram of the mean-removed window, averaged over each band's bins."""
+    freqs, psd = periodogram(x, fs=fs, window="hann", detrend="constant", scaling="density", axis=-1)
+    out = []
+    for i in range(len(edges) - 1):
+        upper = freqs <= edges[i + 1] if i == len(edges) - 2 else freqs < edges[i + 1]
+        inside = (freqs >= edges[i]) & upper
+        out.append(psd[..., inside].mean(axis=-1))
+    return np.log(np.stack(out, axis=-1) + POWER_FLOOR)
+
+
+@pytest.mark.parametrize(("width", "fs"), [(2048, 256.0), (510, 255.0), (128, 128.0), (101, 200.0)])
+def test_equals_scipy_periodogram(width, fs) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, width)) * 5 + 840.0  # a Muse-like offset
+    edges = band_edges(width, fs)
+    ours = log_band_power(torch.from_numpy(x), fs, edges).numpy()
+    assert_allclose(ours, scipy_band_power(x, fs, edges), rtol=1e-9, atol=1e-9, err_msg=f"{width} @ {fs}")
+    ours32 = log_band_power(torch.from_numpy(x).float(), fs, edges).numpy()
+    assert_allclose(ours32, scipy_band_power(x, fs, edges), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("frequency", [2.0, 6.0, 10.0, 21.0, 40.0])
+def test_sine_lands_in_its_band(frequency) -> None:
+    fs, width = 256.0, 2048
+    t = np.arange(width) / fs
+    x = 840.0 + 20 * np.sin(2 * np.pi * frequency * t + 0.3)
+    edges = band_edges(width, fs)
+    power = log_band_power(torch.from_numpy(x), fs, edges).numpy()
+    expected = np.searchsorted(edges, frequency, side="right") - 1
+    assert int(power.argmax()) == expected, (edges, power)
+
+
+def test_zero_and_constant_windows_are_a_finite_floor() -> None:
+    edges = band_edges(256, 128.0)
+    windows = torch.stack([torch.zeros(256), torch.full((256,), 840.0)])
+    for dtype in (torch.float32, torch.float64):
+        power = log_band_power(windows.to(dtype), 128.0, edges)
+        assert torch.isfinite(power).all()
+        assert_allclose(power.numpy(), np.log(POWER_FLOOR), rtol=1e-4)
+    module = BandPower(256, 128.0)
+    module.set_statistics(torch.full((module.n_bands,), -3.0), torch.full((module.n_bands,), 2.0))
+    assert torch.isfinite(module(windows)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    width=st.integers(16, 3000),
+    fs=st.floats(1.0, 2000.0, allow_nan=False, allow_infinity=False),
+    seed=st.integers(0, 2**16),
+)
+def test_defaults_work_for_any_window(width, fs, seed) -> None:
+    edges = band_edges(width, fs)
+    n_bands = len(edges) - 1
+    assert 1 <= n_bands <= 30 and edges[0] > 0 and edges[-1] <= fs / 2 + 1e-9
+    assert np.all(np.diff(edges) > 0)
+    x = np.random.default_rng(seed).standard_normal((2, width))
+    ours = log_band_power(torch.from_numpy(x), fs, edges).numpy()
+    assert np.isfinite(ours).all()
+    assert_allclose(ours, scipy_band_power(x, fs, edges), rtol=1e-8, atol=1e-8)
+
+
+def test_contract_window_lengths_get_useful_bands() -> None:
+    assert len(band_edges(2048, 256.0)) - 1 == 30  # 8-s windows: the full default
+    assert len(band_edges(510, 255.0)) - 1 >= 12  # 2-s Blink trials
+    assert len(band_edges(128, 128.0)) - 1 >= 8  # 1-s windows at 128 Hz
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"fmax": 200.0}, "fmax"),
+        ({"fmin": 30.0, "fmax": 20.0}, "fmin"),
+        ({"fmin": 0.0}, "fmin"),
+        ({"n_bands": 0}, "n_bands"),
+        ({"n_bands": 500}, "n_bands"),
+    ],
+)
+def test_impossible_explicit_settings_name_the_key(kwargs, key) -> None:
+    with pytest.raises(SpectralConfigError, match=rf"^{key}: .*expected"):
+        band_edges(512, 256.0, **kwargs)
+    config = dict(window_length=512, d_model=16, num_layers=1, headdim=4, d_state=8, target="spectrum")
+    with pytest.raises(ModelConfigError, match=rf"^ModelConfig\.{key}: "):
+        ModelConfig(**config, **kwargs)
+
+
+def test_model_with_spectral_input_and_target() -> None:
+    config = ModelConfig(
+        window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, input="raw+spectrum", target="both",
+        sampling_rate=64.0,
+    )  # fmt: skip
+    model = EEGModel(config)
+    assert config.head_size == 64 + model.band_power.n_bands
+    windows = torch.randn(2, 5, 64)
+    windows[0, 2] = 0.0  # a masked window
+    out = model(windows, ["FZ", "CZ"], torch.tensor([5, 3]))
+    assert out.shape == (2, 5, config.head_size) and torch.isfinite(out).all()
+    # Standardisation buffers are in the state_dict; derived buffers are not.
+    state = model.state_dict()
+    assert "band_power.mean" in state and "band_power.std" in state and "band_power.matrix" not in state
+
+
+def test_raw_model_draws_the_seed_weights() -> None:
+    """A raw/raw model has exactly the parameters (names, shapes, values) it had before spectra existed."""
+    config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8)
+    torch.manual_seed(3)
+    model = EEGModel(config)
+    assert model.band_power is None and model.spectral_projection is None
+    assert model.head.weight.shape == (64, 16)
+    assert not any("band_power" in k or "spectral" in k for k in model.state_dict())
