@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
+from eeg_config import apply_overrides, read_yaml
 from eeg_io import write_synthetic_corpus
 from eeg_pretrain.config import build_config
-from eeg_pretrain.configuration import apply_overrides, read_yaml
-from eeg_pretrain.distributed import DistInfo
 from eeg_pretrain.trainer import Trainer
 from eeg_ssl import ReconstructionMeter
+from eeg_train import DistInfo
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -43,10 +43,9 @@ from eeg_finetune.job import baseline_features, level_results, split_data, train
 from eeg_finetune.metrics import concatenate
 from eeg_finetune.report import MODEL_ORDER, summary_table
 from eeg_pretrain.config import build_config as build_pretrain_config
-from eeg_pretrain.distributed import DistInfo
-from eeg_pretrain.tracking import NullTracker
 from eeg_pretrain.trainer import Trainer
 from eeg_ssm import load_checkpoint, load_pretrained
+from eeg_train import DistInfo, NullTracker
 
 #: Head training: ``early_stopping`` (30 epochs, lr 1e-3, one of the four training people validates,
 #: patience 10: the first measured runs) or ``defaults`` (finetune's defaults: 100 epochs, lr 1e-2, no

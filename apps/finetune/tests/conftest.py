@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from eeg_finetune.synthetic import write_synthetic_primary
-from eeg_pretrain.config import CHECKPOINT_BEST, RESOLVED_CONFIG, build_config, config_to_dict
+from eeg_pretrain.run_folder import CHECKPOINT_BEST, RESOLVED_CONFIG, build_config, config_to_dict
 from eeg_ssm import EEGModel, save_checkpoint
 
 WINDOW = 64

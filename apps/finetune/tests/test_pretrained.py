@@ -11,7 +11,7 @@ import yaml
 from eeg_finetune.config import PretrainedConfig, load_config
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.pretrained import resolve_pretrained
-from eeg_pretrain.config import CHECKPOINT_BEST
+from eeg_pretrain.run_folder import CHECKPOINT_BEST
 
 
 def write_pretrain_yaml(path, raw):

@@ -7,7 +7,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eeg_pretrain.config import config_to_dict, load_config
+from eeg_pretrain.run_folder import config_to_dict, load_config
 from eeg_sweep.plan import (
     Action,
     SweepError,

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from eeg_pretrain.config import config_to_dict, load_config
+from eeg_pretrain.run_folder import config_to_dict, load_config
 from eeg_sweep.cli import main
 from eeg_sweep.plan import DEFAULT_EXPERIMENT, build_plan, run_overrides
 

@@ -75,7 +75,9 @@ def test_weight_decay_skips_mamba_specials_norms_and_biases():
 
 
 def test_null_tracker_has_no_children():
-    assert isinstance(child_tracker(NullTracker(), "fold-1"), NullTracker)
+    tracker = NullTracker()
+    tracker.set_tags({"a": "b"})
+    assert isinstance(child_tracker(tracker, "fold-1"), NullTracker)
 
 
 def test_mlflow_parent_and_child_runs(tmp_path):
@@ -89,13 +91,17 @@ def test_mlflow_parent_and_child_runs(tmp_path):
         parent.log_metrics({"loss": 0.5, "nan": float("nan")}, step=3)
         child = child_tracker(parent, "fold-1", {"fold": "1"})
         child.log_metrics({"auroc": 0.75}, step=0)
+        child.set_tags({"verdict": "did not help"})
         child.close()
+        parent.set_tags({"sweep": "mask_ratio"})
     finally:
         parent.close()
     client = mlflow.tracking.MlflowClient(uri)
     parent_run = client.get_run(parent.run_id)
     assert parent_run.data.params["a"] == "1" and len(parent_run.data.params["long"]) == 6000
     assert parent_run.data.metrics == {"loss": 0.5}
+    assert parent_run.data.tags["sweep"] == "mask_ratio"
     child_run = client.get_run(child.run_id)
     assert child_run.data.tags["mlflow.parentRunId"] == parent.run_id and child_run.data.tags["fold"] == "1"
+    assert child_run.data.tags["verdict"] == "did not help"
     assert child_run.data.metrics == {"auroc": 0.75} and child_run.info.status == "FINISHED"

@@ -14,9 +14,8 @@ import argparse
 import logging
 import sys
 
+from eeg_config import add_override_option, run_cli
 from eeg_montage import MontageError
-from eeg_pretrain.configuration import add_override_option
-from eeg_pretrain.errors import run_cli
 
 EMBED = "embed"
 
@@ -106,8 +105,8 @@ def _train(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     import attrs
 
+    from eeg_config import dump_yaml
     from eeg_finetune.config import config_to_dict, load_config
-    from eeg_pretrain.configuration import dump_yaml
 
     config = load_config(args.config, args.overrides)
     pretrained = config.pretrained

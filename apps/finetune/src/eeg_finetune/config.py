@@ -25,8 +25,9 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
+import eeg_train
+from eeg_config import apply_overrides, read_yaml, structure, unstructure
 from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
-from eeg_pretrain.configuration import apply_overrides, read_yaml, structure, unstructure
 
 SPLIT_METHODS = ("random", "kfold", "loso", "group_kfold", "logo")
 LABEL_LEVELS = ("participant", "window")
@@ -189,14 +190,10 @@ class FinetuneTrainConfig:
 
 
 @attrs.frozen(kw_only=True)
-class FinetuneTrackingConfig:
-    """MLflow. ``uri: null`` is MLflow's default; ``run_name: null`` is ``{pretrain run name}_finetuned``."""
+class FinetuneTrackingConfig(eeg_train.TrackingConfig):
+    """MLflow (:class:`eeg_train.TrackingConfig`); ``run_name: null`` is ``{pretrain run name}_finetuned``."""
 
-    enabled: bool = True
-    uri: str | None = None
     experiment: str = "eeg_finetuning_mamba2"
-    run_name: str | None = None
-    register_model: bool = True
 
 
 @attrs.frozen(kw_only=True)

@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eeg_config import atomic_write_bytes
 from eeg_finetune.data import check_window_length, file_channels
 from eeg_finetune.embeddings import encode_participant
 from eeg_finetune.errors import FinetuneError
 from eeg_io import read_primary_dataset
 from eeg_io.layout import find_column, open_parquet
-from eeg_pretrain.configuration import atomic_write_bytes
 from eeg_ssm import load_pretrained
 
 __all__ = ["embed_dataset"]

@@ -23,6 +23,7 @@ import attrs
 import numpy as np
 import torch
 
+from eeg_config import atomic_write_text, dump_yaml, flatten
 from eeg_finetune.baselines import (
     CLASSIC,
     classic_window_features,
@@ -54,12 +55,9 @@ from eeg_finetune.report import (
     summary_table,
 )
 from eeg_finetune.splits import Fold, group_strata, make_folds, sequence_folds
-from eeg_finetune.tracking import child_tracker, set_tag
 from eeg_finetune.training import FoldTrainer
-from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
-from eeg_pretrain.distributed import pick_device
-from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
 from eeg_ssm import EEGModel, load_pretrained
+from eeg_train import MlflowTracker, NullTracker, Tracker, child_tracker, pick_device
 
 __all__ = [
     "baseline_features",
@@ -480,7 +478,7 @@ def _report(config, name, source, data, folds, tracker, echo, runs: _FoldRuns, l
             step=0,
         )
     tracker.log_params({"verdict": verdict})
-    set_tag(tracker, "verdict", verdict)
+    tracker.set_tags({"verdict": verdict})
     for key, path in files.items():
         if key != "roc" or plotted:
             tracker.log_artifact(path, "plots" if path.suffix == ".png" else None)

@@ -17,11 +17,11 @@ from typing import Any
 
 import attrs
 
+from eeg_config import ConfigError
 from eeg_finetune.config import PretrainedConfig
 from eeg_finetune.errors import FinetuneError
-from eeg_pretrain.checkpoint import config_differences
-from eeg_pretrain.config import CHECKPOINT_BEST, PretrainConfig, build_config, load_config, run_name_for
-from eeg_pretrain.configuration import ConfigError
+from eeg_pretrain.run_folder import CHECKPOINT_BEST, PretrainConfig, build_config, load_config, run_name_for
+from eeg_pretrain.run_folder import model_differences as config_differences
 from eeg_ssm import CheckpointError, load_checkpoint
 
 __all__ = ["PretrainedSource", "checkpoint_candidates", "pretrain_differences", "resolve_pretrained"]

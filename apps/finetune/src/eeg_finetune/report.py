@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from eeg_config import atomic_write_bytes, atomic_write_text
 from eeg_finetune.metrics import METRICS, Predictions
-from eeg_pretrain.configuration import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "MODEL_ORDER",

@@ -23,8 +23,8 @@ from eeg_finetune.data import LabelledData, Sample, collate_windows, make_sample
 from eeg_finetune.metrics import Predictions, unit_predictions, validation_scores
 from eeg_finetune.model import ParticipantClassifier
 from eeg_finetune.splits import Fold
-from eeg_pretrain.optim import param_groups, warmup_cosine
-from eeg_pretrain.tracking import Tracker
+from eeg_ssm import param_groups
+from eeg_train import Tracker, warmup_cosine
 
 __all__ = ["FoldOutcome", "FoldTrainer", "class_weight_vector"]
 

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
+import eeg_train
 from eeg_io import DataConfig
 from eeg_pretrain.configuration import ConfigError, apply_overrides, read_yaml, structure, unstructure
 from eeg_ssl import MaskingConfig, ObjectiveConfig
@@ -69,15 +70,12 @@ class TrainConfig:
 
 
 @attrs.frozen(kw_only=True)
-class TrackingConfig:
-    """MLflow settings. ``uri: null`` uses MLflow's own default (``MLFLOW_TRACKING_URI`` or local store)."""
+class TrackingConfig(eeg_train.TrackingConfig):
+    """MLflow settings (:class:`eeg_train.TrackingConfig`), plus ``parent_run_id`` (a sweep's parent run)
+    and ``log_checkpoint`` (the best checkpoint as a run artifact)."""
 
-    enabled: bool = True
-    uri: str | None = None
     experiment: str = "eeg_pretraining_mamba2"
-    run_name: str | None = None
     parent_run_id: str | None = None
-    register_model: bool = True
     log_checkpoint: bool = True
 
 

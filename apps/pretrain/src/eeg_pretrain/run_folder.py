@@ -1,14 +1,62 @@
-"""Checks and clean-up of ``train.save_dir`` before a run starts (rank 0 writes there)."""
+"""The run-folder contract: what a pretraining run leaves in ``train.save_dir``, and how others read it.
+
+This is the one module of the pretrain app that other apps import (sweep launches and collects runs,
+finetune finds a run's checkpoint and checks it against a config); everything else they need comes from
+the libraries. A run folder holds:
+
+- :data:`CHECKPOINT_BEST` (best validation loss) and :data:`CHECKPOINT_LAST` (last epoch, for resume),
+  plain-dict checkpoints (``torch.load(..., weights_only=True)``), with ``model_config`` and ``run_config``;
+- :data:`RESOLVED_CONFIG`, the resolved run config (a :class:`PretrainConfig`; read it with
+  :func:`load_config` / :func:`build_config`, write it with :func:`config_to_dict`), written with the
+  first checkpoint;
+- :data:`SUMMARY`, written when the run has finished (its keys: :meth:`Trainer.summary`; read it with
+  :func:`read_summary`).
+
+Runs are named by :func:`run_name_for` (model size, mask ratio and style). :func:`model_differences`
+says which model settings of a checkpoint differ from a config. :func:`check_save_dir` and
+:func:`remove_stale_temp_files` keep the folder sane before a run starts (rank 0 writes there).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
-from eeg_pretrain.config import CHECKPOINT_BEST, CHECKPOINT_LAST, RESOLVED_CONFIG, SUMMARY
-from eeg_pretrain.errors import UserError
+from eeg_config import UserError
+from eeg_pretrain.checkpoint import config_differences as model_differences
+from eeg_pretrain.config import (
+    CHECKPOINT_BEST,
+    CHECKPOINT_LAST,
+    FLAT_KEYS,
+    RESOLVED_CONFIG,
+    SUMMARY,
+    PretrainConfig,
+    build_config,
+    config_to_dict,
+    load_config,
+    run_name_for,
+)
+
+__all__ = [
+    "CHECKPOINT_BEST",
+    "CHECKPOINT_LAST",
+    "FLAT_KEYS",
+    "RESOLVED_CONFIG",
+    "SUMMARY",
+    "PretrainConfig",
+    "build_config",
+    "check_save_dir",
+    "config_to_dict",
+    "load_config",
+    "model_differences",
+    "read_summary",
+    "remove_stale_temp_files",
+    "run_name_for",
+]
 
 log = logging.getLogger("eeg_pretrain")
 
@@ -52,3 +100,12 @@ def remove_stale_temp_files(save_dir: str | os.PathLike[str]) -> list[Path]:
             removed.append(entry)
             log.info("removed %s, left by an interrupted write", entry)
     return removed
+
+
+def read_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``summary.json`` as a dict, or None when absent or unreadable (then the run is not finished)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -20,9 +20,8 @@ from typing import Any
 
 import attrs
 
-from eeg_pretrain.config import PretrainConfig, config_to_dict, load_config
-from eeg_pretrain.configuration import add_override_option
-from eeg_pretrain.errors import EXIT_INTERRUPTED, run_cli
+from eeg_config import EXIT_INTERRUPTED, add_override_option, run_cli
+from eeg_pretrain.run_folder import PretrainConfig, config_to_dict, load_config
 from eeg_sweep.devices import DevicePlan, cpu_cores, plan_devices, visible_gpus
 from eeg_sweep.launch import StopRequests
 from eeg_sweep.local import LocalLauncher

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eeg_pretrain.config import RESOLVED_CONFIG
-from eeg_pretrain.configuration import atomic_write_text
+from eeg_config import atomic_write_text
+from eeg_pretrain.run_folder import RESOLVED_CONFIG
 from eeg_sweep.plan import PlannedRun, read_summary
 
 JOB_RECORD = "sweep_job.json"

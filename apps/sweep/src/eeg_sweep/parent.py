@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from eeg_pretrain.configuration import atomic_write_text, flatten
-from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
+from eeg_config import atomic_write_text, flatten
 from eeg_sweep.plan import PlannedRun, SweepError
+from eeg_train import MlflowTracker, NullTracker, Tracker
 
 log = logging.getLogger("eeg_sweep")
 
@@ -187,15 +187,5 @@ def open_parent(
     tracker = MlflowTracker(uri, experiment, name, run_id=run_id, tags={"sweep": "mask_ratio"})
     params = {k: v for k, v in flatten(base_config).items() if k not in PER_RUN_KEYS}
     tracker.log_params(params)
-    set_tags(tracker, tags)
+    tracker.set_tags(tags)
     return tracker
-
-
-def set_tags(tracker: Tracker, tags: Mapping[str, str]) -> None:
-    if tracker.run_id is None:
-        return
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=getattr(tracker, "uri", None))
-    for key, value in tags.items():
-        client.set_tag(tracker.run_id, key, value)

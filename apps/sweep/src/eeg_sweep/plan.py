@@ -18,16 +18,17 @@ from typing import Any
 import attrs
 import yaml
 
-from eeg_pretrain.config import (
+from eeg_config import ConfigError, UserError, parse_override, read_yaml
+from eeg_config import config_differences as differences
+from eeg_pretrain.run_folder import (
     CHECKPOINT_LAST,
     FLAT_KEYS,
     RESOLVED_CONFIG,
     SUMMARY,
     PretrainConfig,
+    read_summary,
     run_name_for,
 )
-from eeg_pretrain.configuration import ConfigError, flatten, parse_override, read_yaml
-from eeg_pretrain.errors import UserError
 from eeg_ssl import MASKING_STYLES
 
 DEFAULT_RATIOS = "0.2,0.4,0.6,0.8"
@@ -249,38 +250,15 @@ def decide(run: PlannedRun, wanted: Mapping[str, Any]) -> Decision:
     return Decision(Action.START, "unfinished, no checkpoint to resume from")
 
 
-def read_summary(path: Path) -> dict[str, Any] | None:
-    """``summary.json`` as a dict, or None when absent or unreadable (then the run is not finished)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def config_differences(stored_path: Path, wanted: Mapping[str, Any]) -> list[str]:
     """``key: folder X, now Y`` for each setting (outside :data:`FREE_KEYS`) that differs between the
     config a run folder was made with and the one the sweep would use now. No stored config: none."""
     if not stored_path.is_file():
         return []
     try:
-        stored = flatten(read_yaml(stored_path))
+        stored = read_yaml(stored_path)
     except ConfigError as exc:
         raise SweepError(f"{stored_path}: unreadable run config ({exc.problems[0]})") from None
-    now = flatten(wanted)
-    out = []
-    for key in sorted(set(stored) | set(now)):
-        if key in FREE_KEYS or key.startswith(FREE_KEY_PREFIXES):
-            continue
-        before, after = stored.get(key, "<absent>"), now.get(key, "<absent>")
-        if _plain(before) != _plain(after):
-            out.append(f"{key}: folder {before!r}, now {after!r}")
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)  # YAML may read back 1.0 as 1
-    return value
+    return differences(
+        stored, wanted, labels=("folder", "now"), ignore=FREE_KEYS, ignore_prefixes=FREE_KEY_PREFIXES
+    )

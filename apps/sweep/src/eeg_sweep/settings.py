@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
-from eeg_pretrain.configuration import read_yaml, structure
+from eeg_config import read_yaml, structure
 
 LAUNCHERS = ("local", "slurm")
 # submitit executors the slurm launcher may use: the real one, or submitit's LocalExecutor, which runs

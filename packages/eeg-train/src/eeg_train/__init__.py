@@ -5,6 +5,7 @@ learning-rate schedule, device choice, and the DDP helpers (process group under 
 flags across ranks).
 """
 
+from eeg_train.config import TrackingConfig
 from eeg_train.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -31,6 +32,7 @@ __all__ = [
     "MlflowTracker",
     "NullTracker",
     "Tracker",
+    "TrackingConfig",
     "all_reduce_sum",
     "any_rank",
     "barrier",

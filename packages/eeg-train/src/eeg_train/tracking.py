@@ -26,6 +26,7 @@ class Tracker(Protocol):
 
     def log_params(self, params: Mapping[str, Any]) -> None: ...
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+    def set_tags(self, tags: Mapping[str, str]) -> None: ...
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None: ...
     def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None: ...
     def close(self, status: str = "FINISHED") -> None: ...
@@ -40,6 +41,9 @@ class NullTracker:
         pass
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
         pass
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
@@ -94,6 +98,12 @@ class MlflowTracker:
         finite = {k: float(v) for k, v in metrics.items() if v == v and abs(float(v)) != float("inf")}
         if finite:
             self._mlflow.log_metrics(finite, step=step)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Tag the run (values cut to MLflow's limit), through the client: the run need not be active."""
+        client = self._mlflow.MlflowClient(tracking_uri=self.uri)
+        for key, value in tags.items():
+            client.set_tag(self.run_id, key, str(value)[:MAX_PARAM_LENGTH])
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         self._mlflow.log_artifact(str(Path(path)), artifact_path=artifact_path)
@@ -154,6 +164,10 @@ class ChildRunTracker:
         ]
         if finite:
             self.client.log_batch(self.run_id, metrics=finite)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, str(value)[:MAX_PARAM_LENGTH])
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(Path(path)), artifact_path)
