@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from eeg_config import ConfigError, unstructure
 from eeg_prepare.config import (
-    METADATA_COLUMNS,
     PrepareConfig,
     build_config,
     default_primary_name,
     load_config,
     settings_of,
 )
-from eeg_pretrain.configuration import ConfigError, unstructure
 
 REPO = Path(__file__).resolve().parents[3]
 PROCESSING_YAML = REPO / "configs" / "processing.yaml"
@@ -57,10 +56,16 @@ def test_defaults_match_the_issue():
     assert config.windows.incomplete == "drop"
 
 
-def test_metadata_columns_are_eeg_io_s():
-    import eeg_io
+def test_prepare_imports_neither_torch_nor_mlflow():
+    import subprocess
+    import sys
 
-    assert tuple(eeg_io.METADATA_COLUMNS) == METADATA_COLUMNS
+    code = (
+        "import sys, eeg_prepare.cli, eeg_prepare.pipeline, eeg_prepare.tasks; "
+        "print(sorted(m for m in ('torch', 'mlflow', 'eeg_pretrain') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_overrides_and_their_type_errors_name_the_key(tmp_path):

@@ -13,6 +13,7 @@ import argparse
 import logging
 import sys
 
+from eeg_montage import MontageError
 from eeg_pretrain.configuration import add_override_option
 from eeg_pretrain.errors import run_cli
 
@@ -85,9 +86,11 @@ def _setup_logging() -> None:
 def main(argv: list[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == [EMBED]:
-        run_cli(lambda: _embed(arguments[1:]))
+        run_cli(lambda: _embed(arguments[1:]), also=(MontageError,))
     else:
-        run_cli(lambda: _train(arguments[1:] if arguments[:1] == ["train"] else arguments))
+        run_cli(
+            lambda: _train(arguments[1:] if arguments[:1] == ["train"] else arguments), also=(MontageError,)
+        )
 
 
 def _train(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from eeg_pretrain.errors import run_cli
+from eeg_config import run_cli
 
 COMMANDS = {"pretraining": "pretraining", "primary": "primary", "process-primary": "primary"}
 HELP = {

@@ -23,7 +23,8 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
-from eeg_pretrain.configuration import ConfigError, apply_overrides, read_yaml, structure, unstructure
+from eeg_config import ConfigError, apply_overrides, read_yaml, structure, unstructure
+from eeg_io.layout import METADATA_COLUMNS
 
 LAYOUTS = ("auto", "bids", "flat")
 FORMATS = ("edf", "bdf", "vhdr", "set", "fif", "csv")
@@ -36,9 +37,6 @@ INCOMPLETE_POLICIES = ("drop", "pad")
 NON_FINITE_POLICIES = ("reject", "interpolate")
 ID_MATCHING = ("loose", "exact")
 MUSE_CHANNELS = ("AF7", "AF8", "TP9", "TP10")
-# Metadata column names of the pretraining layout (eeg_io.layout.METADATA_COLUMNS; a test keeps them
-# equal). Repeated here so that worker processes need not import eeg_io, which imports torch.
-METADATA_COLUMNS = ("participant", "run", "parent_window_id", "sub_window_id", "window_start", "window_end")
 
 
 def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eeg_pretrain.errors import UserError
+from eeg_config import UserError
 
 __all__ = ["DiscoveryError", "LabelsError", "MissingChannelError", "PrepareError", "RecordingError"]
 

@@ -22,12 +22,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eeg_io import layout
 from eeg_prepare.windowing import Windows
-from eeg_pretrain.configuration import atomic_write_bytes
 
 SETTINGS_KEY = "eeg_prepare.settings"
 SOURCES_KEY = "eeg_prepare.sources"
@@ -44,49 +43,33 @@ def _version() -> str:
 
 def windows_table(windows: Windows, participant: str, run: str) -> pa.Table:
     """The pretraining-layout table of one recording's kept windows (K rows)."""
-    num_rows = windows.data.shape[0]
-    columns: dict[str, pa.Array] = {
-        "participant": pa.array([participant] * num_rows, pa.string()),
-        "run": pa.array([run] * num_rows, pa.string()),
-        "parent_window_id": pa.array(windows.parent_ids, pa.int64()),
-        "sub_window_id": pa.array(windows.sub_ids, pa.int64()),
-        "window_start": pa.array(windows.starts, pa.float64()),
-        "window_end": pa.array(windows.ends, pa.float64()),
-    }
-    length = windows.data.shape[2]
-    offsets = pa.array(np.arange(num_rows + 1, dtype=np.int32) * length, pa.int32())
-    for c, name in enumerate(windows.channels):
-        values = np.ascontiguousarray(windows.data[:, c, :]).reshape(-1)  # (K * W,) row-major windows
-        columns[name] = pa.ListArray.from_arrays(offsets, pa.array(values, pa.float32()))
-    return pa.table(columns)
+    return layout.windows_table(
+        {name: windows.data[:, c, :] for c, name in enumerate(windows.channels)},
+        participant=participant,
+        run=run,
+        parent_window_id=windows.parent_ids,
+        sub_window_id=windows.sub_ids,
+        window_start=windows.starts,
+        window_end=windows.ends,
+    )
 
 
 def primary_table(
     windows: Windows, participant: str, run: str, label: int, participant_column: str, label_column: str
 ) -> pa.Table:
     """The primary-layout table of one recording: ids and label first, then the pretraining columns."""
-    table = windows_table(windows, participant, run)
-    num_rows = table.num_rows
-    table = table.add_column(1, label_column, pa.array([label] * num_rows, pa.int64()))
-    if participant_column.lower() == "participant":
-        return table.rename_columns([participant_column, *table.column_names[1:]])
-    return table.add_column(0, participant_column, pa.array([participant] * num_rows, pa.string()))
+    return layout.primary_table(
+        windows_table(windows, participant, run),
+        label,
+        participant_column=participant_column,
+        label_column=label_column,
+    )
 
 
 def write_parquet(table: pa.Table, path: str | os.PathLike, metadata: Mapping[str, Any]) -> None:
     """Write ``table`` to ``path`` atomically (temporary file + rename), with ``metadata`` (JSON-encoded
     values) in the Parquet key-value metadata. A reader never sees a half-written file."""
-    stored = dict(table.schema.metadata or {})
-    stored.update(
-        {key.encode(): json.dumps(value, sort_keys=True).encode() for key, value in metadata.items()}
-    )
-    stored[VERSION_KEY.encode()] = json.dumps(_version()).encode()
-    table = table.replace_schema_metadata(stored)
-    sink = pa.BufferOutputStream()
-    ids = [name for name in table.column_names if not pa.types.is_list(table.schema.field(name).type)]
-    # Dictionary encoding suits the repeated ids; sample values only waste time trying it.
-    pq.write_table(table, sink, compression="snappy", use_dictionary=ids)
-    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    layout.write_table(table, path, {**metadata, VERSION_KEY: _version()})
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any] | None:

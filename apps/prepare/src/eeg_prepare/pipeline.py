@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 import pyarrow as pa
 
+from eeg_config import atomic_write_text, dump_yaml, unstructure
 from eeg_prepare.config import PrepareConfig, default_primary_name, settings_of
 from eeg_prepare.discovery import Discovery, RecordingSource, discover
 from eeg_prepare.errors import DiscoveryError
@@ -30,7 +31,6 @@ from eeg_prepare.report import (
     write_report,
 )
 from eeg_prepare.tasks import pretraining_task, primary_task, run_tasks
-from eeg_pretrain.configuration import atomic_write_text, dump_yaml, unstructure
 
 EXIT_OK = 0
 EXIT_NOTHING_PRODUCED = 1

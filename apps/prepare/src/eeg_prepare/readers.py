@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
-from eeg_prepare.config import CSV_UNITS, METADATA_COLUMNS, ChannelConfig, CsvConfig
+from eeg_io.layout import METADATA_COLUMNS
+from eeg_prepare.config import CSV_UNITS, ChannelConfig, CsvConfig
 from eeg_prepare.discovery import RecordingSource
 from eeg_prepare.errors import MissingChannelError, RecordingError
 

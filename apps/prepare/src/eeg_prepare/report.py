@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import attrs
 
+from eeg_config import atomic_write_text
 from eeg_prepare.discovery import RecordingSource
 from eeg_prepare.windowing import WindowCounts
-from eeg_pretrain.configuration import atomic_write_text
 
 # Recording outcomes. written/included: windows went into an output; up_to_date: an existing output
 # was kept; skipped: left out by a rule (missing channel under skip_recording, no label, no window

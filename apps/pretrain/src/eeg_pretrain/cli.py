@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from eeg_montage import MontageError
 from eeg_pretrain.configuration import add_override_option
 from eeg_pretrain.errors import EXIT_INTERRUPTED, UserError, run_cli
 
@@ -75,7 +76,7 @@ def _ensure_synthetic_corpus(config, is_main: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_cli(lambda: _main(argv))
+    run_cli(lambda: _main(argv), also=(MontageError,))
 
 
 def _main(argv: list[str] | None) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from eeg_config import UserError
+
 __all__ = ["EEGDataError"]
 
 
-class EEGDataError(ValueError):
+class EEGDataError(UserError, ValueError):
     """A problem with the user's data or data settings, not a bug.
 
     The message always names the file (and the channel, row or key where that applies) and says

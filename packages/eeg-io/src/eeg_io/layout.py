@@ -7,15 +7,18 @@ Channel names are compared case-insensitively and carried upper-cased.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eeg_config import atomic_write_bytes
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 
@@ -31,8 +34,11 @@ __all__ = [
     "is_numeric_list_type",
     "open_parquet",
     "order_columns",
+    "primary_table",
     "row_order",
     "sort_key",
+    "windows_table",
+    "write_table",
 ]
 
 METADATA_COLUMNS: tuple[str, ...] = (
@@ -197,3 +203,131 @@ def sort_key(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         return to_numpy(column)
     return np.unique(np.array([str(v) for v in column.to_pylist()]), return_inverse=True)[1]
+
+
+# --- writing ---------------------------------------------------------------------------------------
+# The one writer of both layouts: prepare, the synthetic corpora, the benchmarks' real-data conversions
+# and the test fixtures build their tables here and write them with ``write_table``.
+
+
+def windows_table(
+    channels: Mapping[str, np.ndarray],
+    *,
+    participant: str,
+    run: str,
+    window_start: np.ndarray | None = None,
+    window_end: np.ndarray | None = None,
+    parent_window_id: np.ndarray | None = None,
+    sub_window_id: np.ndarray | None = None,
+) -> pa.Table:
+    """The pretraining-layout table of one participant-run: K rows, one per window.
+
+    Args:
+        channels: channel name -> samples ``[K, W]`` (µV), in column order; every channel has the same K.
+        window_start, window_end: ``[K]`` seconds from the start of the recording (float64); both None
+            (the columns are left out) where the times are unknown, e.g. separate trials.
+        parent_window_id, sub_window_id: ``[K]`` int64 window ids; default ``0..K-1`` and all zeros
+            (each window is its own parent).
+
+    Returns:
+        Columns ``participant, run, parent_window_id, sub_window_id[, window_start, window_end]`` then
+        one ``list<float32>`` column per channel.
+    """
+    if not channels:
+        raise ValueError("windows_table needs at least one channel")
+    blocks = {name: np.asarray(samples) for name, samples in channels.items()}
+    shapes = {name: block.shape for name, block in blocks.items()}
+    if any(len(shape) != 2 for shape in shapes.values()) or len({shape[0] for shape in shapes.values()}) != 1:
+        raise ValueError(f"channels must all be [K, W] arrays with the same K, got shapes {shapes}")
+    num_rows = next(iter(shapes.values()))[0]
+    if parent_window_id is None:
+        parent_window_id = np.arange(num_rows, dtype=np.int64)
+    if sub_window_id is None:
+        sub_window_id = np.zeros(num_rows, dtype=np.int64)
+    if (window_start is None) != (window_end is None):
+        raise ValueError("give both window_start and window_end, or neither (times unknown)")
+    per_row = {"parent_window_id": parent_window_id, "sub_window_id": sub_window_id}
+    if window_start is not None:
+        per_row.update(window_start=window_start, window_end=window_end)
+    for name, values in per_row.items():
+        if np.shape(values) != (num_rows,):
+            raise ValueError(
+                f"{name} must have one value per window ({num_rows}), got shape {np.shape(values)}"
+            )
+    columns: dict[str, pa.Array] = {
+        "participant": _repeated_string(participant, num_rows),
+        "run": _repeated_string(run, num_rows),
+        "parent_window_id": _numbers(parent_window_id, pa.int64()),
+        "sub_window_id": _numbers(sub_window_id, pa.int64()),
+    }
+    if window_start is not None:
+        columns["window_start"] = _numbers(window_start, pa.float64())
+        columns["window_end"] = _numbers(window_end, pa.float64())
+    for name, block in blocks.items():
+        length = block.shape[1]
+        offsets = _numbers(np.arange(num_rows + 1, dtype=np.int64) * length, pa.int32())
+        columns[name] = pa.ListArray.from_arrays(offsets, _numbers(block.reshape(-1), pa.float32()))
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns))
+
+
+def primary_table(
+    windows: pa.Table,
+    labels: int | Sequence[int] | np.ndarray,
+    *,
+    participant_column: str = "Participant",
+    label_column: str = "Remission",
+) -> pa.Table:
+    """The primary (labelled) layout: a :func:`windows_table` with the participant id and label first.
+
+    ``labels`` is one int64 label for the whole table or one per row (per-window labels: trials,
+    epochs). The participant id column doubles as the ``participant`` metadata column when it is
+    spelled so (case-insensitively); under another name it is added in front.
+    """
+    num_rows = windows.num_rows
+    values = np.broadcast_to(np.asarray(labels, dtype=np.int64), (num_rows,))
+    table = windows.add_column(1, label_column, _numbers(values, pa.int64()))
+    if participant_column.lower() == "participant":
+        return table.rename_columns([participant_column, *table.column_names[1:]])
+    return table.add_column(0, participant_column, table.column("participant"))
+
+
+def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[str, Any] | None = None) -> Path:
+    """Write ``table`` to the Parquet file ``path`` atomically (temporary file in the same folder, then a
+    rename): a reader never sees a half-written file. ``metadata`` values are stored JSON-encoded in the
+    file's key-value metadata. Returns ``path``."""
+    target = Path(path)
+    if metadata:
+        stored = dict(table.schema.metadata or {})
+        stored.update(
+            {key.encode(): json.dumps(value, sort_keys=True).encode() for key, value in metadata.items()}
+        )
+        table = table.replace_schema_metadata(stored)
+    # Dictionary encoding suits the repeated ids; sample values only waste time trying it.
+    ids = [field.name for field in table.schema if not is_list_type(field.type)]
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy", use_dictionary=ids)
+    atomic_write_bytes(target, sink.getvalue().to_pybytes())
+    return target
+
+
+# Arrays are built from buffers: pa.array()/pa.scalar() import pandas when it is installed, which
+# costs seconds in every fresh process (DataLoader workers, CLI runs).
+_NUMPY_TYPES = {
+    pa.int32(): np.int32,
+    pa.int64(): np.int64,
+    pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}
+
+
+def _numbers(values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    values = np.ascontiguousarray(values, dtype=_NUMPY_TYPES[type_])
+    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(values)])
+
+
+def _repeated_string(text: str, count: int) -> pa.Array:
+    data = text.encode()
+    offsets = np.arange(count + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data * count)]
+    )

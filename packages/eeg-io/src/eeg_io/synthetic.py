@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from eeg_io.layout import METADATA_COLUMNS
+from eeg_io.layout import METADATA_COLUMNS, windows_table, write_table
 
 __all__ = ["STANDARD_10_10_64", "STANDARD_10_20", "synthetic_signals", "write_synthetic_corpus"]
 
@@ -101,12 +100,8 @@ def write_synthetic_corpus(
                 dynamics=dynamics,
                 participant_seed=(seed, participant),
             )
-            table = _to_table(signals, channels, participant_id, str(run + 1), window_length, sfreq)
-            path = root / participant_id / f"{participant_id}_run-{run + 1}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            pq.write_table(table, temporary, compression="snappy", use_dictionary=["participant", "run"])
-            os.replace(temporary, path)
+            table = _windows_table(signals, channels, participant_id, str(run + 1), window_length, sfreq)
+            path = write_table(table, root / participant_id / f"{participant_id}_run-{run + 1}.parquet")
             paths.append(path)
     return sorted(paths)
 
@@ -284,46 +279,23 @@ def _neighbour_mixing(positions: np.ndarray, known: np.ndarray) -> np.ndarray:
     return kernel / np.sqrt((kernel**2).sum(axis=1, keepdims=True))  # unit variance per channel
 
 
-def _to_table(
+def _windows_table(
     signals: np.ndarray, channels: Sequence[str], participant: str, run: str, window_length: int, sfreq: float
 ) -> pa.Table:
     num_windows = signals.shape[1] // window_length
     window_ids = np.arange(num_windows, dtype=np.int64)
-    offsets = _numbers(np.arange(num_windows + 1, dtype=np.int32) * np.int32(window_length), pa.int32())
-    columns = {
-        "participant": _repeated_string(participant, num_windows),
-        "run": _repeated_string(run, num_windows),
-        "parent_window_id": _numbers(window_ids // SUB_WINDOWS_PER_PARENT, pa.int64()),
-        "sub_window_id": _numbers(window_ids % SUB_WINDOWS_PER_PARENT, pa.int64()),
-        "window_start": _numbers(window_ids * window_length / sfreq, pa.float64()),
-        "window_end": _numbers((window_ids + 1) * window_length / sfreq, pa.float64()),
-    }
-    for name, samples in zip(channels, signals, strict=True):
-        values = _numbers(samples[: num_windows * window_length], pa.float32())
-        columns[name] = pa.ListArray.from_arrays(offsets, values)
-    return pa.Table.from_arrays(list(columns.values()), names=list(columns))
-
-
-# Arrays are built from buffers: pa.array()/pa.scalar() import pandas when it is installed, which
-# costs seconds in every fresh process (DataLoader workers, CLI runs).
-_NUMPY_TYPES = {
-    pa.int32(): np.int32,
-    pa.int64(): np.int64,
-    pa.float32(): np.float32,
-    pa.float64(): np.float64,
-}
-
-
-def _numbers(values: np.ndarray, type_: pa.DataType) -> pa.Array:
-    values = np.ascontiguousarray(values, dtype=_NUMPY_TYPES[type_])
-    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(values)])
-
-
-def _repeated_string(text: str, count: int) -> pa.Array:
-    data = text.encode()
-    offsets = np.arange(count + 1, dtype=np.int32) * np.int32(len(data))
-    return pa.Array.from_buffers(
-        pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data * count)]
+    usable = signals[:, : num_windows * window_length]
+    return windows_table(
+        {
+            name: samples.reshape(num_windows, window_length)
+            for name, samples in zip(channels, usable, strict=True)
+        },
+        participant=participant,
+        run=run,
+        parent_window_id=window_ids // SUB_WINDOWS_PER_PARENT,
+        sub_window_id=window_ids % SUB_WINDOWS_PER_PARENT,
+        window_start=window_ids * window_length / sfreq,
+        window_end=(window_ids + 1) * window_length / sfreq,
     )
 
 

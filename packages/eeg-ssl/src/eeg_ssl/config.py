@@ -6,6 +6,8 @@ import warnings
 
 import attrs
 
+from eeg_config import UserError
+
 MASKING_STYLES = ("mae", "bert")
 #: BERT-style split of the selected tokens: zeros, Gaussian noise, unchanged.
 BERT_PROPORTIONS = (0.8, 0.1, 0.1)
@@ -13,7 +15,7 @@ BERT_PROPORTIONS = (0.8, 0.1, 0.1)
 BERT_RATIO_WARNING = 0.2
 
 
-class MaskingError(ValueError):
+class MaskingError(UserError, ValueError):
     """A masking setting a user chose is invalid."""
 
 

@@ -23,6 +23,7 @@ from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
 from eeg_ssm.heads import POOLINGS, ClassificationHead
 from eeg_ssm.mamba2 import Mamba2, RMSNormGated
 from eeg_ssm.model import EEGModel
+from eeg_ssm.optim import param_groups
 from eeg_ssm.spectral import BandPower, BandStatistics, SpectralConfigError, band_edges, log_band_power
 from eeg_ssm.ssd import ssd_chunked, ssd_sequential
 
@@ -55,6 +56,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "mamba_ssm_status",
+    "param_groups",
     "reverse_within_length",
     "save_checkpoint",
     "ssd_chunked",

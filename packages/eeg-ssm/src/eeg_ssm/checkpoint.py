@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from eeg_config import UserError
 from eeg_montage import MontageError
 from eeg_ssm.config import ModelConfig, ModelConfigError
 from eeg_ssm.model import EEGModel
@@ -24,7 +25,7 @@ _PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), torch.dtype
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be written, read, or loaded into the model it describes."""
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from eeg_config import UserError
+
 BACKENDS = ("auto", "mamba_ssm", "torch", "transformer")
 MISSING_CHANNEL_POLICIES = ("error", "zero")
 #: Token inputs: the raw window alone, or plus a learned projection of its log band power.
@@ -23,7 +25,7 @@ TARGETS = ("raw", "spectrum", "both")
 HEAD_ALIGNMENT = 8
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(UserError, ValueError):
     """A model setting a user chose is invalid, or a backend was asked for where it cannot run."""
 
 

@@ -1,0 +1,44 @@
+"""eeg_config: strict YAML -> attrs configs, ``--set`` overrides, user errors, atomic writes. No torch.
+
+The plumbing every library and app of the workspace shares:
+
+>>> from eeg_config import read_yaml, apply_overrides, structure      # doctest: +SKIP
+>>> config = structure(apply_overrides(read_yaml("run.yaml"), ["train.lr=1.0e-3"]), RunConfig)  # doctest: +SKIP
+"""
+
+from eeg_config.atomic import atomic_write_bytes, atomic_write_text
+from eeg_config.configuration import (
+    CONVERTER,
+    ConfigError,
+    add_override_option,
+    apply_overrides,
+    dump_yaml,
+    make_converter,
+    parse_override,
+    read_yaml,
+    structure,
+    unstructure,
+)
+from eeg_config.differences import config_differences, flatten
+from eeg_config.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, run_cli
+
+__all__ = [
+    "CONVERTER",
+    "EXIT_INTERRUPTED",
+    "EXIT_USER_ERROR",
+    "ConfigError",
+    "UserError",
+    "add_override_option",
+    "apply_overrides",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "config_differences",
+    "dump_yaml",
+    "flatten",
+    "make_converter",
+    "parse_override",
+    "read_yaml",
+    "run_cli",
+    "structure",
+    "unstructure",
+]

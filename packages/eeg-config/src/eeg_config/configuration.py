@@ -1,0 +1,248 @@
+"""YAML -> frozen attrs configs through one strict cattrs converter, with ``--set`` overrides.
+
+Shared by every app and library config. Strict means: unknown keys are errors, ints are never silently truncated from
+floats or parsed from strings, bools are real booleans, and each problem is reported as one line
+``what @ $.section.key``. Numeric strings such as ``"1e-4"`` (PyYAML reads ``1e-4`` as a string) are
+accepted for float fields only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import yaml
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn
+
+from eeg_config.errors import UserError
+
+T = TypeVar("T")
+
+
+class ConfigError(UserError):
+    """One or more problems in a config; ``problems`` holds one ``what @ $.path`` line each."""
+
+    def __init__(self, problems: Sequence[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f"invalid config {source}" if source else "invalid config"
+        super().__init__(where + ":\n  " + "\n  ".join(self.problems))
+
+
+class _FieldError(ValueError):
+    """A constructor (validator) error pinned to the field it concerns."""
+
+
+def _strict_int(value: Any, _type: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError(f"expected int, got {value!r}")
+    return value
+
+
+def _strict_float(value: Any, _type: type) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected float, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"expected float, got {value!r}")
+
+
+def _strict_bool(value: Any, _type: type) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _strict_str(value: Any, _type: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected string, got {value!r}")
+    return value
+
+
+def _field_of(cls: type, exc: BaseException, raw: Mapping[str, Any] | None = None) -> str | None:
+    """Which field a validator error concerns: the attribute it carries, the field its message names,
+    or the field whose validator rejects the raw value on its own."""
+    for arg in exc.args:
+        if isinstance(arg, attrs.Attribute):
+            return arg.name
+    text = str(exc.args[0]) if exc.args else str(exc)
+    for name in sorted((f.name for f in attrs.fields(cls)), key=len, reverse=True):
+        if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
+            return name
+    for field in attrs.fields(cls):
+        if raw is None or field.validator is None or field.name not in raw:
+            continue
+        try:
+            value = field.converter(raw[field.name]) if callable(field.converter) else raw[field.name]
+            field.validator(None, field, value)
+        except Exception:
+            return field.name
+    return None
+
+
+def _message_of(exc: BaseException) -> str:
+    return str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else str(exc)
+
+
+def _pin_unplaced(cls: type, group: ClassValidationError, raw: Mapping[str, Any]) -> ClassValidationError:
+    """Give errors raised by the class's validators or ``__attrs_post_init__`` the path of their field."""
+    pinned: list[Exception] = []
+    for exc in group.exceptions:
+        notes = getattr(exc, "__notes__", [])
+        if isinstance(exc, ForbiddenExtraKeysError) or any(
+            isinstance(n, cattrs.errors.AttributeValidationNote) for n in notes
+        ):
+            pinned.append(exc)
+            continue
+        field = _field_of(cls, exc, raw)
+        err = _FieldError(_message_of(exc))
+        if field is not None:
+            err.__notes__ = [cattrs.errors.AttributeValidationNote(f"in {field}", field, object)]
+        pinned.append(err)
+    return ClassValidationError(group.message, pinned, cls)
+
+
+def make_converter() -> cattrs.Converter:
+    """The one strict converter every app uses."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook(str, _strict_str)
+
+    def attrs_hook_factory(cls: type) -> Any:
+        base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+
+        def structure(value: Any, _type: type) -> Any:
+            if not isinstance(value, Mapping):
+                raise ValueError(f"expected a mapping of keys for {cls.__name__}, got {value!r}")
+            try:
+                return base(value, cls)
+            except ClassValidationError as exc:
+                raise _pin_unplaced(cls, exc, value) from None
+            except (ValueError, TypeError) as exc:
+                raise _pin_unplaced(
+                    cls, ClassValidationError(f"while structuring {cls.__name__}", [exc], cls), value
+                ) from None
+
+        return structure
+
+    conv.register_structure_hook_factory(attrs.has, attrs_hook_factory)
+    return conv
+
+
+CONVERTER = make_converter()
+
+
+def _format_exception(exc: BaseException, _type: type | None) -> str:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return f"unknown key(s) {', '.join(sorted(exc.extra_fields))}"
+    if isinstance(exc, KeyError):
+        return "required key missing"
+    return _message_of(exc)
+
+
+def structure(data: Mapping[str, Any], cls: type[T], source: str | None = None) -> T:
+    """Build ``cls`` from plain data, raising :class:`ConfigError` with one line per problem."""
+    try:
+        return CONVERTER.structure(dict(data), cls)
+    except ClassValidationError as exc:
+        raise ConfigError(
+            cattrs.transform_error(exc, path="$", format_exception=_format_exception), source
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError([f"{_message_of(exc)} @ $"], source) from None
+
+
+def unstructure(config: Any) -> dict[str, Any]:
+    """Plain dict of a config (tuples become lists so YAML and MLflow read it back)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(CONVERTER.unstructure(config))
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML mapping, with errors naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([f"config file not found: {p}"])
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(p)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"expected a mapping of sections at the top level, got {type(data).__name__}"], str(p)
+        )
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``section.key=value`` -> (``["section", "key"]``, YAML-parsed value)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError([f"--set expects section.key=value, got {text!r}"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """The apps' repeatable ``--set section.key=value`` option, collected in ``args.overrides``."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help=help
+    )
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to nested plain data (a copy); unknown keys are caught by the converter."""
+    result = _deep_copy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = result
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError([f"--set {text!r}: {part} is not a section"])
+            node = child
+        node[path[-1]] = value
+    return result
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False)

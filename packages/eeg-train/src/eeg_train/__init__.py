@@ -1,0 +1,42 @@
+"""eeg_train: the run plumbing that pretraining and fine-tuning share.
+
+MLflow trackers behind a tiny protocol (:class:`Tracker`; nested child runs), the warmup + cosine
+learning-rate schedule, device choice, and the DDP helpers (process group under torchrun, sums and
+flags across ranks).
+"""
+
+from eeg_train.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    any_rank,
+    barrier,
+    init_distributed,
+    pick_device,
+    shutdown,
+)
+from eeg_train.schedule import warmup_cosine
+from eeg_train.tracking import (
+    MAX_PARAM_LENGTH,
+    ChildRunTracker,
+    MlflowTracker,
+    NullTracker,
+    Tracker,
+    child_tracker,
+)
+
+__all__ = [
+    "MAX_PARAM_LENGTH",
+    "ChildRunTracker",
+    "DistInfo",
+    "MlflowTracker",
+    "NullTracker",
+    "Tracker",
+    "all_reduce_sum",
+    "any_rank",
+    "barrier",
+    "child_tracker",
+    "init_distributed",
+    "pick_device",
+    "shutdown",
+    "warmup_cosine",
+]

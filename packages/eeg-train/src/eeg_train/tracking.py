@@ -1,0 +1,170 @@
+"""MLflow behind a tiny protocol, so training code never checks ranks or flags and tests can use fakes.
+
+:class:`MlflowTracker` is one run (new, resumed, or a child of a sweep's parent run);
+:func:`child_tracker` nests a run under it through the MLflow client, so the parent stays the active
+run meanwhile (finetune's one child run per fold).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["MAX_PARAM_LENGTH", "ChildRunTracker", "MlflowTracker", "NullTracker", "Tracker", "child_tracker"]
+
+log = logging.getLogger(__name__)
+
+MAX_PARAM_LENGTH = 6000  # MLflow's limit for a param value
+
+
+class Tracker(Protocol):
+    run_id: str | None
+
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None: ...
+    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None: ...
+    def close(self, status: str = "FINISHED") -> None: ...
+
+
+class NullTracker:
+    """Used on ranks other than 0 and when tracking is disabled."""
+
+    run_id: str | None = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        pass
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        pass
+
+    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
+        pass
+
+    def close(self, status: str = "FINISHED") -> None:
+        pass
+
+
+class MlflowTracker:
+    """One MLflow run: new, resumed (``run_id``), or a child of ``parent_run_id`` (sweeps)."""
+
+    def __init__(
+        self,
+        uri: str | None,
+        experiment: str,
+        run_name: str,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        import mlflow
+
+        self._mlflow = mlflow
+        if uri:
+            mlflow.set_tracking_uri(uri)
+        self.uri = mlflow.get_tracking_uri()
+        mlflow.set_experiment(experiment)
+        all_tags = dict(tags or {})
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        if run_id:
+            self.run = mlflow.start_run(run_id=run_id)
+        else:
+            self.run = mlflow.start_run(run_name=run_name, tags=all_tags or None)
+        self.run_id = self.run.info.run_id
+        log.info("MLflow run %s (%s) at %s", run_name, self.run_id, self.uri)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        clean = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()}
+        existing = self._mlflow.get_run(self.run_id).data.params
+        fresh = {k: v for k, v in clean.items() if k not in existing}  # params are write-once in MLflow
+        if fresh:
+            self._mlflow.log_params(fresh)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        finite = {k: float(v) for k, v in metrics.items() if v == v and abs(float(v)) != float("inf")}
+        if finite:
+            self._mlflow.log_metrics(finite, step=step)
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        self._mlflow.log_artifact(str(Path(path)), artifact_path=artifact_path)
+
+    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
+        """Register the files in ``local_dir`` (best checkpoint, config) as a model version named ``name``.
+
+        MLflow 3 registers logged models, so the folder becomes one; stores without a registry only warn.
+        """
+        try:
+            if hasattr(self._mlflow, "initialize_logged_model"):
+                model = self._mlflow.initialize_logged_model(
+                    name=name, source_run_id=self.run_id, model_type="eeg-ssm-checkpoint"
+                )
+                self._mlflow.MlflowClient().log_model_artifacts(model.model_id, str(local_dir))
+                self._mlflow.finalize_logged_model(model.model_id, "READY")
+                uri = f"models:/{model.model_id}"
+            else:  # MLflow 2: any run artifact folder can be registered
+                self.log_artifact(local_dir, "model")
+                uri = f"runs:/{self.run_id}/model"
+            self._mlflow.register_model(uri, name)
+        except Exception as exc:  # the file store and some servers have no model registry
+            log.warning("model not registered in MLflow (%s): %s", self.uri, str(exc).splitlines()[0])
+
+    def close(self, status: str = "FINISHED") -> None:
+        self._mlflow.end_run(status=status)
+
+
+class ChildRunTracker:
+    """A run tagged ``mlflow.parentRunId`` = the parent's run id, in the parent's experiment."""
+
+    def __init__(self, parent: MlflowTracker, run_name: str, tags: Mapping[str, str] | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(parent.uri)
+        run = self.client.create_run(
+            parent.run.info.experiment_id,
+            run_name=run_name,
+            tags={"mlflow.parentRunId": parent.run_id, **(tags or {})},
+        )
+        self.run_id: str | None = run.info.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(
+            self.run_id, params=[Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
+        )
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        finite = [
+            Metric(k, float(v), now, step)
+            for k, v in metrics.items()
+            if v == v and abs(float(v)) != float("inf")
+        ]
+        if finite:
+            self.client.log_batch(self.run_id, metrics=finite)
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(Path(path)), artifact_path)
+
+    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
+        """Models are registered from the parent run only."""
+
+    def close(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status)
+
+
+def child_tracker(parent: Tracker, run_name: str, tags: Mapping[str, str] | None = None) -> Tracker:
+    """A nested run under ``parent``; a :class:`NullTracker` when the parent does not track."""
+    if isinstance(parent, MlflowTracker):
+        return ChildRunTracker(parent, run_name, tags)
+    return NullTracker()
