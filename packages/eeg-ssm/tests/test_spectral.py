@@ -124,3 +124,21 @@ def test_raw_model_draws_the_seed_weights() -> None:
     assert model.band_power is None and model.spectral_projection is None
     assert model.head.weight.shape == (64, 16)
     assert not any("band_power" in k or "spectral" in k for k in model.state_dict())
+
+
+def test_masked_window_shows_the_standardised_mean_on_the_spectral_branch() -> None:
+    config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, input="raw+spectrum",
+                         sampling_rate=64.0)  # fmt: skip
+    model = EEGModel(config).eval()
+    model.band_power.set_statistics(torch.full((model.band_power.n_bands,), -4.0), torch.ones(model.band_power.n_bands))
+    windows = torch.randn(1, 3, 64)
+    windows[0, 1] = 0.0
+    with torch.no_grad():
+        tokens = model.embed(windows, ["CZ"], torch.tensor([3]))
+        expected = (
+            model.input_projection(windows[:, 1:2])
+            + model.spectral_projection.bias
+            + model.spatial(["CZ"]).unsqueeze(1)
+            + model.temporal(torch.tensor([3]), 3)[:, 1:2]
+        )
+    torch.testing.assert_close(tokens[:, 1:2], expected)

@@ -37,7 +37,7 @@ from eeg_pretrain.errors import UserError
 from eeg_pretrain.optim import param_groups, warmup_cosine
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
-from eeg_ssl import ReconstructionMeter, apply_mask, make_targets, split_prediction, weighted_sse
+from eeg_ssl import ReconstructionMeter, apply_mask, make_targets, scored_windows, split_prediction, weighted_sse
 from eeg_ssm import BandStatistics, EEGModel, save_checkpoint
 
 log = logging.getLogger("eeg_pretrain")
@@ -307,10 +307,12 @@ class Trainer:
         sample of the global batch (all micro-batches, all ranks), so DDP equals one big batch. With two
         target parts the loss is their weighted sum, each part's mean taken over its own global count."""
         cfg = self.config.train
-        masked = sum(int(b["mask"].sum()) for b in group)
-        global_masked = float(all_reduce_sum(torch.tensor([float(masked)]), self.dist).item())
+        # scored windows per part (the spectrum skips flat dropout windows), summed over micro-batches and ranks
+        windows = [scored_windows(b["windows"], b["mask"], b["valid"], self.parts)[0] for b in group]
+        masked = torch.tensor([float(sum(int(m[p].sum()) for m in windows)) for p in self.parts])
+        global_masked = all_reduce_sum(masked, self.dist).tolist()
         sizes = {"raw": self.config.model.window_length, "spectrum": self.config.model.bands}
-        counts = {part: global_masked * sizes[part] for part in self.parts}  # scored values per part
+        counts = {p: n * sizes[p] for p, n in zip(self.parts, global_masked, strict=True)}  # scored values
         # DDP averages gradients over ranks, hence world_size in each part's weight
         weights = {part: w * self.dist.world_size for part, w in zip(self.parts, self.weights, strict=True)}
         part_sums = dict.fromkeys(self.parts, 0.0)
@@ -371,7 +373,8 @@ class Trainer:
         """Hide the batch's masked windows on the device (the loader sends only the mask plan), run the model.
 
         Returns ``(pred, target, mask, valid)`` on the device; ``pred`` and ``target`` are ``{part: (B, L,
-        D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked windows).
+        D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked windows),
+        ``mask`` and ``valid`` ``{part: (B, L)}`` (:func:`eeg_ssl.scored_windows`).
         """
         target = batch["windows"].to(self.device, non_blocking=True)
         plan = batch["mask_plan"].to(self.device, non_blocking=True)
@@ -381,7 +384,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             pred = model(inputs, batch["channels"], lengths)
         preds = split_prediction(pred.float(), self.parts, self.config.model.window_length)
-        return preds, make_targets(target, self.parts, self.model.band_power), plan.mask, valid
+        masks, valids = scored_windows(target, plan.mask, valid, self.parts)
+        return preds, make_targets(target, self.parts, self.model.band_power), masks, valids
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -447,11 +451,10 @@ class Trainer:
         batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():
-            pred, target, mask, _ = self._forward(self.model, batch)
+            pred, target, mask, valid = self._forward(self.model, batch)
         self.model.train()
         path = self.save_dir / "reconstructions.png"
         inputs = apply_mask(batch["windows"], batch["mask_plan"])
-        valid = batch["valid"].to(self.device)
         edges = self.model.band_power.edges if self.model.band_power is not None else None
         if plot_reconstructions(
             path, target, inputs, pred, mask, valid, batch["channels"], limit,

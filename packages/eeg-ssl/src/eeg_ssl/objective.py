@@ -91,16 +91,37 @@ def make_targets(
     return out
 
 
+def scored_windows(
+    windows: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, parts: tuple[str, ...]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Per part, the windows scored (``mask``) and the windows that count as real context (``valid``).
+
+    Raw samples: the masks as given. Spectrum: exactly flat windows (every sample equal: a signal dropout,
+    whose log band power is the transform's floor, far below any real spectrum) are neither scored nor
+    part of a context mean; a dropout says nothing about the EEG's spectrum. windows ``(B, L, W)``; mask,
+    valid bool ``(B, L)``. Returns ``({part: mask}, {part: valid})``.
+    """
+    masks, valids = {}, {}
+    for part in parts:
+        if part == "spectrum":
+            live = windows.amax(dim=-1) != windows.amin(dim=-1)  # (B, L)
+            masks[part], valids[part] = mask & live, valid & live
+        else:
+            masks[part], valids[part] = mask, valid
+    return masks, valids
+
+
 def weighted_sse(
-    pred: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], mask: torch.Tensor,
-    weights: Mapping[str, float], counts: Mapping[str, float],
+    pred: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor],
+    mask: torch.Tensor | Mapping[str, torch.Tensor], weights: Mapping[str, float], counts: Mapping[str, float],
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
     """``sum_p weights[p] * SSE_p / counts[p]`` (the loss when ``counts`` are the global scored counts) and
-    each part's SSE. With one part of weight 1 this is exactly ``masked_sse / count``."""
+    each part's SSE; ``mask`` is one ``(B, L)`` mask or one per part. With one part of weight 1 this is
+    exactly ``masked_sse / count``."""
     total = None
     parts = {}
     for name, value in pred.items():
-        sse, _ = masked_sse(value, target[name], mask)
+        sse, _ = masked_sse(value, target[name], mask[name] if isinstance(mask, Mapping) else mask)
         parts[name] = sse
         term = sse * (weights[name] / max(counts[name], 1.0))
         total = term if total is None else total + term

@@ -69,6 +69,10 @@ class EEGModel(nn.Module):
         if self.spectral_projection is not None:
             assert self.band_power is not None
             spectrum = self.band_power(windows).to(tokens.dtype)  # (B, L, n_bands), standardised
+            # A masked (all-zero) or flat window shows 0, the standardised mean, as the raw branch shows
+            # zeros, the normalised mean, instead of its power floor far below every real spectrum.
+            flat = (windows.amax(dim=-1) == windows.amin(dim=-1)).unsqueeze(-1)  # (B, L, 1)
+            spectrum = spectrum.masked_fill(flat, 0.0)
             tokens = tokens + self.spectral_projection(spectrum)
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
