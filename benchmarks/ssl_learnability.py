@@ -47,15 +47,15 @@ COMBOS = tuple((target, inputs) for target in ("raw", "spectrum", "both") for in
 SYNTHETIC_CHANNELS = ["Fz", "C3", "C4", "Pz", "O1", "O2"]
 
 
-def synthetic_corpus(root: Path) -> dict:
-    """24 participants x 6 channels x 32 windows of 4 s at 128 Hz; returns the data section."""
+def synthetic_corpus(root: Path, windows: int = 32) -> dict:
+    """24 participants x 6 channels x ``windows`` windows of 4 s at 128 Hz; returns the data section."""
     write_synthetic_corpus(
-        root, participants=24, channels=SYNTHETIC_CHANNELS, windows_per_run=32, window_length=512, sfreq=128.0
+        root, participants=24, channels=SYNTHETIC_CHANNELS, windows_per_run=windows, window_length=512, sfreq=128.0
     )
     return {"dataset_path": str(root), "window_length": 512, "sampling_rate": 128.0, "val_ratio": 0.25}
 
 
-def blink_corpus(root: Path) -> dict:
+def blink_corpus(root: Path, windows: int = 0) -> dict:
     """The Blink recordings in the pretraining layout (17 files, 4 channels, 50 trials of 510 samples)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from blink import SAMPLING_RATE, TRIAL_SAMPLES, write_blink
@@ -66,16 +66,16 @@ def blink_corpus(root: Path) -> dict:
             "val_ratio": 0.2}  # fmt: skip
 
 
-def run_one(data: dict, target: str, inputs: str, seed: int, epochs: int, save_dir: Path) -> dict:
+def run_one(data: dict, target: str, inputs: str, seed: int, args: argparse.Namespace, save_dir: Path) -> dict:
     config = build_config(
         {
             "data": {**data, "batch_size": 8, "num_workers": 0, "split_group": "participant"},
-            "model": {"d_model": 64, "num_layers": 2, "d_state": 16, "headdim": 16, "backend": "torch",
-                      "bidirectional": True, "input": inputs},  # fmt: skip
-            "masking": {"style": "mae", "ratio": 0.4},
+            "model": {"d_model": args.d_model, "num_layers": args.layers, "d_state": 16, "headdim": 16,
+                      "backend": "torch", "bidirectional": True, "input": inputs, "dropout": args.dropout},  # fmt: skip
+            "masking": {"style": "mae", "ratio": args.ratio},
             "objective": {"target": target},
-            "train": {"save_dir": str(save_dir), "epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
-                      "num_plot_examples": 0},  # fmt: skip
+            "train": {"save_dir": str(save_dir), "epochs": args.epochs, "lr": args.lr, "seed": seed, "quiet": True,
+                      "num_plot_examples": 0, "weight_decay": args.weight_decay},  # fmt: skip
             "tracking": {"enabled": False},
         }
     )
@@ -105,6 +105,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--combos", default=None, help="target/input pairs, e.g. spectrum/raw+spectrum,raw/raw")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=3.0e-3)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--ratio", type=float, default=0.4, help="mask ratio")
+    parser.add_argument("--synthetic-windows", type=int, default=32, help="windows per synthetic recording")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
@@ -118,10 +125,10 @@ def main() -> None:
     results: dict[tuple[str, str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets.split(","):
-            data = builders[dataset](Path(tmp) / dataset)
+            data = builders[dataset](Path(tmp) / dataset, args.synthetic_windows)
             for target, inputs in combos:
                 for seed in seeds:
-                    r = run_one(data, target, inputs, seed, args.epochs, Path(tmp) / "run")
+                    r = run_one(data, target, inputs, seed, args, Path(tmp) / "run")
                     results.setdefault((dataset, target, inputs), []).append(r)
                     print(
                         f"{dataset:9s} {target:8s} {inputs:12s} {seed:4d} {r['held_out'][:14]:14s} "

@@ -119,7 +119,7 @@ def test_raw_checkpoint_from_before_the_objective_settings_resumes(
     _run(["--config", str(path), "--stop-after-epochs", "1"])
     last = tmp_path / "old" / "mamba2_eeg_pretrained_last.pt"
     payload = torch.load(last, weights_only=True)
-    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax"):
+    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context"):
         del payload["model_config"][key]
     torch.save(payload, last)
     _run(["--config", str(path), "--resume", str(last)])

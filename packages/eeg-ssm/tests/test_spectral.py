@@ -142,3 +142,27 @@ def test_masked_window_shows_the_standardised_mean_on_the_spectral_branch() -> N
             + model.temporal(torch.tensor([3]), 3)[:, 1:2]
         )
     torch.testing.assert_close(tokens[:, 1:2], expected)
+
+
+def test_spectral_context_starts_the_spectrum_head_at_the_context_mean() -> None:
+    """With a zero head, the predicted band power of a masked window is the mean standardised band power
+    of its sequence's visible windows: the context-mean baseline (padding and masked windows excluded)."""
+    config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, target="both",
+                         sampling_rate=64.0)  # fmt: skip
+    model = EEGModel(config).eval()
+    torch.nn.init.zeros_(model.head.weight)
+    torch.nn.init.zeros_(model.head.bias)
+    windows = torch.randn(2, 6, 64)
+    windows[:, 2] = 0.0  # masked
+    windows[1, 4:] = 5.0  # padding (row 1 has 4 real windows)
+    lengths = torch.tensor([6, 4])
+    with torch.no_grad():
+        out = model(windows, ["CZ", "O1"], lengths)
+        spectrum = model.band_power(windows)
+    bands = model.band_power.n_bands
+    assert torch.equal(out[..., :64], torch.zeros(2, 6, 64))
+    for row, visible in ((0, [0, 1, 3, 4, 5]), (1, [0, 1, 3])):
+        torch.testing.assert_close(out[row, 2, 64:], spectrum[row, visible].mean(dim=0))
+    assert out.shape[-1] == 64 + bands
+    plain = EEGModel(config.evolve(spectral_context=False)).eval()
+    assert set(plain.state_dict()) == set(model.state_dict())  # the context is parameter-free
