@@ -82,7 +82,18 @@ def test_rows_csv_and_table(tmp_path):
     assert "interp loss" in table[0] and "wall time" in table[0] and "checkpoint" in table[0]
     first = table[1].split()
     assert "skill" in table[0] and "r2 gap" in table[0]
-    assert first[:10] == ["0.20", "mae", "finished", "0.8000", "0.200", "-0.300", "0.250", "1.5000", "3", "1:02:05"]
+    assert first[:10] == [
+        "0.20",
+        "mae",
+        "finished",
+        "0.8000",
+        "0.200",
+        "-0.300",
+        "0.250",
+        "1.5000",
+        "3",
+        "1:02:05",
+    ]
     assert rows[0]["val_skill"] == -0.3 and rows[0]["target"] == "spectrum" and rows[0]["r2_gap"] == 0.25
     assert float(read[0]["val_skill"]) == -0.3 and read[0]["input"] == "raw+spectrum"
     assert table[2].split()[:4] == ["0.40", "mae", "failed", "-"]

@@ -1,8 +1,8 @@
+import math
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import math
 
 from eeg_ssl import ReconstructionMeter, interpolate_masked, mask_tokens, masked_mse, reconstruction_r2
 

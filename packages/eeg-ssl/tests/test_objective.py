@@ -93,7 +93,11 @@ def test_split_and_make_targets() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "key"),
-    [({"target": "wave"}, "target"), ({"spectrum_weight": 1.5}, "spectrum_weight"), ({"stats_sequences": 0}, "stats_sequences")],
+    [
+        ({"target": "wave"}, "target"),
+        ({"spectrum_weight": 1.5}, "spectrum_weight"),
+        ({"stats_sequences": 0}, "stats_sequences"),
+    ],
 )
 def test_objective_config_errors_name_the_key(kwargs, key) -> None:
     with pytest.raises(ObjectiveError, match=rf"^{key}: expected"):

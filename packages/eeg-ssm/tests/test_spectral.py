@@ -130,7 +130,9 @@ def test_masked_window_shows_the_standardised_mean_on_the_spectral_branch() -> N
     config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, input="raw+spectrum",
                          sampling_rate=64.0)  # fmt: skip
     model = EEGModel(config).eval()
-    model.band_power.set_statistics(torch.full((model.band_power.n_bands,), -4.0), torch.ones(model.band_power.n_bands))
+    model.band_power.set_statistics(
+        torch.full((model.band_power.n_bands,), -4.0), torch.ones(model.band_power.n_bands)
+    )
     windows = torch.randn(1, 3, 64)
     windows[0, 1] = 0.0
     with torch.no_grad():

@@ -49,7 +49,9 @@ def config_differences(
     A setting absent from one side counts as its :class:`~eeg_ssm.ModelConfig` default, so a checkpoint
     written before the objective settings existed (``input``, ``target``, bands) compares as raw/raw.
     """
-    defaults = {f.name: f.default for f in attrs.fields(ModelConfig) if not isinstance(f.default, attrs.Factory)}
+    defaults = {
+        f.name: f.default for f in attrs.fields(ModelConfig) if not isinstance(f.default, attrs.Factory)
+    }
     saved = {**{k: v for k, v in defaults.items() if k in wanted}, **saved}
     wanted = {**{k: v for k, v in defaults.items() if k in saved}, **wanted}
     if not (_uses_spectrum(saved) or _uses_spectrum(wanted)):

@@ -37,7 +37,14 @@ from eeg_pretrain.errors import UserError
 from eeg_pretrain.optim import param_groups, warmup_cosine
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
-from eeg_ssl import ReconstructionMeter, apply_mask, make_targets, scored_windows, split_prediction, weighted_sse
+from eeg_ssl import (
+    ReconstructionMeter,
+    apply_mask,
+    make_targets,
+    scored_windows,
+    split_prediction,
+    weighted_sse,
+)
 from eeg_ssm import BandStatistics, EEGModel, save_checkpoint
 
 log = logging.getLogger("eeg_pretrain")
@@ -554,7 +561,12 @@ class Trainer:
             "val_context_mean_baseline": val("context_mean_baseline"),
             "train_r2": best.get("train_r2"),
             "r2_gap": best.get("r2_gap"),
-            **{f"val_{p}_{k}": val(f"{p}_{k}") for p in self.parts if len(self.parts) > 1 for k in ("r2", "skill")},
+            **{
+                f"val_{p}_{k}": val(f"{p}_{k}")
+                for p in self.parts
+                if len(self.parts) > 1
+                for k in ("r2", "skill")
+            },
             "wall_seconds": self.state.train_seconds,
             "checkpoint": str((self.save_dir / CHECKPOINT_BEST).resolve()),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),

@@ -79,7 +79,9 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "val_skill": _number(summary.get("val_skill")) if finished else None,
                 "val_zero_baseline": _number(summary.get("val_zero_baseline")) if finished else None,
                 "val_interp_baseline": _number(summary.get("val_interp_baseline")) if finished else None,
-                "val_context_mean_baseline": _number(summary.get("val_context_mean_baseline")) if finished else None,
+                "val_context_mean_baseline": _number(summary.get("val_context_mean_baseline"))
+                if finished
+                else None,
                 "train_r2": _number(summary.get("train_r2")) if finished else None,
                 "r2_gap": _number(summary.get("r2_gap")) if finished else None,
                 # summaries written before targets existed were raw/raw

@@ -17,7 +17,11 @@ from eeg_ssl.losses import masked_sse
 
 TARGETS = ("raw", "spectrum", "both")
 #: The parts each target scores, in the head's output order (samples first).
-TARGET_PARTS: dict[str, tuple[str, ...]] = {"raw": ("raw",), "spectrum": ("spectrum",), "both": ("raw", "spectrum")}
+TARGET_PARTS: dict[str, tuple[str, ...]] = {
+    "raw": ("raw",),
+    "spectrum": ("spectrum",),
+    "both": ("raw", "spectrum"),
+}
 
 
 class ObjectiveError(ValueError):
@@ -64,7 +68,9 @@ class ObjectiveConfig:
         return (1.0,)
 
 
-def split_prediction(pred: torch.Tensor, parts: tuple[str, ...], window_length: int) -> dict[str, torch.Tensor]:
+def split_prediction(
+    pred: torch.Tensor, parts: tuple[str, ...], window_length: int
+) -> dict[str, torch.Tensor]:
     """The head's ``(B, L, D)`` output as ``{part: (B, L, D_part)}`` (samples first, then bands)."""
     if parts == ("raw", "spectrum"):
         return {"raw": pred[..., :window_length], "spectrum": pred[..., window_length:]}
@@ -72,7 +78,9 @@ def split_prediction(pred: torch.Tensor, parts: tuple[str, ...], window_length: 
 
 
 def make_targets(
-    windows: torch.Tensor, parts: tuple[str, ...], spectrum: Callable[[torch.Tensor], torch.Tensor] | None = None
+    windows: torch.Tensor,
+    parts: tuple[str, ...],
+    spectrum: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """``{part: (B, L, D_part)}`` targets of the unmasked ``windows (B, L, W)``.
 
