@@ -45,30 +45,27 @@ def smooth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     does not allow in a test-sized run.
     """
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from eeg_io.layout import windows_table, write_table
 
     root = tmp_path_factory.mktemp("smooth")
     rng = np.random.default_rng(0)
     windows = 16
     t = np.arange(windows * TINY_WINDOW) / TINY_WINDOW  # time in windows
     for p in range(8):
-        columns = {
-            "participant": [f"sub-{p:02d}"] * windows,
-            "run": ["1"] * windows,
-            "parent_window_id": list(range(windows)),
-            "sub_window_id": [0] * windows,
-            "window_start": [float(i) for i in range(windows)],
-            "window_end": [float(i + 1) for i in range(windows)],
-        }
+        channels = {}
         for channel in TINY_CHANNELS:
             f1, f2 = rng.uniform(0.2, 0.6, size=2)
             signal = np.sin(2 * np.pi * f1 * t + rng.uniform(0, 2 * np.pi)) + 0.6 * np.sin(
                 2 * np.pi * f2 * t + rng.uniform(0, 2 * np.pi)
             )
-            signal = (signal + 0.1 * rng.standard_normal(t.size)).astype(np.float32)
-            columns[channel] = pa.array(list(signal.reshape(windows, TINY_WINDOW)), pa.list_(pa.float32()))
-        pq.write_table(pa.table(columns), root / f"sub-{p:02d}_run-1.parquet")
+            signal = signal + 0.1 * rng.standard_normal(t.size)
+            channels[channel] = signal.reshape(windows, TINY_WINDOW)
+        starts = np.arange(windows, dtype=np.float64)
+        table = windows_table(
+            channels, participant=f"sub-{p:02d}", run="1", window_start=starts, window_end=starts + 1.0
+        )
+        write_table(table, root / f"sub-{p:02d}_run-1.parquet")
     return root
 
 
@@ -120,7 +117,7 @@ def write_config(tmp_path: Path):
     return write
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # a plain function: module-scoped fixtures may use it too
 def make_config():
     """``make_config(corpus, save_dir, tracking_uri, **section_overrides) -> dict`` (see :func:`tiny_config`)."""
     return tiny_config

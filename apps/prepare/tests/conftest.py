@@ -66,6 +66,45 @@ class Writers:
         return path
 
     @staticmethod
+    def gdf(path: Path, data_uv: np.ndarray, names: Sequence[str], sfreq: float) -> Path:
+        """GDF 1.25 as MNE reads it: one record per second (``sfreq`` whole), int16 samples at 0.1 µV,
+        an empty event table. (MNE writes no GDF, so the header is packed here, field by field.)"""
+        import struct
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data_uv = np.asarray(data_uv, dtype=np.float64)
+        ns, per_record = len(names), round(sfreq)
+        n_records = data_uv.shape[1] // per_record
+        digital = np.round(data_uv[:, : n_records * per_record] * 10).clip(-32768, 32767).astype("<i2")
+        head = b"GDF 1.25" + b"X X".ljust(80) + b"test".ljust(80) + b"2024010112000000"
+        head += struct.pack("<q", 256 * (ns + 1)) + bytes(24 + 20)  # header bytes; equipment..., reserved
+        head += struct.pack("<qIII", n_records, 1, 1, ns)  # records of 1/1 s, channels
+        head += b"".join(n.encode().ljust(16) for n in names) + bytes(80 * ns)  # labels, transducers
+        head += b"".join(b"uV".ljust(8) for _ in names)
+        head += struct.pack(f"<{2 * ns}d", *([-3276.8] * ns), *([3276.7] * ns))  # physical min, max
+        head += struct.pack(f"<{2 * ns}q", *([-32768] * ns), *([32767] * ns))  # digital min, max
+        head += bytes(80 * ns) + struct.pack(f"<{2 * ns}i", *([per_record] * ns), *([3] * ns))  # 3: int16
+        head += bytes(32 * ns)
+        records = digital.reshape(ns, n_records, per_record).transpose(1, 0, 2).tobytes()
+        path.write_bytes(head + records + bytes([1]) + bytes(3) + struct.pack("<I", 0))
+        return path
+
+    @staticmethod
+    def persyst(path: Path, data_uv: np.ndarray, names: Sequence[str], sfreq: float) -> Path:
+        """A Persyst ``.lay`` (INI header) with its interleaved int16 ``.dat`` at 0.1 µV per unit. (MNE 1.13's
+        reader needs the patient's birth date and sex.)"""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dat = path.with_suffix(".dat")
+        np.round(np.asarray(data_uv) * 10).clip(-32768, 32767).astype("<i2").T.tofile(dat)
+        channels = "\n".join(f"{name}={i + 1}" for i, name in enumerate(names))
+        path.write_text(
+            f"[FileInfo]\nFile={dat.name}\nFileType=Interleaved\nSamplingRate={sfreq:g}\nHeaderLength=0\n"
+            f"Calibration=0.1\nWaveformCount={len(names)}\nDataType=0\n[Patient]\nFirst=X\nLast=Y\n"
+            f"Sex=f\nHand=r\nBirthDate=01/01/90\nTestDate=01/02/2024\nTestTime=12:00:00\n[ChannelMap]\n{channels}\n"
+        )
+        return path
+
+    @staticmethod
     def eeglab(path: Path, data_uv: np.ndarray, names: Sequence[str], sfreq: float) -> Path:
         """A minimal EEGLAB ``.set`` (MATLAB file with an ``EEG`` struct, data inside) in µV."""
         import scipy.io

@@ -28,14 +28,53 @@ def config_path(tiny_corpus, tmp_path, make_config, write_config):
         (["--set", "train.epochs=0"], "train.epochs"),
         (["--nproc", "2"], "--nproc is only used with --torchrun"),
         (["--torchrun", "--nproc", "0"], "--nproc expects a positive number"),
+        (["--max-parallel", "0"], "--max-parallel: expected a positive number of runs at a time, got 0"),
+        (["--max-parallel", "-2"], "--max-parallel: expected a positive number of runs at a time, got -2"),
+        (["--gpus-per-run", "64"], "--gpus-per-run 64: "),  # no GPU here, or fewer than 64
+        (["--launcher", "slurm"], "launcher: slurm needs sbatch and srun on the PATH (not found)"),
+        (["--launcher", "slurm", "--torchrun"], "--torchrun: not used with the slurm launcher"),
     ],
 )
-def test_user_errors_exit_2_with_one_message_before_any_run(config_path, tmp_path, capsys, extra, message):
+def test_user_errors_exit_2_with_one_message_before_any_run(
+    config_path, tmp_path, capsys, monkeypatch, extra, message
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no sbatch here
     assert _exit_code(["--config", str(config_path), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
-    assert "Traceback" not in err
+    assert err.count("error: ") == 1 and "Traceback" not in err
     assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("max_parallel: 0\n", "max_parallel in "),
+        ("launcher: slurm\nslurm: {partition: gpu, nodez: 2}\n", "unknown key(s) nodez @ $.slurm"),
+        ("slurm: {time: soon}\n", "expected minutes or [D-]HH:MM:SS for time, got 'soon' @ $.slurm.time"),
+    ],
+)
+def test_sweep_config_errors_name_the_key(config_path, tmp_path, capsys, settings, message):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(settings)
+    assert _exit_code(["--config", str(config_path), "--sweep-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_the_sweep_config_sets_defaults_and_options_win(config_path, tmp_path, capsys):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("ratios: [0.3, 0.5]\nstyles: bert\nmax_parallel: 2\nexperiment: from-file\n")
+    assert _exit_code(["--config", str(config_path), "--sweep-config", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "sweep of 2 run(s)" in out and "2 at a time" not in out  # CPU: threads, not GPUs
+    assert "mamba2_eeg_d16_l1_m30_bert" in out and "MLflow experiment from-file" in out
+    assert "thread(s) per process" in out
+    args = ["--config", str(config_path), "--sweep-config", str(path), "--ratios", "0.6", "--dry-run"]
+    assert _exit_code(args) == 0
+    out = capsys.readouterr().out
+    assert "sweep of 1 run(s)" in out and "m60_bert" in out
 
 
 def test_missing_config_file(tmp_path, capsys):

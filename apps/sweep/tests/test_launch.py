@@ -90,7 +90,7 @@ def test_ctrl_c_reaches_the_run_once_and_its_log_keeps_everything(tmp_path):
         thread.join()
     assert signal.getsignal(signal.SIGINT) is previous
     assert code == 130 and stop.requested
-    assert any("stopping run-a after its current step" in n for n in notes)
+    assert any("stopping run-a after the current step" in n for n in notes)
     text = log.read_text()
     assert text.startswith("\n===== sweep ")
     assert "half a line and the rest; SIGINTs received: 1" in text  # forwarded exactly once

@@ -18,7 +18,7 @@ W = [[1.0, 2.0], [3.0, 4.0]]
 def test_clean_corpus_has_no_problems(corpus, capsys):
     assert validate(corpus) == []
     assert validate(corpus, window_length=32) == []
-    assert main(["validate", str(corpus)]) == 0
+    assert main(["validate", str(corpus), "--sampling-rate", "64"]) == 0  # the corpus's rate
     assert capsys.readouterr().out.strip() == f"8 file(s) under {corpus}: no problems"
 
 

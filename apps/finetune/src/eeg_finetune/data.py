@@ -68,6 +68,8 @@ def file_channels(path: str | os.PathLike[str]) -> list[str]:
 
 def check_window_length(path: Path, channels: Sequence[str], window_length: int, checkpoint: str) -> None:
     """Compare the first window of the first channel with the checkpoint's length, before reading it all."""
+    if not channels:
+        raise EEGDataError(f"{path}: no channel columns (list-typed columns) found")
     with open_parquet(path) as parquet_file:
         schema = parquet_file.schema_arrow
         column = channel_columns(schema, path).get(channels[0].upper())

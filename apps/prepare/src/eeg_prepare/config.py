@@ -27,7 +27,24 @@ from eeg_config import ConfigError, apply_overrides, read_yaml, structure, unstr
 from eeg_io.layout import METADATA_COLUMNS
 
 LAYOUTS = ("auto", "bids", "flat")
-FORMATS = ("edf", "bdf", "vhdr", "set", "fif", "csv")
+FORMATS = (
+    "edf",
+    "bdf",
+    "gdf",
+    "vhdr",
+    "set",
+    "fif",
+    "cnt",
+    "egi",
+    "curry",
+    "persyst",
+    "nihon",
+    "eximia",
+    "nicolet",
+    "nedf",
+    "csv",
+)
+CNT_DATA_FORMATS = ("auto", "int16", "int32")
 CSV_UNITS = {"uV": 1.0, "mV": 1e3, "V": 1e6}  # factor to µV
 MISSING_CHANNEL_POLICIES = ("error", "skip_recording")
 REFERENCES = ("none", "average", "channels")
@@ -77,6 +94,14 @@ class CsvConfig:
 
 
 @attrs.frozen(kw_only=True)
+class CntConfig:
+    """How Neuroscan CNT files are read (MNE ``read_raw_cnt``): ``data_format`` is the sample width,
+    ``auto`` guesses it from the file size (set ``int16`` or ``int32`` when the guess is wrong)."""
+
+    data_format: str = attrs.field(default="auto", validator=v.in_(CNT_DATA_FORMATS))
+
+
+@attrs.frozen(kw_only=True)
 class InputConfig:
     """Where recordings are found and how participant and run are read from their paths."""
 
@@ -86,6 +111,7 @@ class InputConfig:
     include: str = attrs.field(default="*", validator=_non_empty)
     formats: tuple[str, ...] = attrs.field(default=FORMATS)
     csv: CsvConfig = attrs.Factory(CsvConfig)
+    cnt: CntConfig = attrs.Factory(CntConfig)
 
     @pattern.validator
     def _has_participant(self, attribute: attrs.Attribute, value: str) -> None:
@@ -302,6 +328,8 @@ def settings_of(config: PrepareConfig, command: str) -> dict[str, Any]:
         "channels": unstructure(section.channels),
         "csv": unstructure(section.input.csv),
     }
+    if section.input.cnt != CntConfig():  # older outputs (no cnt key) stay up to date with the default
+        settings["cnt"] = unstructure(section.input.cnt)
     if isinstance(section, PrimaryConfig):
         settings["labels"] = {
             "participant_column": section.labels.participant_column,

@@ -100,7 +100,7 @@ def run_pretraining(
                 lines.append(f"  read  {source.path} -> up to date: {current[source.path].output}")
             else:
                 lines.append(f"  read  {source.path} -> write {pretraining_output(config, source)}")
-        lines += _ignored_lines(discovery)
+        lines += _ignored_lines(discovery, "skip ")
         lines.append(
             f"write {report} (report) and {out_dir / 'prepare_pretraining_config.yaml'} (resolved config)"
         )
@@ -110,17 +110,19 @@ def run_pretraining(
         f"pretraining: {len(discovery.sources)} recording(s) under {section.input.root} ({discovery.layout} "
         f"layout): {len(todo)} to process, {len(current)} up to date"
     )
-    for line in _ignored_lines(discovery):
-        echo(line)
     done = run_tasks(pretraining_task, todo, jobs=jobs, strict=strict, description="pretraining")
     by_path = {**current, **{r.source.path: r for r in done}}
     results = tuple(by_path[s.path] for s in discovery.sources)
-    _write_side_files(report, out_dir / "prepare_pretraining_config.yaml", results, (), config)
+    _write_side_files(
+        report, out_dir / "prepare_pretraining_config.yaml", results, (), config, discovery.ignored
+    )
     lines = summary_lines("pretraining", results, report=str(report))
+    lines[1:1] = _ignored_lines(discovery, "skipped")
     status = EXIT_OK if any(r.status in PRODUCED for r in results) else EXIT_NOTHING_PRODUCED
     if status != EXIT_OK:
         lines.append(
             f"error: nothing was produced from {len(results)} recording(s) under {section.input.root}"
+            + _skipped_note(discovery)
         )
     return _finish(status, results, lines, echo, output=out_dir, report=report)
 
@@ -146,6 +148,10 @@ def run_primary(
     section = config.primary
     discovery = discover(section.input, "primary.input")
     labels = read_labels(section.labels)
+    # the labels file may sit among the recordings: it is read, so it is not listed as skipped
+    discovery = attrs.evolve(
+        discovery, ignored=tuple((p, why) for p, why in discovery.ignored if not _same_file(p, labels.path))
+    )
     join = join_labels(discovery.sources, labels)
     output = primary_output(config)
     report = output.with_name(output.stem + "_report.csv")
@@ -166,7 +172,7 @@ def run_primary(
             lines.append(f"  read  {source.path} (participant {participant}, {section.label_column} {label})")
         lines += [f"  skip  {r.source.path}: {r.reason}" for r in unlabelled]
         lines += [f"  label without recording: participant {p}" for p in join.unused]
-        lines += _ignored_lines(discovery)
+        lines += _ignored_lines(discovery, "skip ")
         verb = "up to date:" if fresh else "write"
         lines.append(f"{verb} {output}, with {report} (report) and {resolved} (resolved config)")
         return _finish(EXIT_OK, (), lines, echo)
@@ -181,8 +187,6 @@ def run_primary(
         f"primary: {len(discovery.sources)} recording(s) under {section.input.root} ({discovery.layout} "
         f"layout): {len(join.labelled)} with a label to process, {len(join.unlabelled)} without"
     )
-    for line in _ignored_lines(discovery):
-        echo(line)
     arguments = [(source, config, participant, label) for source, participant, label in join.labelled]
     done = run_tasks(
         primary_task,
@@ -203,8 +207,9 @@ def run_primary(
     included = [attrs.evolve(r, output=str(output)) if t is not None else r for r, t in done]
     by_path = {r.source.path: r for r in included} | {r.source.path: r for r in unlabelled}
     results = tuple(by_path[s.path] for s in discovery.sources)
-    _write_side_files(report, resolved, results, join.unused, config)
+    _write_side_files(report, resolved, results, join.unused, config, discovery.ignored)
     lines = summary_lines("primary", results, join.unused, report=str(report))
+    lines[1:1] = _ignored_lines(discovery, "skipped")
     if tables:
         participants = len(
             {participant for (s, participant, _), (_, t) in zip(join.labelled, done, strict=True) if t}
@@ -212,7 +217,10 @@ def run_primary(
         rows = sum(t.num_rows for t in tables)
         lines.insert(1, f"wrote {output}: {rows} windows of {participants} participant(s)")
         return _finish(EXIT_OK, results, lines, echo, output=output, report=report)
-    lines.append(f"error: nothing was produced: no labelled recording gave a window ({output} not written)")
+    lines.append(
+        f"error: nothing was produced: no labelled recording gave a window ({output} not written)"
+        + _skipped_note(discovery)
+    )
     return _finish(EXIT_NOTHING_PRODUCED, results, lines, echo, report=report)
 
 
@@ -222,8 +230,9 @@ def _write_side_files(
     results: tuple[RecordingResult, ...],
     unused: tuple[str, ...],
     config: PrepareConfig,
+    skipped_files: tuple[tuple[Path, str], ...] = (),
 ) -> None:
-    write_report(report, results, unused)
+    write_report(report, results, unused, skipped_files)
     atomic_write_text(resolved, dump_yaml(unstructure(config)))
 
 
@@ -233,8 +242,14 @@ def _dry_run_header(command: str, discovery: Discovery, root: str) -> list[str]:
     ]
 
 
-def _ignored_lines(discovery: Discovery) -> list[str]:
-    return [f"  ignored {path}: {why}" for path, why in discovery.ignored]
+def _ignored_lines(discovery: Discovery, verb: str) -> list[str]:
+    """One line per file under the root that is neither read nor a companion or sidecar, with why."""
+    return [f"  {verb} {path}: {why}" for path, why in discovery.ignored]
+
+
+def _skipped_note(discovery: Discovery) -> str:
+    count = len(discovery.ignored)
+    return f"; {count} other file(s) were skipped (listed above and in the report)" if count else ""
 
 
 def _finish(
@@ -248,3 +263,10 @@ def _finish(
     for line in lines:
         echo(line)
     return Outcome(status=status, results=results, lines=tuple(lines), output=output, report=report)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == Path(b).resolve()
+    except OSError:
+        return False

@@ -1,7 +1,8 @@
 """Read one recording's chosen channels as a float64 ``[C, N]`` array in µV.
 
 One private reader per kind of file, one public entry point (:func:`read_recording`) that dispatches
-on the format found by discovery: MNE-Python reads EDF, BDF, BrainVision, EEGLAB and FIF (values in
+on the format found by discovery: MNE-Python reads every EEG format its ``read_raw`` dispatches on (EDF,
+BDF, GDF, BrainVision, EEGLAB, FIF, Neuroscan CNT, EGI MFF, Curry, Persyst, Nihon Kohden, ...; values in
 volts, converted to µV); the CSV reader reads Muse exports (muselsl ``timestamps,TP9,AF7,AF8,TP10``
 or Mind Monitor ``TimeStamp, ..., RAW_TP9, ...``), whose values are already µV by default.
 Any failure of a reader on a file becomes one :class:`RecordingError` naming the file.
@@ -17,7 +18,7 @@ import attrs
 import numpy as np
 
 from eeg_io.layout import METADATA_COLUMNS
-from eeg_prepare.config import CSV_UNITS, ChannelConfig, CsvConfig
+from eeg_prepare.config import CSV_UNITS, ChannelConfig, CntConfig, CsvConfig
 from eeg_prepare.discovery import RecordingSource
 from eeg_prepare.errors import MissingChannelError, RecordingError
 
@@ -29,9 +30,18 @@ SNAP_TOLERANCE = 0.005
 FORMAT_NAMES = {
     "edf": "EDF",
     "bdf": "BDF",
+    "gdf": "GDF",
     "vhdr": "BrainVision",
     "set": "EEGLAB",
     "fif": "FIF",
+    "cnt": "Neuroscan CNT",
+    "egi": "EGI MFF",
+    "curry": "Curry",
+    "persyst": "Persyst",
+    "nihon": "Nihon Kohden",
+    "eximia": "Nexstim eXimia",
+    "nicolet": "Nicolet",
+    "nedf": "NEDF",
     "csv": "CSV",
 }
 
@@ -139,6 +149,7 @@ def read_recording(
     reference_channels: Sequence[str],
     csv_config: CsvConfig,
     csv_key: str = "input.csv",
+    cnt_config: CntConfig | None = None,
 ) -> Recording:
     """Read the channels of ``source`` that ``channels`` (and the reference) ask for.
 
@@ -155,19 +166,27 @@ def read_recording(
     if source.format == "csv":
         recording = _read_csv(source.path, channels, reference_channels, csv_config, csv_key)
     else:
-        recording = _read_mne(source.path, source.format, channels, reference_channels)
+        recording = _read_mne(source.path, source.format, channels, reference_channels, cnt_config)
     if recording.data.shape[1] == 0:
         raise RecordingError(f"{source.path}: recording holds no samples")
     return recording
 
 
 def _read_mne(
-    path: os.PathLike, format_name: str, channels: ChannelConfig, reference_channels: Sequence[str]
+    path: os.PathLike,
+    format_name: str,
+    channels: ChannelConfig,
+    reference_channels: Sequence[str],
+    cnt_config: CntConfig | None = None,
 ) -> Recording:
     import mne  # imported here: a second of start-up that CSV-only runs and --dry-run do not need
 
     try:
-        raw = mne.io.read_raw(path, preload=False, verbose="error")
+        if format_name == "cnt":  # read_raw would also try ANT's reader, which takes no data_format
+            cnt = cnt_config or CntConfig()
+            raw = mne.io.read_raw_cnt(path, data_format=cnt.data_format, preload=False, verbose="error")
+        else:
+            raw = mne.io.read_raw(path, preload=False, verbose="error")
         types = raw.get_channel_types()
     except Exception as exc:  # MNE raises many types for a bad file; all mean "cannot read it"
         kind = FORMAT_NAMES[format_name]

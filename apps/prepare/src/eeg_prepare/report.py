@@ -83,9 +83,13 @@ def summary_lines(
 
 
 def write_report(
-    path: str | os.PathLike, results: Sequence[RecordingResult], unused_labels: Sequence[str] = ()
+    path: str | os.PathLike,
+    results: Sequence[RecordingResult],
+    unused_labels: Sequence[str] = (),
+    skipped_files: Sequence[tuple[os.PathLike, str]] = (),
 ) -> None:
-    """One CSV row per recording (columns ``REPORT_COLUMNS``), then one per label without recording."""
+    """One CSV row per recording (columns ``REPORT_COLUMNS``), one per file under the input root that was
+    not read (status ``skipped``, with the reason), then one per label without recording."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -110,6 +114,8 @@ def write_report(
                 "notes": " | ".join(r.notes),
             }
         )
+    for file, why in skipped_files:
+        writer.writerow({"recording": str(file), "status": "skipped", "reason": why})
     for participant in unused_labels:
         writer.writerow({"participant": participant, "status": "label_without_recording"})
     atomic_write_text(path, buffer.getvalue())

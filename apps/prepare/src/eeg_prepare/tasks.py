@@ -56,6 +56,7 @@ def process_recording(
             config.signal.reference_channels,
             section.input.csv,
             csv_key=f"{command}.input.csv",
+            cnt_config=section.input.cnt,
         )
     except MissingChannelError as exc:
         reason = str(exc).removeprefix(f"{source.path}: ")

@@ -94,6 +94,9 @@ def _main(argv: list[str] | None) -> int:
     if args.print_config:
         print(dump_yaml(config_to_dict(config)), end="")
         return 0
+    from eeg_pretrain.run_folder import check_save_dir, remove_stale_temp_files
+
+    check_save_dir(config.train.save_dir)  # before any data or model is built
     if args.resume is not None and not Path(args.resume).is_file():
         raise UserError(f"--resume: checkpoint not found: {args.resume}")
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
@@ -107,6 +110,8 @@ def _main(argv: list[str] | None) -> int:
     _setup_logging(dist_info.is_main)
     status = "FAILED"
     trainer = None
+    if dist_info.is_main:
+        remove_stale_temp_files(config.train.save_dir)
     try:
         _ensure_synthetic_corpus(config, dist_info.is_main)
         barrier(dist_info)

@@ -32,10 +32,12 @@ from eeg_pretrain.config import (
 )
 from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
 from eeg_pretrain.data import EpochSampler, MaskedSequences, MaskingCollate, ShardSampler
+from eeg_pretrain.data_report import log_data_checks
 from eeg_pretrain.distributed import DistInfo, all_reduce_sum, any_rank, barrier
 from eeg_pretrain.errors import UserError
 from eeg_pretrain.optim import param_groups, warmup_cosine
 from eeg_pretrain.plots import plot_reconstructions
+from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
 from eeg_ssl import (
     ReconstructionMeter,
@@ -46,6 +48,7 @@ from eeg_ssl import (
     weighted_sse,
 )
 from eeg_ssm import BandStatistics, EEGModel, save_checkpoint
+from eeg_ssm.checkpoint import check_weights
 
 log = logging.getLogger("eeg_pretrain")
 
@@ -101,6 +104,8 @@ class Trainer:
         self.num_sequences = len(items)
         if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
             check_sampling_rate(dict.fromkeys(item.file for item in items), config.data.sampling_rate)
+        if dist_info.is_main:
+            log_data_checks(config.data, train_items, val_items)  # counts once, leaks across the split named
         mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
         self.train_set = MaskedSequences(
             ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
@@ -169,6 +174,7 @@ class Trainer:
 
         # --- state, resume, tracking ---
         self.state = TrainState()
+        self._config_written = False
         mlflow_run_id = None
         if resume is not None:
             mlflow_run_id = self.restore(resume)  # band statistics come back with the weights
@@ -247,10 +253,6 @@ class Trainer:
     def fit(self, stop_after_epochs: int | None = None) -> dict[str, float]:
         """Train until ``train.epochs`` (or ``stop_after_epochs`` more epochs in this session)."""
         cfg = self.config.train
-        if self.dist.is_main:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.save_dir / RESOLVED_CONFIG, dump_yaml(config_to_dict(self.config)))
-            self.tracker.log_artifact(self.save_dir / RESOLVED_CONFIG)
         last_epoch = (
             cfg.epochs if stop_after_epochs is None else min(cfg.epochs, self.state.epoch + stop_after_epochs)
         )
@@ -490,13 +492,22 @@ class Trainer:
         }
 
     def save(self, path: Path) -> None:
+        """Write a checkpoint; the first one of this session writes the resolved config before it, so a run
+        that fails before its first checkpoint (bad data in epoch 1) leaves no run-like folder behind."""
+        if not self._config_written:
+            atomic_write_text(self.save_dir / RESOLVED_CONFIG, dump_yaml(config_to_dict(self.config)))
+            self.tracker.log_artifact(self.save_dir / RESOLVED_CONFIG)
+            self._config_written = True
         save_checkpoint(path, self.state_dict())
 
     def restore(self, path: str) -> str | None:
         payload = load_resume(path, self.config.model.to_dict())
-        self.model.load_state_dict(payload["model"], strict=True)
+        plan = plan_resume(path, payload.get("run_config"), self.config, payload.get("mlflow_run_id"))
+        self.model.load_state_dict(check_weights(path, payload["model"], self.model), strict=True)
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
+        if plan.extended_from is not None:
+            follow_new_schedule(self.scheduler)
         if payload["scaler"]:
             self.scaler.load_state_dict(payload["scaler"])
         self.state = TrainState(
@@ -506,6 +517,7 @@ class Trainer:
         if payload["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
         log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch, self.state.step)
+        log_plan(plan, self.config.train.epochs)
         return payload.get("mlflow_run_id")
 
     # ------------------------------------------------------------------ stopping

@@ -1,33 +1,40 @@
-"""Mask-ratio sweeps over pretraining runs: one ``pretrain`` process per (ratio, style), each in its own
-folder, resumable, as child runs of one MLflow sweep run, with a summary table, CSV and plot."""
+"""Mask-ratio sweeps over pretraining runs: one ``pretrain`` per (ratio, style), each in its own folder,
+resumable, launched on this machine (in parallel) or on SLURM (submitit), as child runs of one MLflow
+sweep run, with a summary table, CSV and plot.
 
-from eeg_sweep.plan import (
-    DEFAULT_EXPERIMENT,
-    Action,
-    Decision,
-    PlannedRun,
-    SweepError,
-    build_plan,
-    decide,
-    parse_ratios,
-    parse_styles,
-    run_overrides,
-)
-from eeg_sweep.summary import SUMMARY_CSV, SUMMARY_PNG, RunResult, summary_rows
+The names below are imported on first use: a SLURM job's tasks import ``eeg_sweep.job`` without torch.
+"""
 
-__all__ = [
-    "DEFAULT_EXPERIMENT",
-    "SUMMARY_CSV",
-    "SUMMARY_PNG",
-    "Action",
-    "Decision",
-    "PlannedRun",
-    "RunResult",
-    "SweepError",
-    "build_plan",
-    "decide",
-    "parse_ratios",
-    "parse_styles",
-    "run_overrides",
-    "summary_rows",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DEFAULT_EXPERIMENT": "eeg_sweep.plan",
+    "Action": "eeg_sweep.plan",
+    "Decision": "eeg_sweep.plan",
+    "PlannedRun": "eeg_sweep.plan",
+    "SweepError": "eeg_sweep.plan",
+    "build_plan": "eeg_sweep.plan",
+    "decide": "eeg_sweep.plan",
+    "parse_ratios": "eeg_sweep.plan",
+    "parse_styles": "eeg_sweep.plan",
+    "run_overrides": "eeg_sweep.plan",
+    "SUMMARY_CSV": "eeg_sweep.summary",
+    "SUMMARY_PNG": "eeg_sweep.summary",
+    "RunResult": "eeg_sweep.summary",
+    "summary_rows": "eeg_sweep.summary",
+    "plan_devices": "eeg_sweep.devices",
+    "SweepSettings": "eeg_sweep.settings",
+    "SlurmSettings": "eeg_sweep.settings",
+    "load_settings": "eeg_sweep.settings",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'eeg_sweep' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,7 +1,10 @@
 """``sweep``: mask-ratio sweeps over pretraining runs, each in its own folder, resumable, logged to MLflow.
 
 uv run --package sweep sweep --config configs/pretrain.yaml [--ratios 0.2,0.4,0.6,0.8] [--styles mae,bert]
-uv run --package sweep sweep --config configs/pretrain.yaml --torchrun [--nproc N]
+uv run --package sweep sweep --config configs/pretrain.yaml --max-parallel 4 [--torchrun --gpus-per-run 2]
+uv run --package sweep sweep --config configs/pretrain.yaml --sweep-config configs/sweep_slurm.yaml
+uv run --package sweep sweep status runs/sweep          # one line per run, launches nothing
+uv run --package sweep sweep summarize runs/sweep       # the summary table, CSV and plot, now
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from eeg_pretrain.config import PretrainConfig, config_to_dict, load_config
 from eeg_pretrain.configuration import add_override_option
 from eeg_pretrain.errors import EXIT_INTERRUPTED, run_cli
+from eeg_sweep.devices import DevicePlan, cpu_cores, plan_devices, visible_gpus
 from eeg_sweep.launch import StopRequests
+from eeg_sweep.local import LocalLauncher
 from eeg_sweep.parent import open_parent, read_state, sweep_lock, write_state
 from eeg_sweep.plan import (
     DEFAULT_EXPERIMENT,
@@ -35,6 +42,9 @@ from eeg_sweep.plan import (
     run_overrides,
 )
 from eeg_sweep.runner import SweepRunner
+from eeg_sweep.settings import SweepSettings, load_settings
+from eeg_sweep.status import status_main, summarize_main
+from eeg_sweep.submit import SUBMITIT_FOLDER, SubmititLauncher, check_slurm_available
 from eeg_sweep.summary import (
     FAILED,
     INTERRUPTED,
@@ -47,6 +57,7 @@ from eeg_sweep.summary import (
 )
 
 EXIT_RUN_FAILED = 1
+SUBCOMMANDS = {"status": status_main, "summarize": summarize_main}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,30 +65,53 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sweep",
         description=(
             "Run one pretraining per (mask ratio, style), each in its own folder under train.save_dir, "
-            "as child runs of one MLflow sweep run. Re-running the same command skips finished runs and "
-            "resumes interrupted ones."
+            "as child runs of one MLflow sweep run, on this machine or on SLURM. Re-running the same "
+            "command skips finished runs, resumes interrupted ones and waits for jobs still queued or "
+            "running. `sweep status DIR` and `sweep summarize DIR` report on a sweep folder."
         ),
     )
     parser.add_argument("--config", required=True, help="pretrain YAML config (see configs/pretrain.yaml)")
     parser.add_argument(
-        "--ratios",
-        default=DEFAULT_RATIOS,
-        help=f"mask ratios: a list (default {DEFAULT_RATIOS}) or start:stop:step, e.g. 0.2:0.8:0.1",
+        "--sweep-config",
+        metavar="FILE",
+        help="sweep settings YAML (the options below, and a slurm: section); options given here win",
     )
     parser.add_argument(
-        "--styles", default=DEFAULT_STYLES, help="masking styles, e.g. mae or mae,bert (default mae)"
+        "--ratios",
+        help=f"mask ratios: a list (default {DEFAULT_RATIOS}) or start:stop:step, e.g. 0.2:0.8:0.1",
     )
+    parser.add_argument("--styles", help="masking styles, e.g. mae or mae,bert (default mae)")
     add_override_option(
         parser, "config override passed to every run (repeatable), e.g. --set train.epochs=20"
     )
-    parser.add_argument("--torchrun", action="store_true", help="run each pretraining under torchrun (DDP)")
     parser.add_argument(
-        "--nproc", type=int, help="processes per run with --torchrun (default: visible GPUs, 1 on CPU)"
+        "--launcher",
+        choices=("local", "slurm"),
+        help="local: processes of this machine (default); slurm: one SLURM job per run, through submitit",
     )
     parser.add_argument(
-        "--experiment",
-        default=DEFAULT_EXPERIMENT,
-        help=f"MLflow experiment of the sweep and its runs (default {DEFAULT_EXPERIMENT})",
+        "--max-parallel",
+        type=int,
+        metavar="N",
+        help="runs at a time (local default 1; slurm default: every run submitted at once)",
+    )
+    parser.add_argument(
+        "--gpus-per-run",
+        type=int,
+        metavar="G",
+        help="local: GPUs given to each run (CUDA_VISIBLE_DEVICES), disjoint between parallel runs",
+    )
+    parser.add_argument(
+        "--torchrun",
+        action="store_const",
+        const=True,
+        help="local: run each pretraining under torchrun (DDP)",
+    )
+    parser.add_argument(
+        "--nproc", type=int, help="processes per run with --torchrun (default: its GPUs, 1 on CPU)"
+    )
+    parser.add_argument(
+        "--experiment", help=f"MLflow experiment of the sweep and its runs (default {DEFAULT_EXPERIMENT})"
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     parser.add_argument(
@@ -90,8 +124,79 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@attrs.frozen
+class Options:
+    """The sweep's options: the command line's where given, else the sweep config's, else defaults."""
+
+    ratios: tuple[float, ...]
+    styles: tuple[str, ...]
+    experiment: str
+    launcher: str
+    max_parallel: int | None
+    gpus_per_run: int | None
+    torchrun: bool
+    nproc: int | None
+    settings: SweepSettings
+
+
+def resolve_options(args: argparse.Namespace) -> Options:
+    settings = load_settings(args.sweep_config)
+
+    def pick(name: str, default: Any = None) -> Any:
+        given = getattr(args, name)
+        return (
+            given
+            if given is not None
+            else getattr(settings, name)
+            if getattr(settings, name) is not None
+            else default
+        )
+
+    def where(name: str) -> str:
+        """How the user set ``name``: the option, or the key of the sweep config."""
+        if getattr(args, name) is not None:
+            return "--" + name.replace("_", "-")
+        return f"{name} in {args.sweep_config}"
+
+    experiment = pick("experiment", DEFAULT_EXPERIMENT)
+    if not experiment.strip():
+        raise SweepError(f"{where('experiment')}: expected an MLflow experiment name")
+    max_parallel = pick("max_parallel")
+    if max_parallel is not None and max_parallel < 1:
+        raise SweepError(
+            f"{where('max_parallel')}: expected a positive number of runs at a time, got {max_parallel}"
+        )
+    launcher = pick("launcher", "local")
+    torchrun = bool(pick("torchrun", False))
+    if launcher == "slurm":
+        for name in ("gpus_per_run", "nproc"):
+            if pick(name) is not None:
+                raise SweepError(
+                    f"{where(name)}: not used with the slurm launcher (slurm.gpus_per_node, slurm.nodes and "
+                    "slurm.tasks_per_node in the sweep config set each job's GPUs and processes)"
+                )
+        if torchrun:
+            raise SweepError(
+                f"{where('torchrun')}: not used with the slurm launcher (a job with several tasks is a DDP run)"
+            )
+    return Options(
+        ratios=parse_ratios(pick("ratios", DEFAULT_RATIOS)),
+        styles=parse_styles(pick("styles", DEFAULT_STYLES)),
+        experiment=experiment,
+        launcher=launcher,
+        max_parallel=max_parallel,
+        gpus_per_run=pick("gpus_per_run"),
+        torchrun=torchrun,
+        nproc=pick("nproc"),
+        settings=settings,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    run_cli(lambda: _main(list(sys.argv[1:] if argv is None else argv)))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in SUBCOMMANDS:
+        run_cli(lambda: SUBCOMMANDS[arguments[0]](arguments[1:]))
+    run_cli(lambda: _main(arguments))
 
 
 def _main(argv: list[str]) -> int:
@@ -99,22 +204,28 @@ def _main(argv: list[str]) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
-    ratios = parse_ratios(args.ratios)
-    styles = parse_styles(args.styles)
+    options = resolve_options(args)
     check_user_overrides(args.overrides)
-    if args.nproc is not None and not args.torchrun:
-        raise SweepError("--nproc is only used with --torchrun")
-    if not args.experiment.strip():
-        raise SweepError("--experiment: expected an MLflow experiment name")
 
     base = load_config(args.config, args.overrides)  # a bad config or --set stops here, before any run
-    nproc = resolve_nproc(args.torchrun, args.nproc, base.train.device)
-    runs = build_plan(base, ratios, styles)
+    devices = None
+    if options.launcher == "local":
+        devices = plan_devices(
+            max_parallel=options.max_parallel or 1,
+            gpus_per_run=options.gpus_per_run,
+            torchrun=options.torchrun,
+            nproc=options.nproc,
+            gpus=visible_gpus(base.train.device),
+            cores=cpu_cores(),
+        )
+    elif not args.dry_run:
+        check_slurm_available(options.settings.slurm)
+    runs = build_plan(base, options.ratios, options.styles)
     wanted = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # each run's own log carries its warnings
         for run in runs:
-            overrides = [*args.overrides, *run_overrides(run, args.experiment, None)]
+            overrides = [*args.overrides, *run_overrides(run, options.experiment, None)]
             wanted[run.name] = config_to_dict(load_config(args.config, overrides))
     for run in runs:
         decide(run, wanted[run.name])  # an unreadable run folder stops the sweep here, before any run
@@ -122,27 +233,38 @@ def _main(argv: list[str]) -> int:
     continue_command = shlex.join(["sweep", *(a for a in argv if a != "--dry-run")])
 
     if args.dry_run:
-        print(format_plan(runs, wanted, sweep_dir, args, nproc))
+        print(format_plan(runs, wanted, sweep_dir, args, options, devices))
         return 0
-    return run_sweep(args, base, runs, wanted, sweep_dir, nproc, continue_command, argv)
+    return run_sweep(args, options, devices, base, runs, wanted, sweep_dir, continue_command, argv)
 
 
-def resolve_nproc(torchrun: bool, nproc: int | None, device: str) -> int | None:
-    """Processes per run under torchrun: ``--nproc``, else the visible GPUs, else 1 (Gloo on CPU)."""
-    if not torchrun:
-        return None
-    import torch
+def make_launcher(
+    args: argparse.Namespace,
+    options: Options,
+    devices: DevicePlan | None,
+    sweep_dir: Path,
+    stop: StopRequests,
+) -> LocalLauncher | SubmititLauncher:
+    if options.launcher == "local":
+        assert devices is not None
+        echo = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+        return LocalLauncher(args.config, devices, stop, echo)
+    slurm = options.settings.slurm
+    folder = Path(slurm.folder) if slurm.folder else sweep_dir / SUBMITIT_FOLDER
+    return SubmititLauncher(args.config, slurm, folder.resolve(), options.max_parallel)
 
-    gpus = torch.cuda.device_count() if device != "cpu" else 0
-    if nproc is None:
-        return max(gpus, 1)
-    if nproc < 1:
-        raise SweepError(f"--nproc expects a positive number, got {nproc}")
-    if gpus and nproc > gpus:
-        raise SweepError(
-            f"--nproc {nproc}: only {gpus} GPU(s) visible; use at most {gpus} or train.device=cpu"
-        )
-    return nproc
+
+def describe_launcher(options: Options, devices: DevicePlan | None) -> str:
+    if devices is not None:
+        return devices.what
+    slurm = options.settings.slurm
+    gpus = f", {slurm.gpus_per_node} GPU(s) per node" if slurm.gpus_per_node else ""
+    where = f" on partition {slurm.partition}" if slurm.partition else ""
+    kind = "SLURM job" if slurm.cluster == "slurm" else "submitit local job"
+    return (
+        f"one {kind} per run{where}: {slurm.nodes} node(s) x {slurm.tasks} task(s){gpus}, "
+        f"{slurm.time} min; {options.max_parallel or 'all'} at a time"
+    )
 
 
 def format_plan(
@@ -150,12 +272,24 @@ def format_plan(
     wanted: Mapping[str, Mapping[str, Any]],
     sweep_dir: Path,
     args: argparse.Namespace,
-    nproc: int | None,
+    options: Options,
+    devices: DevicePlan | None,
 ) -> str:
     """The ``--dry-run`` text: each run, what it needs next and the command that would run it."""
-    runner = SweepRunner(args.config, args.overrides, args.experiment, None, wanted, nproc)
-    how = f"under torchrun with {nproc} process(es) each" if nproc else "one process each"
-    lines = [f"sweep of {len(runs)} run(s) in {sweep_dir} ({how}); MLflow experiment {args.experiment}"]
+    with StopRequests() as stop:
+        launcher = make_launcher(args, options, devices, sweep_dir, stop)
+    runner = SweepRunner(launcher, args.overrides, options.experiment, None, wanted)
+    lines = [
+        f"sweep of {len(runs)} run(s) in {sweep_dir} ({describe_launcher(options, devices)}); "
+        f"MLflow experiment {options.experiment}"
+    ]
+    if devices is None:
+        world = options.settings.slurm.world_size
+        lines.append(
+            f"each job's {world} task(s) run the command shown"
+            + (" with --distributed (one DDP run)" if world > 1 else "")
+            + ", and --resume when the run's last checkpoint exists when the job starts"
+        )
     for index, run in enumerate(runs, 1):
         decision = decide(run, wanted[run.name])
         lines.append(f"{index}. {run.name}  mask ratio {run.ratio:g}, {run.style}: {decision.action.value}")
@@ -167,23 +301,30 @@ def format_plan(
 
 def run_sweep(
     args: argparse.Namespace,
+    options: Options,
+    devices: DevicePlan | None,
     base: PretrainConfig,
     runs: Sequence[PlannedRun],
     wanted: Mapping[str, Mapping[str, Any]],
     sweep_dir: Path,
-    nproc: int | None,
     continue_command: str,
     argv: Sequence[str],
 ) -> int:
     """Hold the folder lock, open the parent MLflow run, run every run, write and print the summary.
     Returns 0, 1 (a run failed) or 130 (stopped by Ctrl-C / SIGTERM)."""
     tracking = base.tracking
+    nproc = devices.nproc if devices is not None else None
+    launcher_info: dict[str, Any] = {"name": options.launcher, "max_parallel": options.max_parallel}
+    if devices is not None:
+        launcher_info.update(parallel=devices.parallel, devices=devices.what)
+    else:
+        launcher_info["slurm"] = attrs.asdict(options.settings.slurm)
     with sweep_lock(sweep_dir):
         state = read_state(sweep_dir)
         tracker = open_parent(
             enabled=tracking.enabled,
             uri=tracking.uri,
-            experiment=args.experiment,
+            experiment=options.experiment,
             name=f"mamba2_eeg_d{base.model.d_model}_l{base.model.num_layers}_mask_sweep",
             stored_run_id=state.get("parent_run_id"),
             base_config=config_to_dict(base),
@@ -193,6 +334,7 @@ def run_sweep(
                 "sweep.runs": ",".join(r.name for r in runs),
                 "sweep.folder": str(sweep_dir.resolve()),
                 "sweep.torchrun_nproc": str(nproc or 0),
+                "sweep.launcher": options.launcher,
             },
         )
         status = "FAILED"
@@ -201,29 +343,30 @@ def run_sweep(
                 sweep_dir,
                 command=["sweep", *argv],
                 config_path=args.config,
-                experiment=args.experiment,
+                experiment=options.experiment,
                 tracking_uri=getattr(tracker, "uri", tracking.uri),
                 parent_run_id=tracker.run_id,
                 runs=runs,
                 torchrun_nproc=nproc,
+                launcher=launcher_info,
             )
             tracker.log_artifact(state_path)
             if tracker.run_id:
                 print(
-                    f"sweep: MLflow parent run {tracker.run_id} in experiment {args.experiment}",
+                    f"sweep: MLflow parent run {tracker.run_id} in experiment {options.experiment}",
                     file=sys.stderr,
                 )
-            runner = SweepRunner(
-                config_path=args.config,
-                overrides=args.overrides,
-                experiment=args.experiment,
-                parent_run_id=tracker.run_id,
-                wanted=wanted,
-                nproc=nproc,
-                continue_on_error=args.continue_on_error,
-                echo=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)),
-            )
+            print(f"sweep: {describe_launcher(options, devices)}", file=sys.stderr)
             with StopRequests() as stop:
+                launcher = make_launcher(args, options, devices, sweep_dir, stop)
+                runner = SweepRunner(
+                    launcher=launcher,
+                    overrides=args.overrides,
+                    experiment=options.experiment,
+                    parent_run_id=tracker.run_id,
+                    wanted=wanted,
+                    continue_on_error=args.continue_on_error,
+                )
                 results = runner.run_all(runs, stop)
 
             rows = summary_rows(results)
@@ -246,9 +389,11 @@ def run_sweep(
             file=sys.stderr,
         )
     if interrupted:
+        note = launcher.detach_note()
         print(
-            "sweep stopped; finished runs and the last checkpoint of an interrupted run are kept. "
-            f"Continue with:\n  {continue_command}",
+            "sweep stopped; finished runs and the last checkpoint of an interrupted run are kept"
+            + (f"; {note}" if note else "")
+            + f". Continue with:\n  {continue_command}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

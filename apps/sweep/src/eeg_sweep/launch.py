@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,11 @@ CLEANUP_SECONDS = 120.0
 
 # Run by the child's interpreter before it becomes pretrain: ask Linux to send SIGTERM when the sweep
 # dies (PR_SET_PDEATHSIG = 1), give up if the sweep is already gone, then exec the real command.
+# SIGUSR2 is ignored (the disposition survives exec): SLURM sends it to a whole job step before the
+# time limit, and its default action would kill pretrain before submitit's hook could ask it to stop.
 _PDEATHSIG_EXEC = (
     "import ctypes, os, signal, sys\n"
+    "signal.signal(signal.SIGUSR2, signal.SIG_IGN)\n"
     "ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))\n"
     "if os.getppid() != int(sys.argv[1]):\n"
     "    sys.exit('the sweep stopped before this run started')\n"
@@ -67,19 +70,18 @@ def pretrain_command(
 
 
 class StopRequests:
-    """Counts Ctrl-C / SIGTERM / SIGHUP while the sweep runs and forwards each to the current child.
+    """Counts Ctrl-C / SIGTERM / SIGHUP while the sweep runs and forwards each to the running children.
 
-    The first signal asks the child to stop after its current step and write its last checkpoint (SIGINT
-    stays SIGINT; SIGTERM and SIGHUP become SIGTERM); a second one is forwarded too, which pretrain
-    takes as "abort now". Use as a context manager; handlers are restored on exit.
+    The first signal asks each child to stop after its current step and write its last checkpoint
+    (SIGINT stays SIGINT; SIGTERM and SIGHUP become SIGTERM); a second one is forwarded too, which
+    pretrain takes as "abort now". Use as a context manager; handlers are restored on exit.
     """
 
     SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s)
 
     def __init__(self, announce: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> None:
         self.count = 0
-        self.child: subprocess.Popen | None = None
-        self.child_name = ""
+        self.children: dict[str, subprocess.Popen] = {}
         self._announce = announce
         self._previous: dict[int, Any] = {}
 
@@ -97,28 +99,35 @@ class StopRequests:
 
     def _handle(self, signum: int, _frame: Any) -> None:
         self.count += 1
-        child = self.child
-        if child is None or child.poll() is not None:
-            self._announce(f"{signal.Signals(signum).name} received: the sweep stops before the next run")
+        name = signal.Signals(signum).name
+        running = {n: c for n, c in self.children.items() if c.poll() is None}
+        if not running:
+            self._announce(f"{name} received: the sweep starts no further run")
             return
         forward = signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(forward)
+        for child in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(forward)
+        names = ", ".join(running)
         if self.count == 1:
             self._announce(
-                f"{signal.Signals(signum).name} received: stopping {self.child_name} after its current step "
-                "(its last checkpoint is kept); press Ctrl-C again to abort it at once"
+                f"{name} received: stopping {names} after the current step (the last checkpoint is "
+                "kept); press Ctrl-C again to abort at once"
             )
         else:
-            self._announce(f"aborting {self.child_name}")
+            self._announce(f"aborting {names}")
 
 
 class LogFollower:
     """Echoes the lines a child appends to its log file (the child never depends on the sweep's pipes)."""
 
-    def __init__(self, path: Path, echo: Callable[[str], None] | None, prefix: str = "  | ") -> None:
+    def __init__(
+        self, path: Path, echo: Callable[[str], None] | None, prefix: str = "  | ", offset: int | None = None
+    ) -> None:
         self.path, self.echo, self.prefix = path, echo, prefix
-        self.offset = path.stat().st_size if path.exists() else 0
+        if offset is None:
+            offset = path.stat().st_size if path.exists() else 0
+        self.offset = offset
         self._partial = b""
 
     def pump(self, final: bool = False) -> None:
@@ -143,6 +152,33 @@ class LogFollower:
                 self.echo(self.prefix + text)
 
 
+def start_logged(
+    command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
+    """Start ``command`` in its own session with stdout and stderr appended to ``log_path`` (after a
+    ``===== sweep`` header); ``env`` is added to this process's environment. Returns the process and
+    the log's size after the header (where the run's own output starts)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}  # log lines appear as they happen
+    argv = list(command)
+    if sys.platform.startswith("linux"):
+        argv = [sys.executable, "-I", "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid()), *argv]
+    with log_path.open("ab") as log:
+        stamp = datetime.now().isoformat(timespec="seconds")
+        placed = "".join(f"{k}={v} " for k, v in sorted((env or {}).items()))
+        log.write(f"\n===== sweep {stamp}: {placed}{subprocess.list2cmdline(command)}\n".encode())
+        log.flush()
+        start = log.tell()
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            start_new_session=True,
+        ), start
+
+
 def run_logged(
     command: Sequence[str],
     log_path: Path,
@@ -153,25 +189,9 @@ def run_logged(
     """Run ``command`` with stdout and stderr appended to ``log_path``; return its exit status.
 
     Waits for the child even after a forwarded Ctrl-C, so its last checkpoint is complete on return."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # log lines appear as they happen
-    argv = list(command)
-    if sys.platform.startswith("linux"):
-        argv = [sys.executable, "-I", "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid()), *argv]
-    with log_path.open("ab") as log:
-        stamp = datetime.now().isoformat(timespec="seconds")
-        log.write(f"\n===== sweep {stamp}: {subprocess.list2cmdline(command)}\n".encode())
-        log.flush()
-        follower = LogFollower(log_path, echo)
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    stop.child, stop.child_name = child, name
+    child, start = start_logged(command, log_path)
+    follower = LogFollower(log_path, echo, offset=start)
+    stop.children[name] = child
     try:
         while True:
             try:
@@ -180,14 +200,15 @@ def run_logged(
             except subprocess.TimeoutExpired:
                 follower.pump()
     finally:
-        stop.child = None
+        stop.children.pop(name, None)
         if child.poll() is None:  # the sweep itself failed: let the run stop cleanly, then make sure
-            _stop_child(child)
+            stop_child(child)
         follower.pump(final=True)
     return code
 
 
-def _stop_child(child: subprocess.Popen) -> None:
+def stop_child(child: subprocess.Popen) -> None:
+    """SIGTERM (pretrain writes its last checkpoint), then SIGKILL after :data:`CLEANUP_SECONDS`."""
     with contextlib.suppress(ProcessLookupError):
         child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + CLEANUP_SECONDS

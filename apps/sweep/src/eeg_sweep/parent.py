@@ -58,6 +58,43 @@ def sweep_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def sweep_busy(folder: Path) -> bool:
+    """Whether a sweep holds ``folder``'s lock right now (it is launching or waiting for runs)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    path = folder / LOCK_FILE
+    if not path.is_file():
+        return False
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+def planned_runs(folder: Path, state: Mapping[str, Any]) -> list[PlannedRun]:
+    """The runs ``sweep.json`` lists, in plan order, with their folders under ``folder`` (where the
+    sweep folder is now, even if it was moved)."""
+    runs = []
+    for entry in state.get("runs") or []:
+        try:
+            runs.append(
+                PlannedRun(
+                    ratio=float(entry["mask_ratio"]),
+                    style=str(entry["mask_style"]),
+                    name=str(entry["name"]),
+                    folder=folder / str(entry["name"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            raise SweepError(f"{folder / SWEEP_STATE}: unreadable run entry {entry!r}") from None
+    return runs
+
+
 def read_state(folder: Path) -> dict[str, Any]:
     """The sweep folder's ``sweep.json``, or ``{}`` when there is none yet."""
     path = folder / SWEEP_STATE
@@ -84,6 +121,7 @@ def write_state(
     parent_run_id: str | None,
     runs: Sequence[PlannedRun],
     torchrun_nproc: int | None,
+    launcher: Mapping[str, Any] | None = None,
 ) -> Path:
     path = folder / SWEEP_STATE
     state = {
@@ -94,6 +132,7 @@ def write_state(
         "tracking_uri": tracking_uri,
         "parent_run_id": parent_run_id,
         "torchrun_nproc": torchrun_nproc,
+        "launcher": dict(launcher or {"name": "local"}),
         "runs": [
             {"name": r.name, "mask_ratio": r.ratio, "mask_style": r.style, "folder": str(r.folder)}
             for r in runs

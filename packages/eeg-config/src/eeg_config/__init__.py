@@ -6,10 +6,11 @@ The plumbing every library and app of the workspace shares:
 >>> config = structure(apply_overrides(read_yaml("run.yaml"), ["train.lr=1.0e-3"]), RunConfig)  # doctest: +SKIP
 """
 
-from eeg_config.atomic import atomic_write_bytes, atomic_write_text
+from eeg_config.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from eeg_config.configuration import (
     CONVERTER,
     ConfigError,
+    YamlSyntaxError,
     add_override_option,
     apply_overrides,
     dump_yaml,
@@ -18,6 +19,7 @@ from eeg_config.configuration import (
     read_yaml,
     structure,
     unstructure,
+    yaml_problem,
 )
 from eeg_config.differences import config_differences, flatten
 from eeg_config.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, run_cli
@@ -28,8 +30,10 @@ __all__ = [
     "EXIT_USER_ERROR",
     "ConfigError",
     "UserError",
+    "YamlSyntaxError",
     "add_override_option",
     "apply_overrides",
+    "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
     "config_differences",
@@ -41,4 +45,5 @@ __all__ = [
     "run_cli",
     "structure",
     "unstructure",
+    "yaml_problem",
 ]

@@ -36,6 +36,30 @@ class ConfigError(UserError):
         super().__init__(where + ":\n  " + "\n  ".join(self.problems))
 
 
+class YamlSyntaxError(ConfigError):
+    """A config file that is not valid YAML: one line ``FILE:LINE:COL: problem``."""
+
+    def __init__(self, line: str) -> None:
+        UserError.__init__(self, line)
+        self.problems = [line]
+        self.source = None
+
+
+def yaml_problem(path: str | os.PathLike[str], exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message (caret art, ``in "<unicode string>"``) as ``FILE:LINE:COL: problem``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    problem = " ".join(str(problem).split())
+    if mark is None:
+        return f"{path}: not valid YAML: {problem}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None and context_mark.line != mark.line:
+        problem += f" ({' '.join(context.split())} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    elif context:
+        problem += f" ({' '.join(context.split())})"
+    return f"{path}:{mark.line + 1}:{mark.column + 1}: {problem}"
+
+
 class _FieldError(ValueError):
     """A constructor (validator) error pinned to the field it concerns."""
 
@@ -188,8 +212,10 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError([f"config file not found: {p}"])
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(p)) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(yaml_problem(p, exc)) from None
+    except UnicodeDecodeError as exc:
+        raise YamlSyntaxError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

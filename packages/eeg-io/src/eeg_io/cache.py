@@ -25,11 +25,12 @@ import mmap
 import os
 import shutil
 import struct
-import uuid
+from typing import BinaryIO
 
 import attrs
 import numpy as np
 
+from eeg_config import atomic_write
 from eeg_io.errors import EEGDataError
 
 __all__ = ["CACHE_DTYPES", "CacheEntry", "DecodedCache", "MappedEntries", "MappedEntry"]
@@ -258,18 +259,15 @@ class DecodedCache:
                 "use cache_dtype='float32' or normalise the data"
             )
         stored = np.ascontiguousarray(windows.astype(self.dtype, copy=False))
+
+        def write(handle: BinaryIO) -> None:
+            np.save(handle, stored, allow_pickle=False)
+            handle.write(_TRAILER.pack(_TRAILER_MAGIC, num_padded, num_truncated, num_dropped))
+
+        atomic_write(
+            entry, write, durable=False
+        )  # a cache: a torn entry after a crash fails its trailer check
         folder = os.path.dirname(entry)
-        os.makedirs(folder, exist_ok=True)
-        temporary = os.path.join(folder, f".{os.path.basename(entry)}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temporary, "wb") as handle:
-                np.save(handle, stored, allow_pickle=False)
-                handle.write(_TRAILER.pack(_TRAILER_MAGIC, num_padded, num_truncated, num_dropped))
-            os.replace(temporary, entry)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
         _remove_stale(folder)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from eeg_io.data_checks import DEFAULT_SAMPLING_RATE, check_data
 from eeg_io.errors import EEGDataError
 from eeg_io.layout import find_parquet_files
 from eeg_io.synthetic import STANDARD_10_20, write_synthetic_corpus
@@ -22,6 +23,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("validate", help="check every Parquet file under DIR; exit 2 on any problem")
     check.add_argument("path", metavar="DIR", help="folder (searched recursively) or one Parquet file")
     check.add_argument("--window-length", type=int, default=None, help="expected samples per window")
+    check.add_argument(
+        "--sampling-rate",
+        type=float,
+        default=DEFAULT_SAMPLING_RATE,
+        help="Hz, to compare window_start/window_end with the samples of a window (default 256)",
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="data-check warnings (duplicates, flat, gaps, scale) are errors"
+    )
 
     synth = commands.add_parser("synth", help="write a synthetic EEG corpus in the pretraining layout")
     synth.add_argument("out_dir", metavar="OUT_DIR")
@@ -37,24 +47,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "validate":
-        return _validate(args.path, args.window_length)
+        if not args.sampling_rate > 0:
+            parser.error(f"--sampling-rate must be positive, got {args.sampling_rate:g}")
+        return _validate(args.path, args.window_length, args.sampling_rate, args.strict)
     return _synth(args)
 
 
-def _validate(path: str, window_length: int | None) -> int:
+def _validate(path: str, window_length: int | None, sampling_rate: float, strict: bool) -> int:
     problems = validate(path, window_length=window_length)
     for problem in problems:
         print(problem)
     try:
-        num_files = len(find_parquet_files(path))
+        files = find_parquet_files(path)
     except EEGDataError:
-        num_files = 0
-    bad_files = len({p.file for p in problems})
+        files = []
+    bad = {p.file for p in problems}
     if problems:
-        print(f"{len(problems)} problem(s) in {bad_files} of {num_files} file(s) under {path}")
-        return 2
-    print(f"{num_files} file(s) under {path}: no problems")
-    return 0
+        print(f"{len(problems)} problem(s) in {len(bad)} of {len(files)} file(s) under {path}")
+    report = check_data([f for f in files if str(f) not in bad], sampling_rate=sampling_rate)
+    for warning in report.warnings:
+        print(warning)
+    if report.warnings:
+        warned = len({w.file for w in report.warnings})
+        label = "errors (--strict)" if strict else "warnings"
+        print(f"data checks: {report.summary()}, in {warned} of {len(files)} file(s); {label}")
+    elif not problems:
+        print(f"{len(files)} file(s) under {path}: no problems")
+    return 2 if problems or (strict and report.warnings) else 0
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eeg_config import atomic_write_bytes
+from eeg_config import atomic_write
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 
@@ -304,10 +304,9 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: Mapping[str,
         table = table.replace_schema_metadata(stored)
     # Dictionary encoding suits the repeated ids; sample values only waste time trying it.
     ids = [field.name for field in table.schema if not is_list_type(field.type)]
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="snappy", use_dictionary=ids)
-    atomic_write_bytes(target, sink.getvalue().to_pybytes())
-    return target
+    return atomic_write(
+        target, lambda handle: pq.write_table(table, handle, compression="snappy", use_dictionary=ids)
+    )
 
 
 # Arrays are built from buffers: pa.array()/pa.scalar() import pandas when it is installed, which

@@ -30,14 +30,19 @@ def check_ratio(ratio: float) -> float:
     return float(ratio)
 
 
-def warn_if_leaky(style: str, ratio: float) -> None:
-    """Warn when BERT-style masking is asked at a ratio where unchanged tokens leak information."""
+def warn_if_leaky(style: str, ratio: float, key: str | None = None, stacklevel: int = 3) -> None:
+    """Warn when BERT-style masking is asked at a ratio where unchanged tokens leak information.
+
+    ``key`` (e.g. ``MaskingConfig.ratio``) starts the message; ``stacklevel`` 1 makes this module the
+    warning's origin (a config built by cattrs has generated code, not the user's, one level up).
+    """
     if style == "bert" and ratio > BERT_RATIO_WARNING:
         warnings.warn(
-            f"BERT-style masking at ratio {ratio:g} > {BERT_RATIO_WARNING}: 10% of the selected windows stay "
+            (f"{key}: " if key else "")
+            + f"BERT-style masking at ratio {ratio:g} > {BERT_RATIO_WARNING}: 10% of the selected windows stay "
             "unchanged, so at high ratios the model is scored on windows it can see; prefer style 'mae'",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
@@ -59,4 +64,4 @@ class MaskingConfig:
     val_seed: int = attrs.field(default=12345, validator=attrs.validators.ge(0))
 
     def __attrs_post_init__(self) -> None:
-        warn_if_leaky(self.style, self.ratio)
+        warn_if_leaky(self.style, self.ratio, key="MaskingConfig.ratio", stacklevel=1)

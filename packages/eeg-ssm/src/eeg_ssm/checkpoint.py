@@ -8,14 +8,13 @@ A checkpoint payload holds plain tensors and plain Python values only. ``load_pr
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from eeg_config import UserError
+from eeg_config import UserError, atomic_write
 from eeg_montage import MontageError
 from eeg_ssm.config import ModelConfig, ModelConfigError
 from eeg_ssm.model import EEGModel
@@ -60,26 +59,10 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{path}: a checkpoint payload must be a dict, got {type(payload).__name__}")
     _check_plain(payload, "")
-    tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            torch.save(dict(payload), tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # temporary files are created 0600; checkpoints are shared
-        os.replace(tmp_name, path)
-        tmp_name = None
+        atomic_write(path, lambda handle: torch.save(dict(payload), handle))
     except OSError as error:
         raise CheckpointError(f"{path}: cannot write the checkpoint: {error}") from error
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     return path
 
 
@@ -158,7 +141,24 @@ def load_pretrained(
         # MontageError: the saved asa_path does not exist or does not parse on this machine.
         raise CheckpointError(f"{path}: model_config: {error}") from error
 
-    state = payload["model"]
+    state = check_weights(path, payload["model"], model)
+    model.load_state_dict(state, strict=True)
+    if isinstance(map_location, str | torch.device):
+        model.to(map_location)
+    return model.eval()
+
+
+def check_weights(
+    path: str | os.PathLike[str], state: Any, model: torch.nn.Module
+) -> dict[str, torch.Tensor]:
+    """The checkpoint's ``model`` entry, checked against ``model`` before ``load_state_dict``.
+
+    Returns:
+        The state_dict with DDP / ``torch.compile`` wrapper prefixes removed.
+
+    Raises:
+        CheckpointError: naming ``path`` and listing the missing and unexpected keys and any shape mismatches.
+    """
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: 'model' must be a state_dict, found a {type(state).__name__}")
     state = _strip_wrapper_prefixes(state)
@@ -184,7 +184,4 @@ def load_pretrained(
             f"{path}: the weights do not match the model described by its model_config; "
             + "; ".join(problems)
         )
-    model.load_state_dict(state, strict=True)
-    if isinstance(map_location, str | torch.device):
-        model.to(map_location)
-    return model.eval()
+    return state

@@ -215,7 +215,7 @@ class ModelConfig:
                 f"ModelConfig.headdim: {self.nheads} heads (expand * d_model / headdim) is not a multiple of "
                 f"{HEAD_ALIGNMENT}; the mamba_ssm CUDA kernels may reject or slow down on this layout",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=1,  # this module: a stack level above is cattrs' generated code, not the user's
             )
 
     @property

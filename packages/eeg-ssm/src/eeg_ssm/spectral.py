@@ -86,7 +86,7 @@ def band_edges(
         )
     if fmin is None:
         fmin = max(DEFAULT_FMIN_HZ, resolution)
-        if fmin >= fmax:  # very short windows: start at the first bin
+        if fmin >= fmax or not ((freqs >= fmin) & (freqs <= fmax)).any():  # low rates: start at the first bin
             fmin = resolution
     elif not 0 < fmin < fmax:
         raise SpectralConfigError(f"fmin: expected a frequency in (0, fmax = {fmax:g}) Hz, got {fmin:g}")

@@ -76,6 +76,8 @@ class MlflowTracker:
             all_tags["mlflow.parentRunId"] = parent_run_id
         if run_id:
             self.run = mlflow.start_run(run_id=run_id)
+            # a resumed run takes the name and parent of the config it resumes with (see resume.py)
+            mlflow.set_tags({**all_tags, "mlflow.runName": run_name})
         else:
             self.run = mlflow.start_run(run_name=run_name, tags=all_tags or None)
         self.run_id = self.run.info.run_id

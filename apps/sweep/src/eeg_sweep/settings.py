@@ -1,0 +1,133 @@
+"""The sweep's own settings: a YAML file (``--sweep-config``) whose keys mirror the command-line options,
+plus a ``slurm:`` section for the SLURM launcher. Options given on the command line win over the file.
+
+```yaml
+ratios: 0.2,0.4,0.6,0.8      # or a list: [0.2, 0.4]
+styles: mae
+launcher: slurm              # local | slurm
+max_parallel: null           # local: 1; slurm: no limit
+slurm:
+  partition: gpu
+  time: "12:00:00"           # minutes (720) or [D-]HH:MM:SS
+  nodes: 1
+  gpus_per_node: 4
+  cpus_per_task: 8
+  mem_gb: 64
+```
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+from eeg_pretrain.configuration import read_yaml, structure
+
+LAUNCHERS = ("local", "slurm")
+# submitit executors the slurm launcher may use: the real one, or submitit's LocalExecutor, which runs
+# the same pickled jobs as processes of this machine (to try a SLURM set-up without a cluster).
+CLUSTERS = ("slurm", "local")
+
+
+def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"expected {attribute.name} >= 1 or null, got {value}")
+
+
+def _time_minutes(value: Any) -> int:
+    """``720``, ``"720"``, ``"12:00:00"``, ``"1-00:00:00"`` or ``"30:00"`` (MM:SS as sbatch reads it) ->
+    whole minutes (rounded up)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected minutes or [D-]HH:MM:SS for time, got {value!r}")
+    if isinstance(value, int):
+        minutes = value
+    else:
+        text = str(value).strip()
+        match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
+        if match is None:
+            raise ValueError(f"expected minutes or [D-]HH:MM:SS for time, got {value!r}")
+        days, first, second, third = match.groups()
+        parts = [int(p) for p in (first, second, third) if p is not None]
+        if days is None and len(parts) == 1:
+            seconds = parts[0] * 60
+        elif len(parts) == 2 and days is None:
+            seconds = parts[0] * 60 + parts[1]  # MM:SS
+        else:
+            parts += [0] * (3 - len(parts))
+            seconds = parts[0] * 3600 + parts[1] * 60 + parts[2]
+        seconds += int(days or 0) * 86400
+        minutes = -(-seconds // 60)
+    if minutes < 1:
+        raise ValueError(f"expected time of at least one minute, got {value!r}")
+    return minutes
+
+
+@attrs.frozen(kw_only=True)
+class SlurmSettings:
+    """One SLURM job per run, submitted with submitit. ``gpus_per_node`` GPUs and ``tasks_per_node``
+    processes on each of ``nodes`` nodes; with more than one process in all, the run is one DDP job
+    (submitit's distributed environment: rank 0 writes files and talks to MLflow)."""
+
+    partition: str | None = None
+    time: Any = attrs.field(default=60, converter=_time_minutes)  # minutes (int) once converted
+    nodes: int = attrs.field(default=1, validator=v.ge(1))
+    gpus_per_node: int = attrs.field(default=0, validator=v.ge(0))
+    tasks_per_node: int | None = attrs.field(default=None, validator=_positive_or_none)  # default: GPUs, or 1
+    cpus_per_task: int | None = attrs.field(default=None, validator=_positive_or_none)
+    mem_gb: float | None = attrs.field(default=None, validator=v.optional(v.gt(0.0)))
+    account: str | None = None
+    qos: str | None = None
+    sbatch_options: dict[str, str] = attrs.Factory(dict)  # any other #SBATCH --key=value
+    setup: tuple[str, ...] = ()  # shell lines run before the job (module load ..., source .venv/bin/activate)
+    max_requeues: int = attrs.field(default=3, validator=v.ge(0))  # requeues after a time-out
+    signal_delay_s: int = attrs.field(default=120, validator=v.ge(10))  # warning before the time limit
+    folder: str | None = None  # submitit's job files; default <sweep folder>/.submitit
+    cluster: str = attrs.field(default="slurm", validator=v.in_(CLUSTERS))
+
+    def __attrs_post_init__(self) -> None:
+        if self.cluster == "local" and self.nodes > 1:
+            raise ValueError("slurm.nodes: cluster 'local' (submitit's LocalExecutor) runs on one node only")
+
+    @property
+    def tasks(self) -> int:
+        """Processes per node: one per GPU, or ``tasks_per_node``, or 1."""
+        return self.tasks_per_node or max(self.gpus_per_node, 1)
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.tasks
+
+
+@attrs.frozen(kw_only=True)
+class SweepSettings:
+    """Everything the command line also sets; None means "not given" (the option's default applies)."""
+
+    ratios: str | None = None
+    styles: str | None = None
+    experiment: str | None = None
+    launcher: str | None = attrs.field(default=None, validator=v.optional(v.in_(LAUNCHERS)))
+    max_parallel: int | None = None  # checked with the command line's value (one message for both)
+    gpus_per_run: int | None = None
+    torchrun: bool | None = None
+    nproc: int | None = None
+    slurm: SlurmSettings = attrs.Factory(SlurmSettings)
+
+
+def load_settings(path: str | None) -> SweepSettings:
+    """The sweep config at ``path`` (strict: unknown keys are errors), or the defaults."""
+    if path is None:
+        return SweepSettings()
+    data = read_yaml(Path(path))
+    ratios = data.get("ratios")
+    if isinstance(ratios, list):  # a YAML list of numbers is accepted too
+        data["ratios"] = ",".join(str(r) for r in ratios)
+    elif isinstance(ratios, int | float) and not isinstance(ratios, bool):
+        data["ratios"] = str(ratios)
+    styles = data.get("styles")
+    if isinstance(styles, list):
+        data["styles"] = ",".join(str(s) for s in styles)
+    return structure(data, SweepSettings, source=str(path))
