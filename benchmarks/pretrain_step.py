@@ -7,7 +7,9 @@ kinds of step hide the masked windows on the device and then run forward, backwa
 (a) additionally pays for everything the loader does. Alternating pairs of steps (in turn (a) first, then
 (b) first) see the same machine conditions, and the medians of the per-step times ignore the odd step
 slowed by another process. Prints sequences/s, tokens/s and the ratio of the medians (a)/(b); the target
-is <= 1.10 (data loading adds at most 10 %). Also prints the loader's time per batch on its own.
+is <= 1.10 (data loading adds at most 10 %). Also prints the loader's time per batch on its own, and the
+cost of the spectral features: in-memory steps of the demo's objective (spectrum target, raw+spectrum
+input) against the same model with a raw input, and against the seed's raw/raw objective, alternated.
 
     uv run --package pretrain python benchmarks/pretrain_step.py [--steps 24] [--rounds 4] [--workers 0] [--no-cache]
 """
@@ -34,7 +36,9 @@ from eeg_train import DistInfo
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_trainer(corpus: Path, save_dir: Path, workers: int, cache: Path | None) -> Trainer:
+def build_trainer(
+    corpus: Path, save_dir: Path, workers: int, cache: Path | None, extra: tuple[str, ...] = ()
+) -> Trainer:
     raw = read_yaml(REPO / "configs" / "demo.yaml")
     overrides = [
         f"data.dataset_path={corpus}",
@@ -46,6 +50,7 @@ def build_trainer(corpus: Path, save_dir: Path, workers: int, cache: Path | None
         "synthetic.enabled=false",
     ]
     overrides.append(f"data.cache_dir={cache if cache is not None else 'null'}")
+    overrides.extend(extra)
     config = build_config(apply_overrides(raw, overrides))
     torch.manual_seed(0)
     return Trainer(config, DistInfo(), torch.device("cpu"))
@@ -96,7 +101,7 @@ def main() -> None:
         )
         cache = tmp / "cache" if args.cache else None
         trainer = build_trainer(corpus, tmp / "run", args.workers, cache)
-        meter = ReconstructionMeter()
+        meter = trainer._meter()
 
         def epoch_batches(epoch: int):
             trainer.train_set.set_epoch(epoch)
@@ -129,6 +134,24 @@ def main() -> None:
             sequences = len(batch["channels"])
             tokens = int(batch["lengths"].sum())
 
+        # The cost of the spectral features: the same in-memory batches through three objectives, alternated.
+        variants = {
+            "demo (spectrum, raw+spectrum)": trainer,
+            "spectrum, raw input": build_trainer(corpus, tmp / "run_b", 0, cache, ("model.input=raw",)),
+            "raw, raw (the seed's)": build_trainer(
+                corpus, tmp / "run_c", 0, cache, ("model.input=raw", "objective.target=raw")
+            ),
+        }
+        variant_times: dict[str, list[float]] = {name: [] for name in variants}
+        meters = {name: t._meter() for name, t in variants.items()}
+        for name, t in variants.items():  # warm-up
+            timed_step(t, meters[name], iter((prepared[0],)))
+        for i in range(args.steps):
+            names = list(variants) if i % 2 == 0 else list(reversed(variants))
+            for name in names:
+                seconds, _ = timed_step(variants[name], meters[name], iter((prepared[i],)))
+                variant_times[name].append(seconds)
+
     real_s, mem_s = statistics.median(real), statistics.median(in_memory)
     print(
         f"demo scale: batch {trainer.config.data.batch_size}, window {trainer.config.data.window_length}, "
@@ -148,6 +171,13 @@ def main() -> None:
     print(
         f"ratio (a)/(b) = {real_s / mem_s:.3f}  (target <= 1.10); ratio of means {sum(real) / sum(in_memory):.3f}"
     )
+    base = statistics.median(variant_times["raw, raw (the seed's)"])
+    raw_input = statistics.median(variant_times["spectrum, raw input"])
+    for name, times in variant_times.items():
+        print(f"in-memory step, {name:30s}: {1000 * statistics.median(times):7.2f} ms (median)  "
+              f"x{statistics.median(times) / base:.3f} of raw/raw")  # fmt: skip
+    demo = statistics.median(variant_times["demo (spectrum, raw+spectrum)"])
+    print(f"step time raw+spectrum / raw input (spectrum target): {demo / raw_input:.3f}")
 
 
 if __name__ == "__main__":

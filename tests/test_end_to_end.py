@@ -72,7 +72,9 @@ def test_prepare_pretrain_finetune_on_raw_recordings(tmp_path, make_config, writ
     # --- raw recordings (BIDS-like), a labels CSV and a processing config ---
     raw_root = tmp_path / "raw"
     for seed, participant in enumerate(PARTICIPANTS):
-        write_edf(raw_root / participant / "eeg" / f"{participant}_task-rest_run-1_eeg.edf", participant, seed)
+        write_edf(
+            raw_root / participant / "eeg" / f"{participant}_task-rest_run-1_eeg.edf", participant, seed
+        )
     labels = tmp_path / "labels.csv"
     labels.write_text(
         "Participant,Remission\n" + "".join(f"{p},{label_of(p)}\n" for p in PARTICIPANTS), encoding="utf-8"
@@ -134,7 +136,9 @@ def test_prepare_pretrain_finetune_on_raw_recordings(tmp_path, make_config, writ
     assert primary.is_file()
     table = pq.read_table(primary)
     assert table.column_names[:2] == ["Participant", "Remission"] and table.column_names[-4:] == PICK
-    rows = dict(zip(table.column("Participant").to_pylist(), table.column("Remission").to_pylist(), strict=True))
+    rows = dict(
+        zip(table.column("Participant").to_pylist(), table.column("Remission").to_pylist(), strict=True)
+    )
     assert rows == {p: label_of(p) for p in PARTICIPANTS}
     assert table.num_rows == len(PARTICIPANTS) * per_file
     dataset = eeg_io.read_primary_dataset(primary, PICK, WINDOW)
@@ -279,6 +283,10 @@ def test_finetune_finds_the_checkpoint_of_its_ratio_in_a_sweep_folder(
         assert run_config["masking"]["ratio"] == ratio
         assert run_config["train"]["save_dir"] == str(folders[ratio])
     assert not (sweep_dir / "mamba2_eeg_pretrained.pt").exists()  # no single-run checkpoint to fall back on
+    weights = {ratio: torch.load(c, weights_only=True)["model"] for ratio, c in checkpoints.items()}
+    assert any(not torch.equal(weights[0.2][k], weights[0.4][k]) for k in weights[0.2]), (
+        "two distinct encoders"
+    )
 
     labelled = write_synthetic_primary(
         tmp_path / "primary.parquet",
@@ -286,7 +294,7 @@ def test_finetune_finds_the_checkpoint_of_its_ratio_in_a_sweep_folder(
         channels=("Fp1", "Fp2"),
         windows=6,
         window_length=64,
-        sfreq=32.0,
+        sfreq=64.0,
     )
     finetune_config = write_config(
         {
@@ -326,8 +334,7 @@ def test_finetune_finds_the_checkpoint_of_its_ratio_in_a_sweep_folder(
         saved = torch.load(out / f"{name}_finetuned.pt", weights_only=True)
         assert saved["pretrained_checkpoint"] == str(checkpoints[ratio].resolve())
         assert saved["pretrain_run_name"] == name
-        pretrained = torch.load(checkpoints[ratio], weights_only=True)["model"]
-        for key, tensor in pretrained.items():  # frozen encoder: the saved encoder is that checkpoint's
+        for key, tensor in weights[ratio].items():  # frozen encoder: the saved encoder is that checkpoint's
             assert torch.equal(saved["model"][key], tensor), key
 
     # a ratio the sweep did not run: an error naming the run, nothing written

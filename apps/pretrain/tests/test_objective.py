@@ -58,7 +58,9 @@ def slow_spectrum_corpus(tmp_path_factory) -> object:
 
 
 def _config(make_config, corpus, save, uri=None, **sections):
-    cfg = make_config(corpus, save, uri, data={"window_length": WINDOW, "sampling_rate": SFREQ, "val_ratio": 0.25})
+    cfg = make_config(
+        corpus, save, uri, data={"window_length": WINDOW, "sampling_rate": SFREQ, "val_ratio": 0.25}
+    )
     for name, values in sections.items():
         cfg.setdefault(name, {}).update(values)
     return cfg
@@ -81,13 +83,17 @@ def test_spectral_model_beats_the_context_mean(slow_spectrum_corpus, tmp_path, m
     assert summary["val_skill"] > 0, summary  # knows more than the sequence's own mean spectrum
     assert summary["r2_gap"] == pytest.approx(summary["train_r2"] - summary["val_r2"])
 
-    run = mlflow.tracking.MlflowClient(uri).get_run(json.loads((save / "summary.json").read_text())["mlflow_run_id"])
+    run = mlflow.tracking.MlflowClient(uri).get_run(
+        json.loads((save / "summary.json").read_text())["mlflow_run_id"]
+    )
     for metric in ("val_skill", "val_context_mean_baseline", "train_skill", "r2_gap"):
         assert metric in run.data.metrics, metric
 
     # the standardisation lives in the checkpoint: a reload predicts with the same numbers
     payload = torch.load(save / "mamba2_eeg_pretrained.pt", weights_only=True)
-    assert not torch.equal(payload["model"]["band_power.mean"], torch.zeros_like(payload["model"]["band_power.mean"]))
+    assert not torch.equal(
+        payload["model"]["band_power.mean"], torch.zeros_like(payload["model"]["band_power.mean"])
+    )
     model = load_pretrained(save / "mamba2_eeg_pretrained.pt")
     assert torch.equal(model.band_power.mean, payload["model"]["band_power.mean"])
     assert (save / "reconstructions.png").is_file()
@@ -95,10 +101,17 @@ def test_spectral_model_beats_the_context_mean(slow_spectrum_corpus, tmp_path, m
 
 @pytest.mark.parametrize(
     "sections",
-    [pytest.param({}, id="raw"), pytest.param({"objective": {"target": "both"}, "model": {"input": "raw+spectrum"}}, id="both")],
+    [
+        pytest.param({}, id="raw"),
+        pytest.param({"objective": {"target": "both"}, "model": {"input": "raw+spectrum"}}, id="both"),
+    ],
 )
-def test_resume_is_bit_identical_with_each_target(slow_spectrum_corpus, tmp_path, make_config, write_config, sections):
-    straight = _config(make_config, slow_spectrum_corpus, tmp_path / "straight", **sections, train={"epochs": 2})
+def test_resume_is_bit_identical_with_each_target(
+    slow_spectrum_corpus, tmp_path, make_config, write_config, sections
+):
+    straight = _config(
+        make_config, slow_spectrum_corpus, tmp_path / "straight", **sections, train={"epochs": 2}
+    )
     _run(["--config", str(write_config(straight, "a.yaml"))])
     split = _config(make_config, slow_spectrum_corpus, tmp_path / "split", **sections, train={"epochs": 2})
     path = write_config(split, "b.yaml")
@@ -119,14 +132,16 @@ def test_raw_checkpoint_from_before_the_objective_settings_resumes(
     _run(["--config", str(path), "--stop-after-epochs", "1"])
     last = tmp_path / "old" / "mamba2_eeg_pretrained_last.pt"
     payload = torch.load(last, weights_only=True)
-    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax"):
+    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context"):
         del payload["model_config"][key]
     torch.save(payload, last)
     _run(["--config", str(path), "--resume", str(last)])
     assert load_pretrained(last).config.target == "raw"
 
 
-def test_resume_with_other_bands_or_rate_is_an_error(slow_spectrum_corpus, tmp_path, make_config, write_config, capsys):
+def test_resume_with_other_bands_or_rate_is_an_error(
+    slow_spectrum_corpus, tmp_path, make_config, write_config, capsys
+):
     cfg = _config(make_config, slow_spectrum_corpus, tmp_path / "b", **SPECTRAL, train={"epochs": 1})
     path = write_config(cfg)
     _run(["--config", str(path)])
@@ -165,5 +180,8 @@ def test_sampling_rate_disagreeing_with_window_times_is_a_config_error(
     cfg["data"]["sampling_rate"] = 256.0
     _run(["--config", str(write_config(cfg))], expect=2)
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: data.sampling_rate: 256 Hz disagrees with") and "set data.sampling_rate: 64" in err
+    assert (
+        err.startswith("error: data.sampling_rate: 256 Hz disagrees with")
+        and "set data.sampling_rate: 64" in err
+    )
     assert len(err.splitlines()) == 1

@@ -14,6 +14,7 @@ from eeg_ssl import (
     context_mean,
     make_targets,
     masked_sse,
+    scored_windows,
     skill,
     split_prediction,
     weighted_sse,
@@ -92,10 +93,28 @@ def test_split_and_make_targets() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "key"),
-    [({"target": "wave"}, "target"), ({"spectrum_weight": 1.5}, "spectrum_weight"), ({"stats_sequences": 0}, "stats_sequences")],
+    [
+        ({"target": "wave"}, "target"),
+        ({"spectrum_weight": 1.5}, "spectrum_weight"),
+        ({"stats_sequences": 0}, "stats_sequences"),
+    ],
 )
 def test_objective_config_errors_name_the_key(kwargs, key) -> None:
     with pytest.raises(ObjectiveError, match=rf"^{key}: expected"):
         ObjectiveConfig(**kwargs)
     assert ObjectiveConfig(target="both").weights == (0.5, 0.5)
     assert math.isclose(sum(ObjectiveConfig(target="both", spectrum_weight=0.8).weights), 1.0)
+
+
+def test_flat_dropout_windows_are_not_scored_or_context_for_the_spectrum() -> None:
+    windows = torch.randn(1, 5, 8)
+    windows[0, 1] = 3.0  # exactly flat (a dropout), masked
+    windows[0, 3] = -1.0  # exactly flat, context
+    mask = torch.tensor([[False, True, True, False, False]])
+    valid = torch.tensor([[True, True, True, True, False]])
+    masks, valids = scored_windows(windows, mask, valid, ("raw", "spectrum"))
+    assert torch.equal(masks["raw"], mask) and torch.equal(valids["raw"], valid)
+    assert masks["spectrum"].tolist() == [[False, False, True, False, False]]
+    assert valids["spectrum"].tolist() == [[True, False, True, False, False]]
+    # the context mean of the spectrum then uses window 0 alone
+    assert torch.equal(context_mean(windows, masks["spectrum"], valids["spectrum"])[0, 2], windows[0, 0])

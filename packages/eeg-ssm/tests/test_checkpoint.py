@@ -187,7 +187,7 @@ def _retag_storages_as_cuda(path):
     return out
 
 
-NEW_OBJECTIVE_KEYS = ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax")
+NEW_OBJECTIVE_KEYS = ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context")
 
 
 def test_checkpoint_from_before_spectra_loads_as_raw_raw(tmp_path, make_model, make_batch, channels) -> None:
@@ -222,5 +222,5 @@ def test_checkpoint_with_other_bands_does_not_load_into_a_model_with_fewer(tmp_p
     model = EEGModel(config)
     payload = {"model": model.state_dict(), "model_config": config.evolve(n_bands=4).to_dict()}
     path = save_checkpoint(tmp_path / "bands.pt", payload)
-    with pytest.raises(CheckpointError, match="band_power.mean: checkpoint"):
+    with pytest.raises(CheckpointError, match=r"band_power\.mean: checkpoint"):
         load_pretrained(path)

@@ -17,7 +17,9 @@ BACKBONES = [
     pytest.param({"backend": "torch", "bidirectional": True}, id="mamba-bidirectional"),
     pytest.param({"backend": "transformer"}, id="transformer-causal"),
     pytest.param({"backend": "transformer", "bidirectional": True}, id="transformer-bidirectional"),
-    pytest.param({"backend": "torch", "bidirectional": True, "input": "raw+spectrum"}, id="mamba-spectral-input"),
+    pytest.param(
+        {"backend": "torch", "bidirectional": True, "input": "raw+spectrum"}, id="mamba-spectral-input"
+    ),
     pytest.param({"backend": "transformer", "input": "raw+spectrum"}, id="transformer-spectral-input"),
 ]
 LENGTHS = [21, 17, 9, 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy.signal import periodogram
@@ -65,6 +65,7 @@ def test_zero_and_constant_windows_are_a_finite_floor() -> None:
     fs=st.floats(1.0, 2000.0, allow_nan=False, allow_infinity=False),
     seed=st.integers(0, 2**16),
 )
+@example(width=17, fs=2.0625, seed=0)  # found by hypothesis: no bin between 1 Hz and Nyquist
 def test_defaults_work_for_any_window(width, fs, seed) -> None:
     edges = band_edges(width, fs)
     n_bands = len(edges) - 1
@@ -124,3 +125,47 @@ def test_raw_model_draws_the_seed_weights() -> None:
     assert model.band_power is None and model.spectral_projection is None
     assert model.head.weight.shape == (64, 16)
     assert not any("band_power" in k or "spectral" in k for k in model.state_dict())
+
+
+def test_masked_window_shows_the_standardised_mean_on_the_spectral_branch() -> None:
+    config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, input="raw+spectrum",
+                         sampling_rate=64.0)  # fmt: skip
+    model = EEGModel(config).eval()
+    model.band_power.set_statistics(
+        torch.full((model.band_power.n_bands,), -4.0), torch.ones(model.band_power.n_bands)
+    )
+    windows = torch.randn(1, 3, 64)
+    windows[0, 1] = 0.0
+    with torch.no_grad():
+        tokens = model.embed(windows, ["CZ"], torch.tensor([3]))
+        expected = (
+            model.input_projection(windows[:, 1:2])
+            + model.spectral_projection.bias
+            + model.spatial(["CZ"]).unsqueeze(1)
+            + model.temporal(torch.tensor([3]), 3)[:, 1:2]
+        )
+    torch.testing.assert_close(tokens[:, 1:2], expected)
+
+
+def test_spectral_context_starts_the_spectrum_head_at_the_context_mean() -> None:
+    """With a zero head, the predicted band power of a masked window is the mean standardised band power
+    of its sequence's visible windows: the context-mean baseline (padding and masked windows excluded)."""
+    config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, target="both",
+                         sampling_rate=64.0)  # fmt: skip
+    model = EEGModel(config).eval()
+    torch.nn.init.zeros_(model.head.weight)
+    torch.nn.init.zeros_(model.head.bias)
+    windows = torch.randn(2, 6, 64)
+    windows[:, 2] = 0.0  # masked
+    windows[1, 4:] = 5.0  # padding (row 1 has 4 real windows)
+    lengths = torch.tensor([6, 4])
+    with torch.no_grad():
+        out = model(windows, ["CZ", "O1"], lengths)
+        spectrum = model.band_power(windows)
+    bands = model.band_power.n_bands
+    assert torch.equal(out[..., :64], torch.zeros(2, 6, 64))
+    for row, visible in ((0, [0, 1, 3, 4, 5]), (1, [0, 1, 3])):
+        torch.testing.assert_close(out[row, 2, 64:], spectrum[row, visible].mean(dim=0))
+    assert out.shape[-1] == 64 + bands
+    plain = EEGModel(config.evolve(spectral_context=False)).eval()
+    assert set(plain.state_dict()) == set(model.state_dict())  # the context is parameter-free

@@ -24,7 +24,7 @@ RESUME_KEYS = (
 # Model settings that may differ between the run that wrote a checkpoint and the run resuming it.
 FREE_MODEL_KEYS = {"backend", "dropout", "chunk_size"}
 # Settings of the band-power transform: only compared when a side uses a spectral input or target.
-SPECTRAL_KEYS = {"sampling_rate", "n_bands", "fmin", "fmax"}
+SPECTRAL_KEYS = {"sampling_rate", "n_bands", "fmin", "fmax", "spectral_context"}
 
 
 def load_resume(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +49,9 @@ def config_differences(
     A setting absent from one side counts as its :class:`~eeg_ssm.ModelConfig` default, so a checkpoint
     written before the objective settings existed (``input``, ``target``, bands) compares as raw/raw.
     """
-    defaults = {f.name: f.default for f in attrs.fields(ModelConfig) if not isinstance(f.default, attrs.Factory)}
+    defaults = {
+        f.name: f.default for f in attrs.fields(ModelConfig) if not isinstance(f.default, attrs.Factory)
+    }
     saved = {**{k: v for k, v in defaults.items() if k in wanted}, **saved}
     wanted = {**{k: v for k, v in defaults.items() if k in saved}, **wanted}
     if not (_uses_spectrum(saved) or _uses_spectrum(wanted)):

@@ -21,8 +21,8 @@ def plot_reconstructions(
     target: Mapping[str, torch.Tensor],
     inputs: torch.Tensor,
     pred: Mapping[str, torch.Tensor],
-    mask: torch.Tensor,
-    valid: torch.Tensor,
+    mask: torch.Tensor | Mapping[str, torch.Tensor],
+    valid: torch.Tensor | Mapping[str, torch.Tensor],
     channels: list[str],
     limit: int = 4,
     sfreq: float | None = None,
@@ -33,13 +33,16 @@ def plot_reconstructions(
     ``target``/``pred``: ``{part: [B, L, D]}`` with parts ``raw`` (samples, normalised units) and/or
     ``spectrum`` (standardised log band power; drawn against the bands' centre frequencies when
     ``band_edges`` are given); one column per part. inputs: ``[B, L, W]`` what the model saw; mask, valid:
-    bool ``[B, L]``. Returns False when nothing in the batch was masked (no file is written then).
+    bool ``[B, L]``, or one per part. Returns False when nothing in the batch was masked (no file is written then).
     """
-    picks = [(b, int(mask[b].nonzero()[0])) for b in range(mask.shape[0]) if mask[b].any()][:limit]
+    parts = list(target)
+    masks = mask if isinstance(mask, Mapping) else dict.fromkeys(parts, mask)
+    valids = valid if isinstance(valid, Mapping) else dict.fromkeys(parts, valid)
+    scored = masks[parts[-1]]  # windows scored by every part (the spectrum skips flat dropouts)
+    picks = [(b, int(scored[b].nonzero()[0])) for b in range(scored.shape[0]) if scored[b].any()][:limit]
     if not picks:
         return False
-    parts = list(target)
-    baseline = {part: context_mean(target[part].float(), mask.to(target[part].device), valid.to(target[part].device)) for part in parts}
+    baseline = {part: context_mean(target[part].float(), masks[part], valids[part]) for part in parts}
     fig, axes = plt.subplots(
         len(picks), len(parts), figsize=(10 if len(parts) == 1 else 14, 2.2 * len(picks)), squeeze=False
     )

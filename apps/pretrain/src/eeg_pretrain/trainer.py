@@ -39,7 +39,14 @@ from eeg_pretrain.optim import param_groups, warmup_cosine
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
 from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
-from eeg_ssl import ReconstructionMeter, apply_mask, make_targets, split_prediction, weighted_sse
+from eeg_ssl import (
+    ReconstructionMeter,
+    apply_mask,
+    make_targets,
+    scored_windows,
+    split_prediction,
+    weighted_sse,
+)
 from eeg_ssm import BandStatistics, EEGModel, save_checkpoint
 from eeg_ssm.checkpoint import check_weights
 
@@ -106,11 +113,11 @@ class Trainer:
             items, config.data.val_ratio, group=config.data.split_group, seed=train_cfg.seed
         )
         self.num_sequences = len(items)
+        if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
+            check_sampling_rate(dict.fromkeys(item.file for item in items), config.data.sampling_rate)
         if dist_info.is_main:
             log_data_checks(config.data, train_items, val_items)  # counts once, leaks across the split named
         self.data_record = pretraining_data_record(train_items, val_items)
-        if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
-            check_sampling_rate(dict.fromkeys(item.file for item in items), config.data.sampling_rate)
         mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
         self.train_set = MaskedSequences(
             ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
@@ -321,10 +328,12 @@ class Trainer:
         sample of the global batch (all micro-batches, all ranks), so DDP equals one big batch. With two
         target parts the loss is their weighted sum, each part's mean taken over its own global count."""
         cfg = self.config.train
-        masked = sum(int(b["mask"].sum()) for b in group)
-        global_masked = float(all_reduce_sum(torch.tensor([float(masked)]), self.dist).item())
+        # scored windows per part (the spectrum skips flat dropout windows), summed over micro-batches and ranks
+        windows = [scored_windows(b["windows"], b["mask"], b["valid"], self.parts)[0] for b in group]
+        masked = torch.tensor([float(sum(int(m[p].sum()) for m in windows)) for p in self.parts])
+        global_masked = all_reduce_sum(masked, self.dist).tolist()
         sizes = {"raw": self.config.model.window_length, "spectrum": self.config.model.bands}
-        counts = {part: global_masked * sizes[part] for part in self.parts}  # scored values per part
+        counts = {p: n * sizes[p] for p, n in zip(self.parts, global_masked, strict=True)}  # scored values
         # DDP averages gradients over ranks, hence world_size in each part's weight
         weights = {part: w * self.dist.world_size for part, w in zip(self.parts, self.weights, strict=True)}
         part_sums = dict.fromkeys(self.parts, 0.0)
@@ -385,7 +394,8 @@ class Trainer:
         """Hide the batch's masked windows on the device (the loader sends only the mask plan), run the model.
 
         Returns ``(pred, target, mask, valid)`` on the device; ``pred`` and ``target`` are ``{part: (B, L,
-        D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked windows).
+        D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked windows),
+        ``mask`` and ``valid`` ``{part: (B, L)}`` (:func:`eeg_ssl.scored_windows`).
         """
         target = batch["windows"].to(self.device, non_blocking=True)
         plan = batch["mask_plan"].to(self.device, non_blocking=True)
@@ -395,7 +405,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             pred = model(inputs, batch["channels"], lengths)
         preds = split_prediction(pred.float(), self.parts, self.config.model.window_length)
-        return preds, make_targets(target, self.parts, self.model.band_power), plan.mask, valid
+        masks, valids = scored_windows(target, plan.mask, valid, self.parts)
+        return preds, make_targets(target, self.parts, self.model.band_power), masks, valids
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -461,11 +472,10 @@ class Trainer:
         batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():
-            pred, target, mask, _ = self._forward(self.model, batch)
+            pred, target, mask, valid = self._forward(self.model, batch)
         self.model.train()
         path = self.save_dir / "reconstructions.png"
         inputs = apply_mask(batch["windows"], batch["mask_plan"])
-        valid = batch["valid"].to(self.device)
         edges = self.model.band_power.edges if self.model.band_power is not None else None
         if plot_reconstructions(
             path, target, inputs, pred, mask, valid, batch["channels"], limit,
@@ -576,7 +586,12 @@ class Trainer:
             "val_context_mean_baseline": val("context_mean_baseline"),
             "train_r2": best.get("train_r2"),
             "r2_gap": best.get("r2_gap"),
-            **{f"val_{p}_{k}": val(f"{p}_{k}") for p in self.parts if len(self.parts) > 1 for k in ("r2", "skill")},
+            **{
+                f"val_{p}_{k}": val(f"{p}_{k}")
+                for p in self.parts
+                if len(self.parts) > 1
+                for k in ("r2", "skill")
+            },
             "wall_seconds": self.state.train_seconds,
             "checkpoint": str((self.save_dir / CHECKPOINT_BEST).resolve()),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),

@@ -209,7 +209,8 @@ def plot_summary(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]
     ax_skill.axhline(0.0, color="grey", lw=0.6)
     for ax in (ax_loss, ax_r2, ax_skill):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # summaries from before skill existed draw no skill line
+            ax.legend(fontsize=7)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)

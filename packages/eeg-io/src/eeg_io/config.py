@@ -93,7 +93,12 @@ def _ratio(instance: object, attribute: attrs.Attribute, value: object) -> None:
 
 
 def _positive_rate(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{attribute.name} must be a positive number of Hz, got {value!r}")
 
 

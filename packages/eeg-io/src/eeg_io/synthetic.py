@@ -178,7 +178,11 @@ def _dynamics(
     num_channels = len(known)
     times = np.arange(num_samples) / sfreq
     x, y, z = (np.where(known, positions[:, k], 0.0) for k in range(3))
-    beta_hz, theta_hz, mu_hz = person.uniform(16.0, 24.0), person.uniform(4.5, 7.0), person.uniform(10.5, 13.0)
+    beta_hz, theta_hz, mu_hz = (
+        person.uniform(16.0, 24.0),
+        person.uniform(4.5, 7.0),
+        person.uniform(10.5, 13.0),
+    )
     mu_side = person.choice((-1.0, 1.0))
 
     # Slow states: exponential dwell times, one-hot, blended over ~4 s by a moving average.
@@ -214,12 +218,18 @@ def _dynamics(
         (alpha_hz, 12.0, 0.2 + np.clip(-y, 0.0, 1.0), gain("alpha"), 0.04),
         (beta_hz, 5.0, 0.3 + np.clip(z, 0.0, 1.0) * (1.0 - 0.5 * np.clip(-y, 0.0, 1.0)), gain("beta"), 0.05),
         (theta_hz, 8.0, np.clip(y + 0.3, 0.0, 1.0) * np.exp(-4.0 * x**2), gain("theta"), 0.03),
-        (mu_hz, 6.0, np.clip(z, 0.0, 1.0) * np.exp(-6.0 * y**2) * np.clip(1.0 + mu_side * x, 0.0, 2.0), 1.0, 0.05),
+        (
+            mu_hz,
+            6.0,
+            np.clip(z, 0.0, 1.0) * np.exp(-6.0 * y**2) * np.clip(1.0 + mu_side * x, 0.0, 2.0),
+            1.0,
+            0.05,
+        ),
     )
     for frequency, amplitude, spatial, state_gain, cutoff in sources:
         if frequency >= nyquist:
             continue
-        weights = (np.where(known, spatial, 0.0)[:, None] * channel_gain())  # (C, 1)
+        weights = np.where(known, spatial, 0.0)[:, None] * channel_gain()  # (C, 1)
         out += amplitude * weights * (state_gain * envelope(cutoff, 0.8))[None, :] * rhythm(frequency)
 
     # Eye blinks: 0.2-s bumps, strongest at the frontal-polar electrodes.

@@ -33,7 +33,9 @@ def implied_sampling_rate(path: str | os.PathLike, rows: int = 64) -> float | No
     duration = np.asarray(batch.column(1).to_numpy(zero_copy_only=False), dtype=np.float64) - np.asarray(
         batch.column(0).to_numpy(zero_copy_only=False), dtype=np.float64
     )
-    samples = np.asarray(pc.list_value_length(batch.column(2)).to_numpy(zero_copy_only=False), dtype=np.float64)
+    samples = np.asarray(
+        pc.list_value_length(batch.column(2)).to_numpy(zero_copy_only=False), dtype=np.float64
+    )
     usable = np.isfinite(duration) & (duration > 0) & (samples > 0)
     if not usable.any():
         return None

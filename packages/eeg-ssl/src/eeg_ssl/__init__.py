@@ -13,6 +13,7 @@ from eeg_ssl.objective import (
     ObjectiveConfig,
     ObjectiveError,
     make_targets,
+    scored_windows,
     split_prediction,
     weighted_sse,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "masked_mse",
     "masked_sse",
     "reconstruction_r2",
+    "scored_windows",
     "select_tokens",
     "skill",
     "split_prediction",

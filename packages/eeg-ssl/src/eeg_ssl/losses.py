@@ -66,7 +66,9 @@ def context_mean(target: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) 
     """
     known = (valid & ~mask).to(target.dtype)  # (B, L)
     count = known.sum(dim=1)  # (B,)
-    total = torch.einsum("bl,bld->bd", known, torch.where(known[..., None] > 0, target, torch.zeros_like(target)))
+    total = torch.einsum(
+        "bl,bld->bd", known, torch.where(known[..., None] > 0, target, torch.zeros_like(target))
+    )
     mean = total / count.clamp(min=1)[:, None]  # (B, D)
     return torch.where(mask[..., None], mean[:, None, :].expand_as(target), target)
 

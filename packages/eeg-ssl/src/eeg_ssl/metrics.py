@@ -44,10 +44,11 @@ class ReconstructionMeter:
         self,
         pred: torch.Tensor | Mapping[str, torch.Tensor],
         target: torch.Tensor | Mapping[str, torch.Tensor],
-        mask: torch.Tensor,
-        valid: torch.Tensor,
+        mask: torch.Tensor | Mapping[str, torch.Tensor],
+        valid: torch.Tensor | Mapping[str, torch.Tensor],
     ) -> None:
-        """``pred``/``target``: ``[B, L, D]`` tensors (one part) or ``{part: [B, L, D_part]}``."""
+        """``pred``/``target``: ``[B, L, D]`` tensors (one part) or ``{part: [B, L, D_part]}``; ``mask`` and
+        ``valid``: bool ``[B, L]``, or one per part (:func:`~eeg_ssl.scored_windows`)."""
         if isinstance(pred, torch.Tensor):
             pred, target = {self.parts[0]: pred}, {self.parts[0]: target}
         assert isinstance(target, Mapping)
@@ -55,10 +56,12 @@ class ReconstructionMeter:
         with torch.no_grad():
             for row, name in enumerate(self.parts):
                 p, t = pred[name].float(), target[name].float()
-                sse, count = masked_sse(p, t, mask)
-                zero_sse, _ = masked_sse(torch.zeros_like(t), t, mask)
-                interp_sse, _ = masked_sse(interpolate_masked(t, mask, valid), t, mask)
-                context_sse, _ = masked_sse(context_mean(t, mask, valid), t, mask)
+                mask_p = mask[name] if isinstance(mask, Mapping) else mask
+                valid_p = valid[name] if isinstance(valid, Mapping) else valid
+                sse, count = masked_sse(p, t, mask_p)
+                zero_sse, _ = masked_sse(torch.zeros_like(t), t, mask_p)
+                interp_sse, _ = masked_sse(interpolate_masked(t, mask_p, valid_p), t, mask_p)
+                context_sse, _ = masked_sse(context_mean(t, mask_p, valid_p), t, mask_p)
                 step[row] = torch.tensor(
                     [float(sse), float(zero_sse), float(interp_sse), float(context_sse), float(count)],
                     dtype=torch.float64,

@@ -17,7 +17,11 @@ from eeg_ssl.losses import masked_sse
 
 TARGETS = ("raw", "spectrum", "both")
 #: The parts each target scores, in the head's output order (samples first).
-TARGET_PARTS: dict[str, tuple[str, ...]] = {"raw": ("raw",), "spectrum": ("spectrum",), "both": ("raw", "spectrum")}
+TARGET_PARTS: dict[str, tuple[str, ...]] = {
+    "raw": ("raw",),
+    "spectrum": ("spectrum",),
+    "both": ("raw", "spectrum"),
+}
 
 
 class ObjectiveError(ValueError):
@@ -64,7 +68,9 @@ class ObjectiveConfig:
         return (1.0,)
 
 
-def split_prediction(pred: torch.Tensor, parts: tuple[str, ...], window_length: int) -> dict[str, torch.Tensor]:
+def split_prediction(
+    pred: torch.Tensor, parts: tuple[str, ...], window_length: int
+) -> dict[str, torch.Tensor]:
     """The head's ``(B, L, D)`` output as ``{part: (B, L, D_part)}`` (samples first, then bands)."""
     if parts == ("raw", "spectrum"):
         return {"raw": pred[..., :window_length], "spectrum": pred[..., window_length:]}
@@ -72,7 +78,9 @@ def split_prediction(pred: torch.Tensor, parts: tuple[str, ...], window_length: 
 
 
 def make_targets(
-    windows: torch.Tensor, parts: tuple[str, ...], spectrum: Callable[[torch.Tensor], torch.Tensor] | None = None
+    windows: torch.Tensor,
+    parts: tuple[str, ...],
+    spectrum: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """``{part: (B, L, D_part)}`` targets of the unmasked ``windows (B, L, W)``.
 
@@ -91,16 +99,37 @@ def make_targets(
     return out
 
 
+def scored_windows(
+    windows: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, parts: tuple[str, ...]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Per part, the windows scored (``mask``) and the windows that count as real context (``valid``).
+
+    Raw samples: the masks as given. Spectrum: exactly flat windows (every sample equal: a signal dropout,
+    whose log band power is the transform's floor, far below any real spectrum) are neither scored nor
+    part of a context mean; a dropout says nothing about the EEG's spectrum. windows ``(B, L, W)``; mask,
+    valid bool ``(B, L)``. Returns ``({part: mask}, {part: valid})``.
+    """
+    masks, valids = {}, {}
+    for part in parts:
+        if part == "spectrum":
+            live = windows.amax(dim=-1) != windows.amin(dim=-1)  # (B, L)
+            masks[part], valids[part] = mask & live, valid & live
+        else:
+            masks[part], valids[part] = mask, valid
+    return masks, valids
+
+
 def weighted_sse(
-    pred: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], mask: torch.Tensor,
-    weights: Mapping[str, float], counts: Mapping[str, float],
+    pred: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor],
+    mask: torch.Tensor | Mapping[str, torch.Tensor], weights: Mapping[str, float], counts: Mapping[str, float],
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
     """``sum_p weights[p] * SSE_p / counts[p]`` (the loss when ``counts`` are the global scored counts) and
-    each part's SSE. With one part of weight 1 this is exactly ``masked_sse / count``."""
+    each part's SSE; ``mask`` is one ``(B, L)`` mask or one per part. With one part of weight 1 this is
+    exactly ``masked_sse / count``."""
     total = None
     parts = {}
     for name, value in pred.items():
-        sse, _ = masked_sse(value, target[name], mask)
+        sse, _ = masked_sse(value, target[name], mask[name] if isinstance(mask, Mapping) else mask)
         parts[name] = sse
         term = sse * (weights[name] / max(counts[name], 1.0))
         total = term if total is None else total + term

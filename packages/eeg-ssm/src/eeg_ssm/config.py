@@ -132,7 +132,10 @@ class ModelConfig:
     (``window_length`` samples), ``"spectrum"`` (``n_bands`` standardised log band powers) or ``"both"``
     (concatenated, samples first). Bands (:mod:`eeg_ssm.spectral`): ``n_bands`` log-spaced bands between
     ``fmin`` and ``fmax`` Hz at ``sampling_rate`` Hz; null values are derived from the window's frequency
-    resolution. A config written before these fields existed reads as ``raw``/``raw``.
+    resolution. A config written before these fields existed reads as ``raw``/``raw``. With
+    ``spectral_context`` the spectrum head predicts the deviation from the mean standardised band power of
+    the sequence's visible windows (real, not flat: masked windows are zeros), so an untrained head starts
+    at the context-mean baseline and learning is what the sequence's own average does not explain.
     """
 
     window_length: int = attrs.field(default=2048, validator=_positive_int)
@@ -168,6 +171,7 @@ class ModelConfig:
     n_bands: int | None = attrs.field(default=None, validator=_optional_int)
     fmin: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_frequency)
     fmax: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_frequency)
+    spectral_context: bool = attrs.field(default=True, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         if self.uses_spectrum:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from eeg_ssm.backbone import MambaBackbone, TransformerBackbone
+from eeg_ssm.backbone import MambaBackbone, TransformerBackbone, lengths_to_mask
 from eeg_ssm.config import ModelConfig
 from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
 from eeg_ssm.spectral import BandPower
@@ -68,8 +68,10 @@ class EEGModel(nn.Module):
         tokens = self.input_projection(windows)  # (B, L, d)
         if self.spectral_projection is not None:
             assert self.band_power is not None
-            spectrum = self.band_power(windows).to(tokens.dtype)  # (B, L, n_bands), standardised
-            tokens = tokens + self.spectral_projection(spectrum)
+            # A masked (all-zero) or flat window shows 0, the standardised mean, as the raw branch shows
+            # zeros, the normalised mean, instead of its power floor far below every real spectrum.
+            spectrum, _ = self._visible_spectrum(windows)  # (B, L, n_bands)
+            tokens = tokens + self.spectral_projection(spectrum.to(tokens.dtype))
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
         return self.embed_dropout(tokens + where + when)
@@ -94,8 +96,29 @@ class EEGModel(nn.Module):
     def forward(
         self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
-        """Reconstruction of every window: ``(B, L, config.head_size)`` (arguments as in :meth:`encode`)."""
-        return self.head(self.encode(windows, channels, lengths))
+        """Reconstruction of every window: ``(B, L, config.head_size)`` (arguments as in :meth:`encode`).
+
+        With a spectral target and ``config.spectral_context``, the band-power outputs (the last
+        ``n_bands``) are the head's output plus the mean standardised band power of the sequence's visible
+        windows (real and not flat; masked windows are zeros), the context-mean prediction.
+        """
+        out = self.head(self.encode(windows, channels, lengths))
+        if self.config.target == "raw" or not self.config.spectral_context:
+            return out
+        assert self.band_power is not None
+        spectrum, visible = self._visible_spectrum(windows)  # (B, L, n_bands), (B, L, 1)
+        visible = visible & lengths_to_mask(lengths.to(windows.device), windows.shape[1]).unsqueeze(-1)
+        weights = visible.to(spectrum.dtype)
+        mean = (spectrum * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B, n_bands)
+        bands = self.band_power.n_bands
+        return torch.cat([out[..., :-bands], out[..., -bands:] + mean.unsqueeze(1).to(out.dtype)], dim=-1)
+
+    def _visible_spectrum(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardised band power ``(B, L, n_bands)``, 0 on flat (masked) windows, and ``(B, L, 1)`` not flat."""
+        assert self.band_power is not None
+        spectrum = self.band_power(windows)
+        live = (windows.amax(dim=-1) != windows.amin(dim=-1)).unsqueeze(-1)  # (B, L, 1)
+        return spectrum.masked_fill(~live, 0.0), live
 
     def _check_inputs(
         self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor

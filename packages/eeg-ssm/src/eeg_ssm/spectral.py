@@ -62,7 +62,11 @@ def band_edges(
     0``, ``n_bands < 1``, or more bands than the frequency resolution allows raise
     :class:`SpectralConfigError` naming the key and the allowed range.
     """
-    if isinstance(window_length, bool) or not isinstance(window_length, int) or window_length < MIN_WINDOW_LENGTH:
+    if (
+        isinstance(window_length, bool)
+        or not isinstance(window_length, int)
+        or window_length < MIN_WINDOW_LENGTH
+    ):
         raise SpectralConfigError(
             f"window_length: the band-power transform needs windows of at least {MIN_WINDOW_LENGTH} samples, "
             f"got {window_length!r}"
@@ -82,7 +86,7 @@ def band_edges(
         )
     if fmin is None:
         fmin = max(DEFAULT_FMIN_HZ, resolution)
-        if fmin >= fmax:  # very short windows: start at the first bin
+        if fmin >= fmax or not ((freqs >= fmin) & (freqs <= fmax)).any():  # low rates: start at the first bin
             fmin = resolution
     elif not 0 < fmin < fmax:
         raise SpectralConfigError(f"fmin: expected a frequency in (0, fmax = {fmax:g}) Hz, got {fmin:g}")
@@ -222,7 +226,9 @@ class BandPower(nn.Module):
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
         if mean.shape != (self.n_bands,) or std.shape != (self.n_bands,):
-            raise ValueError(f"expected {self.n_bands} band statistics, got {tuple(mean.shape)} and {tuple(std.shape)}")
+            raise ValueError(
+                f"expected {self.n_bands} band statistics, got {tuple(mean.shape)} and {tuple(std.shape)}"
+            )
         if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
             raise ValueError("band statistics must be finite with std > 0")
         self.mean.copy_(mean)

@@ -1,0 +1,181 @@
+"""What does masked pretraining learn? Short runs of every target x input combination, side by side.
+
+For each dataset and each combination of ``objective.target`` (raw, spectrum, both) and ``model.input``
+(raw, raw+spectrum) this trains a small bidirectional Mamba-2 encoder from the same seed on the same
+masks and reports, at the best validation epoch, on held-out participants:
+
+* ``val r2``: 1 - loss / zero-baseline loss (zero = the normalised / standardised mean);
+* ``skill``: 1 - loss / context-mean loss, where the context mean predicts a masked window by the mean of
+  its own sequence's unmasked windows: > 0 means the model knows more than the sequence's own average;
+* ``gap``: train r2 - val r2 (overfitting);
+* ``ctx r2``: the context-mean baseline's own r2 (how much a trivial predictor already explains).
+
+For ``both`` the spectral part's skill is printed too (``spec skill``). Datasets:
+
+* ``synthetic``: ``eeg_io.write_synthetic_corpus`` (spectrum changing over time), 24 participants x 6
+  channels, validation = a quarter of the participants;
+* ``blink``: the real Muse ``Blink`` recordings (``benchmarks/blink.py``: duplicates dropped, people
+  assigned; one file per recording, one window per trial), validation = people held out (one of five
+  per run; the held-out person changes with the seed). Needs ``uv sync --all-packages --group blink``.
+
+    uv run --all-packages --group blink python benchmarks/ssl_learnability.py [--datasets synthetic,blink]
+        [--seeds 0,1] [--epochs 20] [--synthetic-windows 96] [--combos spectrum/raw+spectrum,raw/raw]
+
+A benchmark (a script), not a test: it prints a table, one row per (dataset, combination, seed), then the
+range over seeds. Runs on CPU; about a minute per row on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from eeg_io import write_synthetic_corpus
+from eeg_pretrain.config import build_config
+from eeg_pretrain.distributed import DistInfo
+from eeg_pretrain.tracking import NullTracker
+from eeg_pretrain.trainer import Trainer
+
+COMBOS = tuple(
+    (target, inputs) for target in ("raw", "spectrum", "both") for inputs in ("raw", "raw+spectrum")
+)
+SYNTHETIC_CHANNELS = ["Fz", "C3", "C4", "Pz", "O1", "O2"]
+
+
+def synthetic_corpus(root: Path, windows: int = 96) -> dict:
+    """24 participants x 6 channels x ``windows`` windows of 4 s at 128 Hz; returns the data section."""
+    write_synthetic_corpus(
+        root,
+        participants=24,
+        channels=SYNTHETIC_CHANNELS,
+        windows_per_run=windows,
+        window_length=512,
+        sfreq=128.0,
+    )
+    return {"dataset_path": str(root), "window_length": 512, "sampling_rate": 128.0, "val_ratio": 0.25}
+
+
+def blink_corpus(root: Path, windows: int = 0) -> dict:
+    """The Blink recordings in the pretraining layout (17 files, 4 channels, 50 trials of 510 samples)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from blink import SAMPLING_RATE, TRIAL_SAMPLES, write_blink
+
+    pretraining, _ = write_blink(root)
+    # 5 people: 0.2 holds one person out
+    return {"dataset_path": str(pretraining), "window_length": TRIAL_SAMPLES, "sampling_rate": SAMPLING_RATE,
+            "val_ratio": 0.2}  # fmt: skip
+
+
+def run_one(
+    data: dict, target: str, inputs: str, seed: int, args: argparse.Namespace, save_dir: Path
+) -> dict:
+    config = build_config(
+        {
+            "data": {**data, "batch_size": 8, "num_workers": 0, "split_group": "participant"},
+            "model": {
+                "d_model": args.d_model,
+                "num_layers": args.layers,
+                "d_state": 16,
+                "headdim": 16,
+                "backend": "torch",
+                "bidirectional": True,
+                "input": inputs,
+                "dropout": args.dropout,
+            },
+            "masking": {"style": "mae", "ratio": args.ratio},
+            "objective": {"target": target},
+            "train": {
+                "save_dir": str(save_dir),
+                "epochs": args.epochs,
+                "lr": args.lr,
+                "seed": seed,
+                "quiet": True,
+                "num_plot_examples": 0,
+                "weight_decay": args.weight_decay,
+            },
+            "tracking": {"enabled": False},
+        }
+    )
+    torch.manual_seed(seed)
+    trainer = Trainer(config, DistInfo(), torch.device("cpu"), tracker=NullTracker())
+    held_out = sorted({item.participant for item in trainer.val_set.base.items}) if trainer.val_set else []
+    start = time.perf_counter()
+    trainer.fit()
+    best = trainer.state.best_metrics
+    ctx_r2 = 1.0 - best["val_context_mean_baseline"] / best["val_zero_baseline"]
+    return {
+        "val_r2": best["val_r2"],
+        "skill": best["val_skill"],
+        "spec_skill": best.get(
+            "val_spectrum_skill", best["val_skill"] if target == "spectrum" else float("nan")
+        ),
+        "gap": best["r2_gap"],
+        "ctx_r2": ctx_r2,
+        "best_epoch": int(best["best_epoch"]),
+        "held_out": ",".join(held_out),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", default="synthetic,blink")
+    parser.add_argument("--seeds", default="0,1", help="one run per seed (model init, masks and split)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--combos", default=None, help="target/input pairs, e.g. spectrum/raw+spectrum,raw/raw"
+    )
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=3.0e-3)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--ratio", type=float, default=0.4, help="mask ratio")
+    parser.add_argument("--synthetic-windows", type=int, default=96, help="windows per synthetic recording")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    combos = COMBOS if args.combos is None else [tuple(c.split("/")) for c in args.combos.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    builders = {"synthetic": synthetic_corpus, "blink": blink_corpus}
+    header = (f"{'dataset':9s} {'target':8s} {'input':12s} {'seed':>4s} {'held out':14s} {'val r2':>7s} "
+              f"{'skill':>7s} {'spec skill':>10s} {'gap':>7s} {'ctx r2':>7s} {'best ep':>7s} {'s':>5s}")  # fmt: skip
+    print(header, flush=True)
+    results: dict[tuple[str, str, str], list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in args.datasets.split(","):
+            data = builders[dataset](Path(tmp) / dataset, args.synthetic_windows)
+            for target, inputs in combos:
+                for seed in seeds:
+                    r = run_one(data, target, inputs, seed, args, Path(tmp) / "run")
+                    results.setdefault((dataset, target, inputs), []).append(r)
+                    print(
+                        f"{dataset:9s} {target:8s} {inputs:12s} {seed:4d} {r['held_out'][:14]:14s} "
+                        f"{r['val_r2']:7.3f} {r['skill']:7.3f} {r['spec_skill']:10.3f} {r['gap']:7.3f} "
+                        f"{r['ctx_r2']:7.3f} {r['best_epoch']:7d} {r['seconds']:5.0f}",
+                        flush=True,
+                    )
+    print("\nranges over seeds (min .. max, median):")
+    for (dataset, target, inputs), rows in results.items():
+        spans = {key: _span([r[key] for r in rows]) for key in ("val_r2", "skill", "gap")}
+        print(f"{dataset:9s} {target:8s} {inputs:12s} val r2 {spans['val_r2']}  skill {spans['skill']}  "
+              f"gap {spans['gap']}")  # fmt: skip
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):6.3f} .. {max(values):6.3f} ({statistics.median(values):6.3f})"
+
+
+if __name__ == "__main__":
+    main()
