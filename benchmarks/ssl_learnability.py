@@ -39,9 +39,8 @@ import torch
 
 from eeg_io import write_synthetic_corpus
 from eeg_pretrain.config import build_config
-from eeg_pretrain.distributed import DistInfo
-from eeg_pretrain.tracking import NullTracker
 from eeg_pretrain.trainer import Trainer
+from eeg_train import DistInfo, NullTracker
 
 COMBOS = tuple(
     (target, inputs) for target in ("raw", "spectrum", "both") for inputs in ("raw", "raw+spectrum")

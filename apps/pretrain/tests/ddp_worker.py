@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 
 from eeg_pretrain.config import load_config
-from eeg_pretrain.distributed import init_distributed, shutdown
 from eeg_pretrain.trainer import Trainer
+from eeg_train import init_distributed, shutdown
 
 
 def run(config_path: str, out_dir: str) -> None:

@@ -3,9 +3,9 @@ import warnings
 import pytest
 import yaml
 
+from eeg_config import ConfigError
 from eeg_pretrain.cli import main
 from eeg_pretrain.config import build_config, load_config, run_name_for
-from eeg_pretrain.configuration import ConfigError
 
 
 def _problems(exc_info) -> str:

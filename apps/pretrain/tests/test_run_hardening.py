@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from eeg_pretrain.cli import main
-from eeg_pretrain.optim import warmup_cosine
 from eeg_ssm import save_checkpoint
+from eeg_train import warmup_cosine
 
 LAST = "mamba2_eeg_pretrained_last.pt"
 

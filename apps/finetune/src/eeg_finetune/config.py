@@ -1,4 +1,4 @@
-"""The fine-tuning run config: YAML sections -> frozen attrs classes (strict, see ``eeg_pretrain.configuration``).
+"""The fine-tuning run config: YAML sections -> frozen attrs classes (strict, see ``eeg_config``).
 
 YAML mirrors the nesting::
 

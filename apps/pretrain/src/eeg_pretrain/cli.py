@@ -13,9 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from eeg_config import EXIT_INTERRUPTED, UserError, add_override_option, run_cli
 from eeg_montage import MontageError
-from eeg_pretrain.configuration import add_override_option
-from eeg_pretrain.errors import EXIT_INTERRUPTED, UserError, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    from eeg_config import dump_yaml
     from eeg_pretrain.config import config_to_dict, load_config
-    from eeg_pretrain.configuration import dump_yaml
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
@@ -102,8 +101,8 @@ def _main(argv: list[str] | None) -> int:
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
         raise UserError(f"--stop-after-epochs expects a positive number, got {args.stop_after_epochs}")
 
-    from eeg_pretrain.distributed import barrier, init_distributed, pick_device, shutdown
     from eeg_pretrain.trainer import Interrupted, Trainer
+    from eeg_train import barrier, init_distributed, pick_device, shutdown
 
     device_kind = pick_device(config.train.device).type  # NCCL or Gloo
     dist_info = init_distributed(args.distributed, device_kind)
@@ -143,8 +142,8 @@ def _finish(trainer) -> None:
     import shutil
     import tempfile
 
+    from eeg_config import atomic_write_text
     from eeg_pretrain.config import CHECKPOINT_BEST, RESOLVED_CONFIG, SUMMARY
-    from eeg_pretrain.configuration import atomic_write_text
 
     summary = trainer.summary()
     atomic_write_text(trainer.save_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")

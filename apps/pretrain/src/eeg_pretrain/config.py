@@ -25,8 +25,8 @@ import attrs
 from attrs import validators as v
 
 import eeg_train
+from eeg_config import ConfigError, apply_overrides, read_yaml, structure, unstructure
 from eeg_io import DataConfig
-from eeg_pretrain.configuration import ConfigError, apply_overrides, read_yaml, structure, unstructure
 from eeg_ssl import MaskingConfig, ObjectiveConfig
 from eeg_ssm import ModelConfig
 

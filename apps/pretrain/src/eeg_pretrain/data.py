@@ -9,14 +9,148 @@ device (:func:`~eeg_ssl.apply_mask`), so a batch carries its windows once, not a
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+import attrs
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from eeg_io import ChannelSequenceDataset, collate_sequences
+from eeg_io import (
+    ChannelSequenceDataset,
+    SequenceItem,
+    build_index,
+    check_sampling_rate,
+    collate_sequences,
+    split_by_group,
+)
+from eeg_pretrain.data_report import log_data_checks
 from eeg_ssl import MaskingConfig, draw_masks
+from eeg_ssm import BandStatistics
+from eeg_train import DistInfo
+
+if TYPE_CHECKING:
+    from eeg_pretrain.config import PretrainConfig
+    from eeg_ssm.spectral import BandPower
+
+log = logging.getLogger("eeg_pretrain")
+
+
+@attrs.frozen
+class PretrainingData:
+    """The split, datasets, samplers and loaders of a run (what :func:`build_data` makes)."""
+
+    num_sequences: int
+    train_set: MaskedSequences
+    val_set: MaskedSequences | None
+    train_sampler: EpochSampler
+    collate: MaskingCollate
+    train_loader: DataLoader
+    val_loader: DataLoader | None
+    record: dict[str, list[str]]  # pretraining_data_record: what the checkpoint says it was trained on
+
+
+def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device) -> PretrainingData:
+    """Index ``data.dataset_path``, split it by ``data.split_group`` (seeded by ``train.seed``), check it
+    once (sampling rate for spectral settings, the data checks on rank 0), and build the loaders.
+
+    Training masks are keyed ``(masking.seed or train.seed, epoch, index)``; validation masks are fixed
+    (``masking.val_seed``, epoch 0). Each DDP rank reads its own shard of every global batch.
+    """
+    data, seed = config.data, config.train.seed
+    items = build_index(  # EEGDataError names a missing or bad path
+        data.dataset_path,
+        include_channels=data.include_channels,
+        exclude_channels=data.exclude_channels,
+        on_missing_channel=data.on_missing_channel,
+    )
+    train_items, val_items = split_by_group(items, data.val_ratio, group=data.split_group, seed=seed)
+    if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
+        check_sampling_rate(dict.fromkeys(item.file for item in items), data.sampling_rate)
+    if dist_info.is_main:
+        log_data_checks(data, train_items, val_items)  # counts once, leaks across the split named
+    mask_seed = config.masking.seed if config.masking.seed is not None else seed
+    train_set = MaskedSequences(ChannelSequenceDataset.from_config(train_items, data, seed=seed), mask_seed)
+    val_set = (
+        MaskedSequences(
+            ChannelSequenceDataset.from_config(val_items, data, seed=seed),
+            config.masking.val_seed,
+            fixed=True,
+        )
+        if val_items
+        else None
+    )
+    train_sampler = EpochSampler(train_set, dist_info.world_size, dist_info.rank, True, seed, data.batch_size)
+    collate = MaskingCollate(config.masking)
+    loader_kwargs = dict(
+        batch_size=data.batch_size,
+        collate_fn=collate,
+        num_workers=data.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    return PretrainingData(
+        num_sequences=len(items),
+        train_set=train_set,
+        val_set=val_set,
+        train_sampler=train_sampler,
+        collate=collate,
+        train_loader=DataLoader(train_set, sampler=train_sampler, **loader_kwargs),
+        val_loader=(
+            DataLoader(
+                val_set,
+                sampler=ShardSampler(len(val_set), dist_info.world_size, dist_info.rank),
+                **loader_kwargs,
+            )
+            if val_set is not None
+            else None
+        ),
+        record=pretraining_data_record(train_items, val_items),
+    )
+
+
+def pretraining_data_record(
+    train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
+) -> dict[str, list[str]]:
+    """Which participants and files the encoder was trained on (and validated on), for finetune's leakage
+    guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
+    return {
+        "participants": sorted({item.participant for item in train_items}),
+        "files": sorted({str(Path(item.file).resolve()) for item in train_items}),
+        "val_participants": sorted({item.participant for item in val_items}),
+        "val_files": sorted({str(Path(item.file).resolve()) for item in val_items}),
+    }
+
+
+def fit_band_statistics(
+    band_power: BandPower, dataset: ChannelSequenceDataset, limit: int, batch_size: int, device: torch.device
+) -> None:
+    """Per-band mean and std of the training split's log band power, into ``band_power``.
+
+    At most ``limit`` (``objective.stats_sequences``) training sequences, spread evenly over the split, in
+    a fixed order; every DDP rank computes the same numbers (no communication, identical on all ranks).
+    """
+    count = len(dataset)
+    limit = min(count, limit)
+    indices = sorted({int(i * count / limit) for i in range(limit)}) if limit else []
+    stats = BandStatistics(band_power.n_bands)
+    dataset.set_epoch(0)
+    with torch.no_grad():
+        for start in range(0, len(indices), batch_size):
+            batch = collate_sequences(dataset.__getitems__(indices[start : start + batch_size]))
+            windows = batch["windows"].to(device)
+            stats.update(band_power.log_power(windows), batch["valid"].to(device))
+    mean, std = BandStatistics.mean_std(stats.totals())
+    band_power.set_statistics(mean.to(device), std.to(device))
+    log.info(
+        "band-power standardisation from %d training sequences: %d bands %.3g-%.3g Hz",
+        len(indices),
+        band_power.n_bands,
+        band_power.edges[0],
+        band_power.edges[-1],
+    )
 
 
 class MaskedSequences(Dataset):

@@ -25,9 +25,8 @@ from typing import Any
 import attrs
 import torch
 
+from eeg_config import ConfigError, UserError, flatten
 from eeg_pretrain.config import PretrainConfig, build_config, config_to_dict
-from eeg_pretrain.configuration import ConfigError, flatten
-from eeg_pretrain.errors import UserError
 
 log = logging.getLogger("eeg_pretrain")
 

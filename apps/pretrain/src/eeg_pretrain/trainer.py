@@ -18,10 +18,9 @@ from typing import Any
 import attrs
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from eeg_io import ChannelSequenceDataset, build_index, check_sampling_rate, collate_sequences, split_by_group
+from eeg_config import UserError, atomic_write_text, dump_yaml, flatten
 from eeg_pretrain.checkpoint import load_resume
 from eeg_pretrain.config import (
     CHECKPOINT_BEST,
@@ -30,15 +29,9 @@ from eeg_pretrain.config import (
     PretrainConfig,
     config_to_dict,
 )
-from eeg_pretrain.configuration import atomic_write_text, dump_yaml, flatten
-from eeg_pretrain.data import EpochSampler, MaskedSequences, MaskingCollate, ShardSampler
-from eeg_pretrain.data_report import log_data_checks
-from eeg_pretrain.distributed import DistInfo, all_reduce_sum, any_rank, barrier
-from eeg_pretrain.errors import UserError
-from eeg_pretrain.optim import param_groups, warmup_cosine
+from eeg_pretrain.data import build_data, fit_band_statistics
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
-from eeg_pretrain.tracking import MlflowTracker, NullTracker, Tracker
 from eeg_ssl import (
     ReconstructionMeter,
     apply_mask,
@@ -47,8 +40,18 @@ from eeg_ssl import (
     split_prediction,
     weighted_sse,
 )
-from eeg_ssm import BandStatistics, EEGModel, save_checkpoint
+from eeg_ssm import EEGModel, param_groups, save_checkpoint
 from eeg_ssm.checkpoint import check_weights
+from eeg_train import (
+    DistInfo,
+    MlflowTracker,
+    NullTracker,
+    Tracker,
+    all_reduce_sum,
+    any_rank,
+    barrier,
+    warmup_cosine,
+)
 
 log = logging.getLogger("eeg_pretrain")
 
@@ -77,17 +80,6 @@ class TrainState:
     early_stopped: bool = False
 
 
-def pretraining_data_record(train_items, val_items) -> dict[str, list[str]]:
-    """Which participants and files the encoder was trained on (and validated on), for finetune's leakage
-    guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
-    return {
-        "participants": sorted({item.participant for item in train_items}),
-        "files": sorted({str(Path(item.file).resolve()) for item in train_items}),
-        "val_participants": sorted({item.participant for item in val_items}),
-        "val_files": sorted({str(Path(item.file).resolve()) for item in val_items}),
-    }
-
-
 class Trainer:
     def __init__(
         self,
@@ -103,54 +95,10 @@ class Trainer:
         train_cfg = config.train
 
         # --- data: split by participant, masks fixed per (seed, epoch, index) ---
-        items = build_index(  # EEGDataError names a missing or bad path
-            config.data.dataset_path,
-            include_channels=config.data.include_channels,
-            exclude_channels=config.data.exclude_channels,
-            on_missing_channel=config.data.on_missing_channel,
-        )
-        train_items, val_items = split_by_group(
-            items, config.data.val_ratio, group=config.data.split_group, seed=train_cfg.seed
-        )
-        self.num_sequences = len(items)
-        if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
-            check_sampling_rate(dict.fromkeys(item.file for item in items), config.data.sampling_rate)
-        if dist_info.is_main:
-            log_data_checks(config.data, train_items, val_items)  # counts once, leaks across the split named
-        self.data_record = pretraining_data_record(train_items, val_items)
-        mask_seed = config.masking.seed if config.masking.seed is not None else train_cfg.seed
-        self.train_set = MaskedSequences(
-            ChannelSequenceDataset.from_config(train_items, config.data, seed=train_cfg.seed), mask_seed
-        )
-        self.val_set = (
-            MaskedSequences(
-                ChannelSequenceDataset.from_config(val_items, config.data, seed=train_cfg.seed),
-                config.masking.val_seed,
-                fixed=True,
-            )
-            if val_items
-            else None
-        )
-        self.train_sampler = EpochSampler(
-            self.train_set, dist_info.world_size, dist_info.rank, True, train_cfg.seed, config.data.batch_size
-        )
-        self.collate = MaskingCollate(config.masking)
-        loader_kwargs = dict(
-            batch_size=config.data.batch_size,
-            collate_fn=self.collate,
-            num_workers=config.data.num_workers,
-            pin_memory=device.type == "cuda",
-        )
-        self.train_loader = DataLoader(self.train_set, sampler=self.train_sampler, **loader_kwargs)
-        self.val_loader = (
-            DataLoader(
-                self.val_set,
-                sampler=ShardSampler(len(self.val_set), dist_info.world_size, dist_info.rank),
-                **loader_kwargs,
-            )
-            if self.val_set is not None
-            else None
-        )
+        self.data = build_data(config, dist_info, device)
+        self.train_set, self.val_set = self.data.train_set, self.data.val_set
+        self.train_sampler, self.collate = self.data.train_sampler, self.data.collate
+        self.train_loader, self.val_loader = self.data.train_loader, self.data.val_loader
 
         # --- model: the seed drives initialisation ---
         torch.manual_seed(train_cfg.seed)
@@ -191,48 +139,21 @@ class Trainer:
         if resume is not None:
             mlflow_run_id = self.restore(resume)  # band statistics come back with the weights
         elif self.model.band_power is not None:
-            self._fit_band_statistics()
+            fit_band_statistics(
+                self.model.band_power, self.train_set.base, config.objective.stats_sequences,
+                config.data.batch_size, device,
+            )  # fmt: skip
         self.tracker = tracker if tracker is not None else self._make_tracker(mlflow_run_id)
         log.info(
             "%d sequences (%d train, %d val) from %s; model %s backend, %.2fM parameters; device %s, world size %d",
-            len(items),
-            len(train_items),
-            len(val_items),
+            self.data.num_sequences,
+            len(self.train_set),
+            len(self.val_set) if self.val_set is not None else 0,
             config.data.dataset_path,
             self.model.backend_name,
             sum(p.numel() for p in self.model.parameters()) / 1e6,
             device,
             dist_info.world_size,
-        )
-
-    def _fit_band_statistics(self) -> None:
-        """Per-band mean and std of the training split's log band power, into ``model.band_power``.
-
-        At most ``objective.stats_sequences`` training sequences, spread evenly over the split, in a fixed
-        order; every DDP rank computes the same numbers (no communication, identical on all ranks).
-        """
-        band_power = self.model.band_power
-        assert band_power is not None
-        dataset = self.train_set.base
-        count = len(dataset)
-        limit = min(count, self.config.objective.stats_sequences)
-        indices = sorted({int(i * count / limit) for i in range(limit)}) if limit else []
-        stats = BandStatistics(band_power.n_bands)
-        batch_size = self.config.data.batch_size
-        dataset.set_epoch(0)
-        with torch.no_grad():
-            for start in range(0, len(indices), batch_size):
-                batch = collate_sequences(dataset.__getitems__(indices[start : start + batch_size]))
-                windows = batch["windows"].to(self.device)
-                stats.update(band_power.log_power(windows), batch["valid"].to(self.device))
-        mean, std = BandStatistics.mean_std(stats.totals())
-        band_power.set_statistics(mean.to(self.device), std.to(self.device))
-        log.info(
-            "band-power standardisation from %d training sequences: %d bands %.3g-%.3g Hz",
-            len(indices),
-            band_power.n_bands,
-            band_power.edges[0],
-            band_power.edges[-1],
         )
 
     def _meter(self) -> ReconstructionMeter:
@@ -252,7 +173,7 @@ class Trainer:
         )
         params = flatten(config_to_dict(self.config))
         params.update(
-            dataset_sequences=self.num_sequences,
+            dataset_sequences=self.data.num_sequences,
             train_sequences=len(self.train_set),
             val_sequences=len(self.val_set) if self.val_set else 0,
             world_size=self.dist.world_size,
@@ -501,7 +422,7 @@ class Trainer:
             },
             "run_config": config_to_dict(self.config),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),
-            "pretraining_data": self.data_record,
+            "pretraining_data": self.data.record,
         }
 
     def save(self, path: Path) -> None:
