@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from eeg_io.layout import primary_table, windows_table, write_table
 from eeg_io.synthetic import synthetic_signals
 
 __all__ = ["write_synthetic_primary", "write_synthetic_windows"]
@@ -68,11 +68,7 @@ def write_synthetic_primary(
     if min_windows is not None and not 1 <= min_windows <= windows:
         raise ValueError(f"min_windows must lie in 1..windows={windows}, got {min_windows}")
     rng = np.random.default_rng(seed)
-    columns: dict[str, list] = {
-        name: [] for name in (participant_column, label_column, "run", "parent_window_id", "sub_window_id")
-    }
-    columns.update(window_start=[], window_end=[])
-    samples: dict[str, list[np.ndarray]] = {name: [] for name in channels}
+    tables = []
     for index in range(participants):
         label = index % len(rhythms_hz)
         count = windows if min_windows is None else int(rng.integers(min_windows, windows + 1))
@@ -87,35 +83,13 @@ def write_synthetic_primary(
             clock = times
             phases = rng.uniform(0.0, 2 * np.pi, size=(len(channels), 1))
         signals += rhythm_uv * np.sin(2 * np.pi * frequency * clock[None, :] + phases)  # (C, N)
-        ids = np.arange(count)
-        columns[participant_column] += [f"P{index + 1:02d}"] * count
-        columns[label_column] += [label] * count
-        columns["run"] += ["1"] * count
-        columns["parent_window_id"] += (ids // SUB_WINDOWS_PER_PARENT).tolist()
-        columns["sub_window_id"] += (ids % SUB_WINDOWS_PER_PARENT).tolist()
-        columns["window_start"] += (ids * window_length / sfreq).tolist()
-        columns["window_end"] += ((ids + 1) * window_length / sfreq).tolist()
-        for name, channel in zip(channels, signals, strict=True):
-            samples[name].append(channel.astype(np.float32).reshape(count, window_length))
-    arrays = {
-        participant_column: pa.array(columns[participant_column], pa.string()),
-        label_column: pa.array(columns[label_column], pa.int64()),
-        "run": pa.array(columns["run"], pa.string()),
-        "parent_window_id": pa.array(columns["parent_window_id"], pa.int64()),
-        "sub_window_id": pa.array(columns["sub_window_id"], pa.int64()),
-        "window_start": pa.array(columns["window_start"], pa.float64()),
-        "window_end": pa.array(columns["window_end"], pa.float64()),
-    }
-    for name in channels:
-        block = np.concatenate(samples[name])  # (rows, W)
-        offsets = pa.array(np.arange(block.shape[0] + 1, dtype=np.int32) * window_length, pa.int32())
-        arrays[name] = pa.ListArray.from_arrays(offsets, pa.array(block.ravel(), pa.float32()))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.table(arrays), temporary)
-    os.replace(temporary, path)
-    return path
+        tables.append(
+            _labelled_table(
+                signals.reshape(len(channels), count, window_length), channels, f"P{index + 1:02d}", "1",
+                label, sfreq, participant_column, label_column,
+            )
+        )  # fmt: skip
+    return write_table(pa.concat_tables(tables), path)
 
 
 def write_synthetic_windows(
@@ -152,19 +126,7 @@ def write_synthetic_windows(
         raise ValueError(f"labels must be 'run' or 'window', got {labels!r}")
     rng = np.random.default_rng(seed)
     classes = len(class_amplitudes_uv)
-    meta: dict[str, list] = {
-        name: []
-        for name in (
-            participant_column,
-            group_column,
-            label_column,
-            "run",
-            "parent_window_id",
-            "sub_window_id",
-        )
-    }
-    meta.update(window_start=[], window_end=[])
-    samples: dict[str, list[np.ndarray]] = {name: [] for name in channels}
+    tables = []
     clock = np.arange(window_length) / sfreq  # (W,) seconds since the window's start
     for person in range(people):
         for run in range(runs):
@@ -186,34 +148,34 @@ def write_synthetic_windows(
                 )
                 amplitude = class_amplitudes_uv[int(targets[w])]
                 background[:, w] += amplitude * np.sin(2 * np.pi * frequency * clock[None, :] + phase)
-            ids = np.arange(count)
-            meta[participant_column] += [f"S{person + 1}"] * count
-            meta[group_column] += [f"G{person // 2 + 1}"] * count
-            meta[label_column] += targets.tolist()
-            meta["run"] += [str(run + 1)] * count
-            meta["parent_window_id"] += (ids // SUB_WINDOWS_PER_PARENT).tolist()
-            meta["sub_window_id"] += (ids % SUB_WINDOWS_PER_PARENT).tolist()
-            meta["window_start"] += (ids * window_length / sfreq).tolist()
-            meta["window_end"] += ((ids + 1) * window_length / sfreq).tolist()
-            for c, name in enumerate(channels):
-                samples[name].append(background[c].astype(np.float32))
-    arrays = {
-        participant_column: pa.array(meta[participant_column], pa.string()),
-        group_column: pa.array(meta[group_column], pa.string()),
-        label_column: pa.array(meta[label_column], pa.int64()),
-        "run": pa.array(meta["run"], pa.string()),
-        "parent_window_id": pa.array(meta["parent_window_id"], pa.int64()),
-        "sub_window_id": pa.array(meta["sub_window_id"], pa.int64()),
-        "window_start": pa.array(meta["window_start"], pa.float64()),
-        "window_end": pa.array(meta["window_end"], pa.float64()),
-    }
-    for name in channels:
-        block = np.concatenate(samples[name])  # (rows, W)
-        offsets = pa.array(np.arange(block.shape[0] + 1, dtype=np.int32) * window_length, pa.int32())
-        arrays[name] = pa.ListArray.from_arrays(offsets, pa.array(block.ravel(), pa.float32()))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.table(arrays), temporary)
-    os.replace(temporary, path)
-    return path
+            table = _labelled_table(
+                background, channels, f"S{person + 1}", str(run + 1), targets, sfreq, participant_column,
+                label_column,
+            )  # fmt: skip
+            tables.append(table.add_column(1, group_column, pa.array([f"G{person // 2 + 1}"] * count)))
+    return write_table(pa.concat_tables(tables), path)
+
+
+def _labelled_table(
+    signals: np.ndarray,
+    channels: Sequence[str],
+    participant: str,
+    run: str,
+    labels: int | np.ndarray,
+    sfreq: float,
+    participant_column: str,
+    label_column: str,
+) -> pa.Table:
+    """The primary-layout table of one participant-run: ``signals`` ``(C, K, W)`` µV, one label or ``K``."""
+    _, count, window_length = signals.shape
+    ids = np.arange(count)
+    windows = windows_table(
+        {name: signals[c] for c, name in enumerate(channels)},
+        participant=participant,
+        run=run,
+        parent_window_id=ids // SUB_WINDOWS_PER_PARENT,
+        sub_window_id=ids % SUB_WINDOWS_PER_PARENT,
+        window_start=ids * window_length / sfreq,
+        window_end=(ids + 1) * window_length / sfreq,
+    )
+    return primary_table(windows, labels, participant_column=participant_column, label_column=label_column)
