@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from eeg_io.layout import primary_table, windows_table, write_table
+from eeg_io.layout import contiguous_windows, primary_table, windows_table, write_table
 from eeg_io.synthetic import synthetic_signals
 
 __all__ = ["write_synthetic_primary", "write_synthetic_windows"]
@@ -168,14 +168,10 @@ def _labelled_table(
 ) -> pa.Table:
     """The primary-layout table of one participant-run: ``signals`` ``(C, K, W)`` µV, one label or ``K``."""
     _, count, window_length = signals.shape
-    ids = np.arange(count)
     windows = windows_table(
         {name: signals[c] for c, name in enumerate(channels)},
         participant=participant,
         run=run,
-        parent_window_id=ids // SUB_WINDOWS_PER_PARENT,
-        sub_window_id=ids % SUB_WINDOWS_PER_PARENT,
-        window_start=ids * window_length / sfreq,
-        window_end=(ids + 1) * window_length / sfreq,
+        **contiguous_windows(count, window_length, sfreq, SUB_WINDOWS_PER_PARENT),
     )
     return primary_table(windows, labels, participant_column=participant_column, label_column=label_column)

@@ -27,6 +27,7 @@ __all__ = [
     "ORDER_COLUMNS",
     "PARQUET_SUFFIXES",
     "channel_columns",
+    "contiguous_windows",
     "describe_type",
     "find_column",
     "find_parquet_files",
@@ -268,6 +269,19 @@ def windows_table(
         offsets = _numbers(np.arange(num_rows + 1, dtype=np.int64) * length, pa.int32())
         columns[name] = pa.ListArray.from_arrays(offsets, _numbers(block.reshape(-1), pa.float32()))
     return pa.Table.from_arrays(list(columns.values()), names=list(columns))
+
+
+def contiguous_windows(count: int, window_length: int, sampling_rate: float, sub_per_parent: int = 1) -> dict:
+    """The id and time columns of ``count`` back-to-back windows of one continuous recording, as
+    :func:`windows_table` keyword arguments: window ``i`` is sub-window ``i % sub_per_parent`` of parent
+    ``i // sub_per_parent`` and spans ``[i, i + 1) * window_length / sampling_rate`` seconds."""
+    ids = np.arange(count, dtype=np.int64)
+    return {
+        "parent_window_id": ids // sub_per_parent,
+        "sub_window_id": ids % sub_per_parent,
+        "window_start": ids * window_length / sampling_rate,
+        "window_end": (ids + 1) * window_length / sampling_rate,
+    }
 
 
 def primary_table(

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from eeg_io.layout import METADATA_COLUMNS, windows_table, write_table
+from eeg_io.layout import METADATA_COLUMNS, contiguous_windows, windows_table, write_table
 
 __all__ = ["STANDARD_10_10_64", "STANDARD_10_20", "synthetic_signals", "write_synthetic_corpus"]
 
@@ -293,7 +293,6 @@ def _windows_table(
     signals: np.ndarray, channels: Sequence[str], participant: str, run: str, window_length: int, sfreq: float
 ) -> pa.Table:
     num_windows = signals.shape[1] // window_length
-    window_ids = np.arange(num_windows, dtype=np.int64)
     usable = signals[:, : num_windows * window_length]
     return windows_table(
         {
@@ -302,10 +301,7 @@ def _windows_table(
         },
         participant=participant,
         run=run,
-        parent_window_id=window_ids // SUB_WINDOWS_PER_PARENT,
-        sub_window_id=window_ids % SUB_WINDOWS_PER_PARENT,
-        window_start=window_ids * window_length / sfreq,
-        window_end=(window_ids + 1) * window_length / sfreq,
+        **contiguous_windows(num_windows, window_length, sfreq, SUB_WINDOWS_PER_PARENT),
     )
 
 
