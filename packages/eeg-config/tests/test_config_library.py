@@ -56,6 +56,22 @@ def test_structure_is_strict_and_names_every_problem():
     assert info.value.problems == ["rate: expected a positive number, got -1.0 @ $.inner.rate"]
 
 
+@attrs.frozen(kw_only=True)
+class Band:
+    fmin: float = 1.0
+    fmax: float = 45.0
+
+    def __attrs_post_init__(self):
+        if not self.fmin < self.fmax:
+            raise ValueError(f"Band.fmin: expected a frequency below fmax = {self.fmax:g}, got {self.fmin:g}")
+
+
+def test_a_cross_field_error_is_pinned_to_the_field_its_message_starts_with():
+    with pytest.raises(ConfigError) as info:
+        structure({"fmin": 50.0}, Band)
+    assert info.value.problems == ["Band.fmin: expected a frequency below fmax = 45, got 50 @ $.fmin"]
+
+
 def test_floats_accept_yaml_scientific_strings_and_round_trip():
     config = structure({"inner": {"rate": "1e-4", "names": ["x", "y"]}}, Outer)
     assert config.inner.rate == 1e-4 and config.inner.names == ("x", "y")

@@ -104,7 +104,13 @@ def _field_of(cls: type, exc: BaseException, raw: Mapping[str, Any] | None = Non
         if isinstance(arg, attrs.Attribute):
             return arg.name
     text = str(exc.args[0]) if exc.args else str(exc)
-    for name in sorted((f.name for f in attrs.fields(cls)), key=len, reverse=True):
+    names = {f.name for f in attrs.fields(cls)}
+    # a message that starts with its field ("ModelConfig.fmin: ..." or "fmin: ...") names it, whatever
+    # other fields its text mentions
+    lead = re.match(rf"(?:{re.escape(cls.__name__)}\.)?(\w+):", text)
+    if lead and lead.group(1) in names:
+        return lead.group(1)
+    for name in sorted(names, key=len, reverse=True):
         if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
             return name
     for field in attrs.fields(cls):
