@@ -66,6 +66,7 @@ def test_zero_and_constant_windows_are_a_finite_floor() -> None:
     seed=st.integers(0, 2**16),
 )
 @example(width=17, fs=2.0625, seed=0)  # found by hypothesis: no bin between 1 Hz and Nyquist
+@example(width=46, fs=1092.0, seed=0)  # found by hypothesis: fs / W rounds one ulp above the first bin
 def test_defaults_work_for_any_window(width, fs, seed) -> None:
     edges = band_edges(width, fs)
     n_bands = len(edges) - 1

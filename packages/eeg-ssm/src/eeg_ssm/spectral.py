@@ -74,12 +74,14 @@ def band_edges(
     if not (isinstance(sampling_rate, int | float) and math.isfinite(sampling_rate) and sampling_rate > 0):
         raise SpectralConfigError(f"sampling_rate: expected a positive number of Hz, got {sampling_rate!r}")
     nyquist = sampling_rate / 2
-    resolution = sampling_rate / window_length  # Hz between rFFT bins
     freqs = np.fft.rfftfreq(window_length, 1.0 / sampling_rate)
+    # Hz between rFFT bins, as numpy computes the bins: sampling_rate / window_length can round one ulp
+    # above freqs[1], and a derived fmin there would leave the first bin out of every band
+    resolution = float(freqs[1])
     if fmax is None:
         fmax = min(DEFAULT_FMAX_HZ, nyquist)
         if fmin is None and resolution >= fmax:  # bins wider than the default range: use them all
-            fmax = nyquist
+            fmax = max(nyquist, float(freqs[-1]))  # the Nyquist bin itself, as numpy rounds it
     elif not 0 < fmax <= nyquist:
         raise SpectralConfigError(
             f"fmax: expected a frequency in (0, {nyquist:g}] Hz (Nyquist at {sampling_rate:g} Hz), got {fmax:g}"
