@@ -7,29 +7,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from eeg_io import SequenceItem
-from eeg_io.data_checks import DEFAULT_SAMPLING_RATE, DataReport, check_data, describe
+from eeg_io import DataConfig, SequenceItem
+from eeg_io.data_checks import DataReport, check_data, describe
 
 log = logging.getLogger("eeg_pretrain")
 SHOWN = 5  # per-file warnings written to the log; validate lists them all
 
 
 def log_data_checks(
-    data_config: object, train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
+    data_config: DataConfig, train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
 ) -> DataReport:
     """Check the files behind ``train_items`` and ``val_items`` and log the counts once."""
     channels: dict[str, set[str]] = {}
     for item in (*train_items, *val_items):
         channels.setdefault(item.file, set()).add(item.channel)
-    # data.sampling_rate where the config has one; the project's standard rate otherwise
-    rate = float(getattr(data_config, "sampling_rate", None) or DEFAULT_SAMPLING_RATE)
+    rate = float(data_config.sampling_rate)
     report = check_data(sorted(channels), sampling_rate=rate, channels=channels)
     log.info("data checks on %d file(s) at %g Hz: %s", len(channels), rate, report.summary())
     for line in describe(report, limit=SHOWN):
         log.warning("%s", line)
     if report.warnings:
-        root = getattr(data_config, "dataset_path", "DIR")
-        log.warning("all data warnings: python -m eeg_io validate %s --sampling-rate %g", root, rate)
+        log.warning(
+            "all data warnings: python -m eeg_io validate %s --sampling-rate %g",
+            data_config.dataset_path,
+            rate,
+        )
     for line in report.leaks({i.file for i in train_items}, {i.file for i in val_items}):
         log.warning("train/validation leak: %s", line)
     return report

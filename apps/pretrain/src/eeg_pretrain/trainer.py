@@ -249,9 +249,11 @@ class Trainer:
         sample of the global batch (all micro-batches, all ranks), so DDP equals one big batch. With two
         target parts the loss is their weighted sum, each part's mean taken over its own global count."""
         cfg = self.config.train
-        # scored windows per part (the spectrum skips flat dropout windows), summed over micro-batches and ranks
-        windows = [scored_windows(b["windows"], b["mask"], b["valid"], self.parts)[0] for b in group]
-        masked = torch.tensor([float(sum(int(m[p].sum()) for m in windows)) for p in self.parts])
+        # scored windows per part (the spectrum skips flat dropout windows), summed over micro-batches and
+        # ranks; found once per batch, on the loader's CPU tensors, and reused by _forward
+        for b in group:
+            b["scored"] = scored_windows(b["windows"], b["mask"], b["valid"], self.parts)
+        masked = torch.tensor([float(sum(int(b["scored"][0][p].sum()) for b in group)) for p in self.parts])
         global_masked = all_reduce_sum(masked, self.dist).tolist()
         sizes = {"raw": self.config.model.window_length, "spectrum": self.config.model.bands}
         counts = {p: n * sizes[p] for p, n in zip(self.parts, global_masked, strict=True)}  # scored values
@@ -326,7 +328,12 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             pred = model(inputs, batch["channels"], lengths)
         preds = split_prediction(pred.float(), self.parts, self.config.model.window_length)
-        masks, valids = scored_windows(target, plan.mask, valid, self.parts)
+        if "scored" in batch:  # train_step found them already
+            masks, valids = (
+                {p: m.to(self.device, non_blocking=True) for p, m in d.items()} for d in batch["scored"]
+            )
+        else:
+            masks, valids = scored_windows(target, plan.mask, valid, self.parts)
         return preds, make_targets(target, self.parts, self.model.band_power), masks, valids
 
     @torch.no_grad()

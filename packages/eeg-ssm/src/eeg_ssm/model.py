@@ -62,16 +62,28 @@ class EEGModel(nn.Module):
         self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
         """Token embeddings ``(B, L, d_model)`` before the backbone (arguments as in :meth:`encode`)."""
+        return self._embed(windows, channels, lengths, self._input_spectrum(windows))
+
+    def _input_spectrum(self, windows: torch.Tensor) -> torch.Tensor | None:
+        """What the spectral input projects: :meth:`_visible_spectrum`'s band power, or None for a raw input."""
+        return self._visible_spectrum(windows)[0] if self.spectral_projection is not None else None
+
+    def _embed(
+        self,
+        windows: torch.Tensor,
+        channels: Sequence[str] | torch.Tensor,
+        lengths: torch.Tensor,
+        spectrum: torch.Tensor | None,
+    ) -> torch.Tensor:
         self._check_inputs(windows, channels, lengths)
         lengths = lengths.to(windows.device)
         length = windows.shape[1]
         tokens = self.input_projection(windows)  # (B, L, d)
         if self.spectral_projection is not None:
-            assert self.band_power is not None
+            assert spectrum is not None
             # A masked (all-zero) or flat window shows 0, the standardised mean, as the raw branch shows
             # zeros, the normalised mean, instead of its power floor far below every real spectrum.
-            spectrum, _ = self._visible_spectrum(windows)  # (B, L, n_bands)
-            tokens = tokens + self.spectral_projection(spectrum.to(tokens.dtype))
+            tokens = tokens + self.spectral_projection(spectrum.to(tokens.dtype))  # spectrum (B, L, n_bands)
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
         return self.embed_dropout(tokens + where + when)
@@ -90,8 +102,17 @@ class EEGModel(nn.Module):
         Returns:
             ``(B, L, d_model)``; rows past ``lengths[b]`` are finite but meaningless.
         """
+        return self._encode(windows, channels, lengths, self._input_spectrum(windows))
+
+    def _encode(
+        self,
+        windows: torch.Tensor,
+        channels: Sequence[str] | torch.Tensor,
+        lengths: torch.Tensor,
+        spectrum: torch.Tensor | None,
+    ) -> torch.Tensor:
         lengths = lengths.to(windows.device)  # collate leaves lengths on the CPU; the masks need them here
-        return self.backbone(self.embed(windows, channels, lengths), lengths)
+        return self.backbone(self._embed(windows, channels, lengths, spectrum), lengths)
 
     def forward(
         self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
@@ -102,11 +123,16 @@ class EEGModel(nn.Module):
         ``n_bands``) are the head's output plus the mean standardised band power of the sequence's visible
         windows (real and not flat; masked windows are zeros), the context-mean prediction.
         """
-        out = self.head(self.encode(windows, channels, lengths))
-        if self.config.target == "raw" or not self.config.spectral_context:
-            return out
-        assert self.band_power is not None
+        context = self.config.target != "raw" and self.config.spectral_context
+        if not context:
+            return self.head(self._encode(windows, channels, lengths, self._input_spectrum(windows)))
+        # one band-power transform serves the spectral input and the context mean
         spectrum, visible = self._visible_spectrum(windows)  # (B, L, n_bands), (B, L, 1)
+        out = self.head(
+            self._encode(
+                windows, channels, lengths, spectrum if self.spectral_projection is not None else None
+            )
+        )
         visible = visible & lengths_to_mask(lengths.to(windows.device), windows.shape[1]).unsqueeze(-1)
         weights = visible.to(spectrum.dtype)
         mean = (spectrum * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B, n_bands)
