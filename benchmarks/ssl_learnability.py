@@ -1,7 +1,7 @@
 """What does masked pretraining learn? Short runs of every target x input combination, side by side.
 
 For each dataset and each combination of ``objective.target`` (raw, spectrum, both) and ``model.input``
-(raw, raw+spectrum) this trains a small bidirectional Mamba-2 encoder from the same seed on the same
+(raw, raw+spectrum, spectrum) this trains a small bidirectional Mamba-2 encoder from the same seed on the same
 masks and reports, at the best validation epoch, on held-out participants:
 
 * ``val r2``: 1 - loss / zero-baseline loss (zero = the normalised / standardised mean);
@@ -16,7 +16,9 @@ For ``both`` the spectral part's skill is printed too (``spec skill``). Datasets
   channels, validation = a quarter of the participants;
 * ``blink``: the real Muse ``Blink`` recordings (``benchmarks/blink.py``: duplicates dropped, people
   assigned; one file per recording, one window per trial), validation = people held out (one of five
-  per run; the held-out person changes with the seed). Needs ``uv sync --all-packages --group blink``.
+  per run; the held-out person changes with the seed: seeds 0, 1, 8, 11, 13 hold out S3, S5, S4, S2, S1,
+  i.e. leave one person out). Needs ``uv sync --all-packages --group blink``.
+  ``benchmarks/spectral_ceiling.py`` measures what a fitted predictor reaches on the same information.
 
     uv run --all-packages --group blink python benchmarks/ssl_learnability.py [--datasets synthetic,blink]
         [--seeds 0,1] [--epochs 20] [--synthetic-windows 96] [--combos spectrum/raw+spectrum,raw/raw]
@@ -43,7 +45,7 @@ from eeg_pretrain.trainer import Trainer
 from eeg_train import DistInfo, NullTracker
 
 COMBOS = tuple(
-    (target, inputs) for target in ("raw", "spectrum", "both") for inputs in ("raw", "raw+spectrum")
+    (target, inputs) for target in ("raw", "spectrum", "both") for inputs in ("raw", "raw+spectrum", "spectrum")
 )
 SYNTHETIC_CHANNELS = ["Fz", "C3", "C4", "Pz", "O1", "O2"]
 

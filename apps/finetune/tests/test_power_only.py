@@ -90,10 +90,11 @@ def test_a_spectral_input_encoder_probe_beats_a_random_raw_encoder_probe(power_o
     data, folds = power_only
     samples = make_samples(data, range(len(data)), "participant", 1, "alone")
     scores = {}
-    for token_input in ("raw", "raw+spectrum"):
+    for token_input in ("raw", "raw+spectrum", "spectrum"):
         classifier = ParticipantClassifier(encoder(token_input), data.channels, data.num_classes)
         features = probe_embeddings(classifier, data, samples, torch.device("cpu"))
         scores[token_input] = out_of_fold_auroc(data, folds, features, samples)
     assert scores["raw+spectrum"] > 0.8, scores
     assert scores["raw+spectrum"] > scores["raw"] + 0.1, scores
+    assert scores["spectrum"] > scores["raw"] + 0.1, scores  # band power alone, through the finetune path
     assert np.isfinite(scores["raw"])

@@ -21,6 +21,9 @@ BACKBONES = [
         {"backend": "torch", "bidirectional": True, "input": "raw+spectrum"}, id="mamba-spectral-input"
     ),
     pytest.param({"backend": "transformer", "input": "raw+spectrum"}, id="transformer-spectral-input"),
+    pytest.param(
+        {"backend": "torch", "bidirectional": True, "input": "spectrum"}, id="mamba-spectrum-only-input"
+    ),
 ]
 LENGTHS = [21, 17, 9, 1]
 

@@ -148,6 +148,33 @@ def test_masked_window_shows_the_standardised_mean_on_the_spectral_branch() -> N
     torch.testing.assert_close(tokens[:, 1:2], expected)
 
 
+def test_spectrum_only_input_sees_band_power_and_marks_hidden_windows() -> None:
+    """``input: spectrum`` has no projection of the samples: two windows of equal band power but different
+    waveforms give the same token; a masked window's token is the mean spectrum's plus the mask embedding,
+    so it differs from a visible window whose band power is exactly the mean."""
+    config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, input="spectrum",
+                         target="spectrum", sampling_rate=64.0)  # fmt: skip
+    model = EEGModel(config).eval()
+    assert model.input_projection is None and model.mask_embedding is not None
+    assert not any(k.startswith("input_projection") for k in model.state_dict())
+    t = torch.arange(64) / 64.0
+    windows = torch.stack(
+        [torch.sin(2 * torch.pi * 8 * t), torch.sin(2 * torch.pi * 8 * t + 1.0), torch.zeros(64)]
+    )
+    n_bands = model.band_power.n_bands
+    # standardise so that the first window's band power is exactly the mean
+    model.band_power.set_statistics(model.band_power.log_power(windows[0]).detach(), torch.ones(n_bands))
+    with torch.no_grad():
+        position = model.spatial(["CZ"])[0] + model.temporal(torch.tensor([3]), 3)[0]  # (3, d)
+        content = model.embed(windows.unsqueeze(0), ["CZ"], torch.tensor([3]))[0] - position
+        bias = model.spectral_projection.bias
+    # a phase shift of a whole-cycle sine keeps the periodogram (up to float error): same content
+    torch.testing.assert_close(content[0], content[1], atol=1e-4, rtol=0)
+    torch.testing.assert_close(content[0], bias)
+    torch.testing.assert_close(content[2], bias + model.mask_embedding.detach())
+    assert (content[2] - content[0]).abs().max() > 1e-3
+
+
 def test_spectral_context_starts_the_spectrum_head_at_the_context_mean() -> None:
     """With a zero head, the predicted band power of a masked window is the mean standardised band power
     of its sequence's visible windows: the context-mean baseline (padding and masked windows excluded)."""

@@ -18,7 +18,7 @@ from eeg_config import UserError
 BACKENDS = ("auto", "mamba_ssm", "torch", "transformer")
 MISSING_CHANNEL_POLICIES = ("error", "zero")
 #: Token inputs: the raw window alone, or plus a learned projection of its log band power.
-INPUTS = ("raw", "raw+spectrum")
+INPUTS = ("raw", "raw+spectrum", "spectrum")
 #: What the reconstruction head predicts per window: samples, log band power, or both (concatenated).
 TARGETS = ("raw", "spectrum", "both")
 #: The mamba_ssm CUDA kernels want the head count to be a multiple of this (memory alignment).
@@ -128,7 +128,8 @@ class ModelConfig:
 
     Objective: ``input`` is ``"raw"`` (``Linear(window_length -> d_model)`` on the samples) or
     ``"raw+spectrum"`` (plus a learned projection of the window's standardised log band power, computed on
-    the device in the forward pass); ``target`` is what the head predicts per window: ``"raw"``
+    the device in the forward pass) or ``"spectrum"`` (the band-power projection alone, with a learned mask
+    embedding on masked and flat windows); ``target`` is what the head predicts per window: ``"raw"``
     (``window_length`` samples), ``"spectrum"`` (``n_bands`` standardised log band powers) or ``"both"``
     (concatenated, samples first). Bands (:mod:`eeg_ssm.spectral`): ``n_bands`` log-spaced bands between
     ``fmin`` and ``fmax`` Hz at ``sampling_rate`` Hz; null values are derived from the window's frequency

@@ -28,7 +28,10 @@ class EEGModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.input_projection = InputProjection(config.window_length, config.d_model)
+        # a spectrum-only input has no projection of the samples (model.input: spectrum)
+        self.input_projection = (
+            InputProjection(config.window_length, config.d_model) if config.input != "spectrum" else None
+        )
         self.spatial = SpatialEncoding(
             config.d_model,
             asa_path=config.asa_path,
@@ -46,9 +49,14 @@ class EEGModel(nn.Module):
             self.band_power = BandPower(
                 config.window_length, config.sampling_rate, config.n_bands, config.fmin, config.fmax
             )
-        if config.input == "raw+spectrum":
+        self.mask_embedding: nn.Parameter | None = None
+        if config.input != "raw":
             assert self.band_power is not None
             self.spectral_projection = nn.Linear(self.band_power.n_bands, config.d_model)
+        if config.input == "spectrum":
+            # Without the samples' projection a masked (or flat) window would show the standardised mean,
+            # like a visible window of average power; a learned mask embedding (MAE's mask token) tells them apart.
+            self.mask_embedding = nn.Parameter(torch.empty(config.d_model).normal_(std=0.02))
 
     @property
     def backend_name(self) -> str:
@@ -78,12 +86,18 @@ class EEGModel(nn.Module):
         self._check_inputs(windows, channels, lengths)
         lengths = lengths.to(windows.device)
         length = windows.shape[1]
-        tokens = self.input_projection(windows)  # (B, L, d)
+        tokens = self.input_projection(windows) if self.input_projection is not None else None  # (B, L, d)
         if self.spectral_projection is not None:
             assert spectrum is not None
             # A masked (all-zero) or flat window shows 0, the standardised mean, as the raw branch shows
             # zeros, the normalised mean, instead of its power floor far below every real spectrum.
-            tokens = tokens + self.spectral_projection(spectrum.to(tokens.dtype))  # spectrum (B, L, n_bands)
+            dtype = windows.dtype if tokens is None else tokens.dtype
+            projected = self.spectral_projection(spectrum.to(dtype))  # spectrum (B, L, n_bands)
+            tokens = projected if tokens is None else tokens + projected
+        assert tokens is not None
+        if self.mask_embedding is not None:
+            hidden = windows.amax(dim=-1) == windows.amin(dim=-1)  # (B, L): masked or flat
+            tokens = tokens + hidden.unsqueeze(-1).to(tokens.dtype) * self.mask_embedding.to(tokens.dtype)
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
         return self.embed_dropout(tokens + where + when)
