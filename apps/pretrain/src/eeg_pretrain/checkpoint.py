@@ -1,11 +1,18 @@
-"""Training checkpoints: one plain dict (``weights_only`` loadable), written atomically by eeg-ssm."""
+"""Training checkpoints: one plain dict (``weights_only`` loadable), written atomically by eeg-ssm.
+
+Besides the model, optimiser, schedule and scaler states a checkpoint holds the :class:`TrainState` (where
+the run stands) and the RNG states (:func:`rng_state`); :func:`load_resume` checks one before a run resumes
+from it, and :func:`config_differences` says which model settings differ.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import attrs
+import torch
 
 from eeg_ssm import CheckpointError, ModelConfig, load_checkpoint
 
@@ -25,6 +32,42 @@ RESUME_KEYS = (
 FREE_MODEL_KEYS = {"backend", "dropout", "chunk_size"}
 # Settings of the band-power transform: only compared when a side uses a spectral input or target.
 SPECTRAL_KEYS = {"sampling_rate", "n_bands", "fmin", "fmax", "spectral_context"}
+
+
+@attrs.define
+class TrainState:
+    """What resume restores besides the model and optimiser."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimiser steps taken
+    batches_done: int = 0  # batches done in the current, unfinished epoch
+    best_val_loss: float = math.inf
+    epochs_since_best: int = 0
+    nonfinite_steps: int = 0
+    consecutive_nonfinite: int = 0
+    train_seconds: float = 0.0  # wall time spent training, summed over resumed sessions
+    best_metrics: dict[str, float] = attrs.Factory(dict)  # epoch metrics of the best epoch
+    early_stopped: bool = False
+
+    @classmethod
+    def from_checkpoint(cls, payload: dict[str, Any]) -> TrainState:
+        """The checkpoint's ``train_state``; a checkpoint written before it existed gives epoch and step."""
+        return cls(**payload.get("train_state", {"epoch": payload["epoch"], "step": payload["step"]}))
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch RNG states as a checkpoint stores them: the CPU one and every CUDA device's (if any)."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(saved: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned (the CUDA states only where CUDA is available)."""
+    torch.set_rng_state(saved["torch"])
+    if saved["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["cuda"])
 
 
 def load_resume(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def _main(argv: list[str] | None) -> int:
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
         raise UserError(f"--stop-after-epochs expects a positive number, got {args.stop_after_epochs}")
 
-    from eeg_pretrain.trainer import Interrupted, Trainer
+    from eeg_pretrain.stopping import Interrupted
+    from eeg_pretrain.trainer import Trainer
     from eeg_train import barrier, init_distributed, pick_device, shutdown
 
     device_kind = pick_device(config.train.device).type  # NCCL or Gloo
@@ -138,16 +139,12 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _finish(trainer) -> None:
-    import json
     import shutil
     import tempfile
 
-    from eeg_config import atomic_write_text
-    from eeg_pretrain.config import CHECKPOINT_BEST, RESOLVED_CONFIG, SUMMARY
+    from eeg_pretrain.run_folder import CHECKPOINT_BEST, RESOLVED_CONFIG, write_summary
 
-    summary = trainer.summary()
-    atomic_write_text(trainer.save_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
-    trainer.tracker.log_artifact(trainer.save_dir / SUMMARY)
+    trainer.tracker.log_artifact(write_summary(trainer.save_dir, trainer.summary()))
 
     best = trainer.save_dir / CHECKPOINT_BEST
     if trainer.finished and trainer.config.tracking.register_model and best.is_file():

@@ -9,8 +9,8 @@ the libraries. A run folder holds:
 - :data:`RESOLVED_CONFIG`, the resolved run config (a :class:`PretrainConfig`; read it with
   :func:`load_config` / :func:`build_config`, write it with :func:`config_to_dict`), written with the
   first checkpoint;
-- :data:`SUMMARY`, written when the run has finished (its keys: :meth:`Trainer.summary`; read it with
-  :func:`read_summary`).
+- :data:`SUMMARY`, written when the run has finished (its keys: :func:`run_summary`; written by
+  :func:`write_summary`, read by :func:`read_summary`).
 
 Runs are named by :func:`run_name_for` (model size, mask ratio and style). :func:`model_differences`
 says which model settings of a checkpoint differ from a config. :func:`check_save_dir` and
@@ -26,7 +26,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from eeg_config import UserError
+from eeg_config import UserError, atomic_write_text
+from eeg_pretrain.checkpoint import TrainState
 from eeg_pretrain.checkpoint import config_differences as model_differences
 from eeg_pretrain.config import (
     CHECKPOINT_BEST,
@@ -56,6 +57,8 @@ __all__ = [
     "read_summary",
     "remove_stale_temp_files",
     "run_name_for",
+    "run_summary",
+    "write_summary",
 ]
 
 log = logging.getLogger("eeg_pretrain")
@@ -100,6 +103,54 @@ def remove_stale_temp_files(save_dir: str | os.PathLike[str]) -> list[Path]:
             removed.append(entry)
             log.info("removed %s, left by an interrupted write", entry)
     return removed
+
+
+def run_summary(
+    config: PretrainConfig,
+    state: TrainState,
+    *,
+    finished: bool,
+    checkpoint: Path,
+    mlflow_run_id: str | None,
+) -> dict[str, Any]:
+    """What a finished run reports in :data:`SUMMARY` (the sweep and people read it): the figures of the best
+    epoch, validation ones, or training ones for a run without validation."""
+    best = state.best_metrics
+    parts = config.objective.parts
+
+    def val(key: str) -> Any:  # the validation figure, or the training one without validation
+        return best.get(f"val_{key}", best.get(f"train_{key}"))
+
+    return {
+        "run_name": config.run_name,
+        "finished": finished,
+        "early_stopped": state.early_stopped,
+        "mask_ratio": config.masking.ratio,
+        "mask_style": config.masking.style,
+        "target": config.objective.target,
+        "input": config.model.input,
+        "epochs": state.epoch,
+        "best_epoch": int(best.get("best_epoch", 0)),
+        "best_val_loss": state.best_val_loss,
+        "val_r2": val("r2"),
+        "val_skill": val("skill"),
+        "val_zero_baseline": val("zero_baseline"),
+        "val_interp_baseline": val("interp_baseline"),
+        "val_context_mean_baseline": val("context_mean_baseline"),
+        "train_r2": best.get("train_r2"),
+        "r2_gap": best.get("r2_gap"),
+        **{f"val_{p}_{k}": val(f"{p}_{k}") for p in parts if len(parts) > 1 for k in ("r2", "skill")},
+        "wall_seconds": state.train_seconds,
+        "checkpoint": str(checkpoint.resolve()),
+        "mlflow_run_id": mlflow_run_id,
+    }
+
+
+def write_summary(save_dir: str | os.PathLike[str], summary: dict[str, Any]) -> Path:
+    """Write :data:`SUMMARY` atomically into ``save_dir``; returns its path."""
+    path = Path(save_dir) / SUMMARY
+    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+    return path
 
 
 def read_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -1,8 +1,11 @@
 """The pretraining loop: masked reconstruction of whole windows, on CPU, one GPU or DDP.
 
-Read top to bottom: ``Trainer.__init__`` builds data, model, optimiser and tracking; ``fit`` runs epochs
-of ``train_epoch`` (``train_step`` per optimiser step) and ``evaluate``; ``save`` / ``restore`` are what
-resume uses. Rank 0 alone writes files and talks to MLflow.
+Read top to bottom: ``Trainer.__init__`` composes the run from its parts (data from
+:mod:`eeg_pretrain.data`, the optimiser and mixed precision from :mod:`eeg_pretrain.optim`, tracking from
+:mod:`eeg_pretrain.reporting`); ``fit`` runs epochs of ``train_epoch`` (``train_step`` per optimiser step)
+and ``evaluate``; ``state_dict`` / ``save`` / ``restore`` are what resume uses (:mod:`eeg_pretrain.checkpoint`),
+``summary`` what the finished run reports (:mod:`eeg_pretrain.run_folder`), ``close`` ends the MLflow run.
+Rank 0 alone writes files and talks to MLflow.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from eeg_config import UserError, atomic_write_text, dump_yaml, flatten
-from eeg_pretrain.checkpoint import load_resume
+from eeg_config import atomic_write_text, dump_yaml
+from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, set_rng_state
 from eeg_pretrain.config import (
     CHECKPOINT_BEST,
     CHECKPOINT_LAST,
@@ -30,8 +32,12 @@ from eeg_pretrain.config import (
     config_to_dict,
 )
 from eeg_pretrain.data import build_data, fit_band_statistics
+from eeg_pretrain.optim import build_optimizer, mixed_precision
 from eeg_pretrain.plots import plot_reconstructions
+from eeg_pretrain.reporting import epoch_metrics, log_epoch, log_start, open_tracker, run_facts
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
+from eeg_pretrain.run_folder import run_summary
+from eeg_pretrain.stopping import Interrupted, StopRequest, TrainingDiverged
 from eeg_ssl import (
     ReconstructionMeter,
     apply_mask,
@@ -40,47 +46,20 @@ from eeg_ssl import (
     split_prediction,
     weighted_sse,
 )
-from eeg_ssm import EEGModel, param_groups, save_checkpoint
+from eeg_ssm import EEGModel, save_checkpoint
 from eeg_ssm.checkpoint import check_weights
-from eeg_train import (
-    DistInfo,
-    MlflowTracker,
-    NullTracker,
-    Tracker,
-    all_reduce_sum,
-    any_rank,
-    barrier,
-    warmup_cosine,
-)
+from eeg_train import DistInfo, Tracker, all_reduce_sum, any_rank, barrier
+
+# Interrupted and TrainingDiverged (now in eeg_pretrain.stopping) and TrainState (eeg_pretrain.checkpoint)
+# stay importable from here
+__all__ = ["Interrupted", "TrainState", "Trainer", "TrainingDiverged"]
 
 log = logging.getLogger("eeg_pretrain")
 
 
-class TrainingDiverged(UserError):
-    """Too many consecutive non-finite losses; the last good checkpoint is left as it was."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: the last checkpoint was written; the run can be resumed."""
-
-
-@attrs.define
-class TrainState:
-    """What resume restores besides the model and optimiser."""
-
-    epoch: int = 0  # epochs completed
-    step: int = 0  # optimiser steps taken
-    batches_done: int = 0  # batches done in the current, unfinished epoch
-    best_val_loss: float = math.inf
-    epochs_since_best: int = 0
-    nonfinite_steps: int = 0
-    consecutive_nonfinite: int = 0
-    train_seconds: float = 0.0  # wall time spent training, summed over resumed sessions
-    best_metrics: dict[str, float] = attrs.Factory(dict)  # epoch metrics of the best epoch
-    early_stopped: bool = False
-
-
 class Trainer:
+    """One pretraining run: ``__init__`` composes it (or resumes it from a checkpoint), the methods act."""
+
     def __init__(
         self,
         config: PretrainConfig,
@@ -91,7 +70,7 @@ class Trainer:
     ) -> None:
         self.config, self.dist, self.device = config, dist_info, device
         self.save_dir = Path(config.train.save_dir)
-        self.stop_requested = False
+        self.stop = StopRequest()
         train_cfg = config.train
 
         # --- data: split by participant, masks fixed per (seed, epoch, index) ---
@@ -113,24 +92,10 @@ class Trainer:
             )
 
         # --- optimiser, schedule, mixed precision ---
-        self.optimizer = torch.optim.AdamW(
-            param_groups(self.model, train_cfg.weight_decay),
-            lr=train_cfg.lr,
-            betas=(train_cfg.beta1, train_cfg.beta2),
+        self.optimizer, self.scheduler = build_optimizer(
+            self.model, train_cfg, self.train_sampler.batches_per_epoch()
         )
-        steps_per_epoch = math.ceil(self.train_sampler.batches_per_epoch() / train_cfg.grad_accum_steps)
-        self.total_steps = steps_per_epoch * train_cfg.epochs
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer,
-            warmup_cosine(
-                self.total_steps, int(train_cfg.warmup_fraction * self.total_steps), train_cfg.min_lr_ratio
-            ),
-        )
-        precision = train_cfg.precision
-        if precision == "auto":
-            precision = "bf16" if device.type == "cuda" else "fp32"
-        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+        self.amp_dtype, self.scaler = mixed_precision(train_cfg.precision, device)
 
         # --- state, resume, tracking ---
         self.state = TrainState()
@@ -143,44 +108,14 @@ class Trainer:
                 self.model.band_power, self.train_set.base, config.objective.stats_sequences,
                 config.data.batch_size, device,
             )  # fmt: skip
-        self.tracker = tracker if tracker is not None else self._make_tracker(mlflow_run_id)
-        log.info(
-            "%d sequences (%d train, %d val) from %s; model %s backend, %.2fM parameters; device %s, world size %d",
-            self.data.num_sequences,
-            len(self.train_set),
-            len(self.val_set) if self.val_set is not None else 0,
-            config.data.dataset_path,
-            self.model.backend_name,
-            sum(p.numel() for p in self.model.parameters()) / 1e6,
-            device,
-            dist_info.world_size,
+        facts = run_facts(self.data, self.model, dist_info)
+        self.tracker = (
+            tracker if tracker is not None else open_tracker(config, facts, dist_info, mlflow_run_id)
         )
+        log_start(config, facts, self.model, device)
 
     def _meter(self) -> ReconstructionMeter:
         return ReconstructionMeter(parts=self.parts, weights=self.weights)
-
-    # ------------------------------------------------------------------ tracking
-    def _make_tracker(self, run_id: str | None) -> Tracker:
-        track = self.config.tracking
-        if not (track.enabled and self.dist.is_main):
-            return NullTracker()
-        tracker = MlflowTracker(
-            track.uri,
-            track.experiment,
-            self.config.run_name,
-            run_id=run_id,
-            parent_run_id=track.parent_run_id,
-        )
-        params = flatten(config_to_dict(self.config))
-        params.update(
-            dataset_sequences=self.data.num_sequences,
-            train_sequences=len(self.train_set),
-            val_sequences=len(self.val_set) if self.val_set else 0,
-            world_size=self.dist.world_size,
-            backend_used=self.model.backend_name,
-        )
-        tracker.log_params(params)
-        return tracker
 
     # ------------------------------------------------------------------ training
     def fit(self, stop_after_epochs: int | None = None) -> dict[str, float]:
@@ -190,7 +125,7 @@ class Trainer:
             cfg.epochs if stop_after_epochs is None else min(cfg.epochs, self.state.epoch + stop_after_epochs)
         )
         summary: dict[str, float] = {}
-        with self._graceful_stop():
+        with self.stop.listening():
             while self.state.epoch < last_epoch:
                 epoch_start = time.perf_counter()
                 train_metrics = self.train_epoch()
@@ -237,7 +172,7 @@ class Trainer:
                     {**step_metrics, "sequences_per_s": rate, "tokens_per_s": tokens}, step=self.state.step
                 )
                 window_start, seqs_in_window = time.perf_counter(), 0
-            if any_rank(self.stop_requested, self.dist):
+            if any_rank(self.stop.requested, self.dist):
                 bar.close()
                 self._interrupt()
         bar.close()
@@ -359,29 +294,12 @@ class Trainer:
             state.best_val_loss, state.epochs_since_best = score, 0
         else:
             state.epochs_since_best += 1
-        metrics = {f"train_{k}": v for k, v in train.items()}
-        metrics.update({f"val_{k}": v for k, v in val.items()})
-        if val:  # overfitting shows as a growing gap
-            metrics["r2_gap"] = train["r2"] - val["r2"]
-        metrics.update(epoch=float(state.epoch), epoch_seconds=seconds)
+        metrics = epoch_metrics(train, val, state.epoch, seconds)
         if improved:
             state.best_metrics = {**metrics, "best_epoch": float(state.epoch)}
         metrics["best_val_loss"] = state.best_val_loss
         self.tracker.log_metrics(metrics, step=state.step)
-        log.info(
-            "epoch %d/%d: train loss %.4f (r2 %.3f, skill %.3f)%s, %.1fs",
-            state.epoch,
-            self.config.train.epochs,
-            train["loss"],
-            train["r2"],
-            train["skill"],
-            f", val loss {val['loss']:.4f} r2 {val['r2']:.3f} skill {val['skill']:.3f} (zero "
-            f"{val['zero_baseline']:.4f}, interp {val['interp_baseline']:.4f}, context mean "
-            f"{val['context_mean_baseline']:.4f})"
-            if val
-            else "",
-            seconds,
-        )
+        log_epoch(state.epoch, self.config.train.epochs, train, val, seconds)
         if self.dist.is_main:
             self.save(self.save_dir / CHECKPOINT_LAST)
             if improved:
@@ -423,10 +341,7 @@ class Trainer:
             "step": self.state.step,
             "best_val_loss": self.state.best_val_loss,
             "train_state": attrs.asdict(self.state),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            },
+            "rng": rng_state(),
             "run_config": config_to_dict(self.config),
             "mlflow_run_id": getattr(self.tracker, "run_id", None),
             "pretraining_data": self.data.record,
@@ -451,34 +366,13 @@ class Trainer:
             follow_new_schedule(self.scheduler)
         if payload["scaler"]:
             self.scaler.load_state_dict(payload["scaler"])
-        self.state = TrainState(
-            **payload.get("train_state", {"epoch": payload["epoch"], "step": payload["step"]})
-        )
-        torch.set_rng_state(payload["rng"]["torch"])
-        if payload["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+        self.state = TrainState.from_checkpoint(payload)
+        set_rng_state(payload["rng"])
         log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch, self.state.step)
         log_plan(plan, self.config.train.epochs)
         return payload.get("mlflow_run_id")
 
     # ------------------------------------------------------------------ stopping
-    @contextlib.contextmanager
-    def _graceful_stop(self):
-        """First Ctrl-C / SIGTERM: finish the current step, write the last checkpoint, exit. Second: abort."""
-
-        def request_stop(signum: int, _frame: Any) -> None:
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-            log.warning("%s received: stopping after this step", signal.Signals(signum).name)
-
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
     def _interrupt(self) -> None:
         if self.dist.is_main:
             self.save(self.save_dir / CHECKPOINT_LAST)
@@ -490,40 +384,14 @@ class Trainer:
         return self.state.epoch >= self.config.train.epochs or self.state.early_stopped
 
     def summary(self) -> dict[str, Any]:
-        """What a finished run reports (``summary.json``): the sweep and people read it."""
-        best = self.state.best_metrics
-
-        def val(key: str) -> Any:  # the validation figure, or the training one without validation
-            return best.get(f"val_{key}", best.get(f"train_{key}"))
-
-        return {
-            "run_name": self.config.run_name,
-            "finished": self.finished,
-            "early_stopped": self.state.early_stopped,
-            "mask_ratio": self.config.masking.ratio,
-            "mask_style": self.config.masking.style,
-            "target": self.config.objective.target,
-            "input": self.config.model.input,
-            "epochs": self.state.epoch,
-            "best_epoch": int(best.get("best_epoch", 0)),
-            "best_val_loss": self.state.best_val_loss,
-            "val_r2": val("r2"),
-            "val_skill": val("skill"),
-            "val_zero_baseline": val("zero_baseline"),
-            "val_interp_baseline": val("interp_baseline"),
-            "val_context_mean_baseline": val("context_mean_baseline"),
-            "train_r2": best.get("train_r2"),
-            "r2_gap": best.get("r2_gap"),
-            **{
-                f"val_{p}_{k}": val(f"{p}_{k}")
-                for p in self.parts
-                if len(self.parts) > 1
-                for k in ("r2", "skill")
-            },
-            "wall_seconds": self.state.train_seconds,
-            "checkpoint": str((self.save_dir / CHECKPOINT_BEST).resolve()),
-            "mlflow_run_id": getattr(self.tracker, "run_id", None),
-        }
+        """What a finished run reports (``summary.json``, :func:`~eeg_pretrain.run_folder.run_summary`)."""
+        return run_summary(
+            self.config,
+            self.state,
+            finished=self.finished,
+            checkpoint=self.save_dir / CHECKPOINT_BEST,
+            mlflow_run_id=getattr(self.tracker, "run_id", None),
+        )
 
     def close(self, status: str = "FINISHED") -> None:
         self.tracker.close(status)

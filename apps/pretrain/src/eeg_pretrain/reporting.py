@@ -1,0 +1,89 @@
+"""What a pretraining run tells people while it trains: the MLflow run and its params, a log line at the start,
+and each epoch's metrics (to MLflow) and log line. Only rank 0 opens an MLflow run (the others get a
+:class:`~eeg_train.NullTracker`); what the finished run leaves behind is :mod:`eeg_pretrain.run_folder`'s."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from eeg_config import flatten
+from eeg_pretrain.config import PretrainConfig, config_to_dict
+from eeg_pretrain.data import PretrainingData
+from eeg_ssm import EEGModel
+from eeg_train import DistInfo, MlflowTracker, NullTracker, Tracker
+
+log = logging.getLogger("eeg_pretrain")
+
+
+def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[str, int | str]:
+    """What the config alone does not say about the run: data sizes, world size, the model backend used."""
+    return {
+        "dataset_sequences": data.num_sequences,
+        "train_sequences": len(data.train_set),
+        "val_sequences": len(data.val_set) if data.val_set else 0,
+        "world_size": dist.world_size,
+        "backend_used": model.backend_name,
+    }
+
+
+def open_tracker(
+    config: PretrainConfig, facts: dict[str, int | str], dist: DistInfo, run_id: str | None
+) -> Tracker:
+    """The MLflow run (continuing ``run_id`` on resume) with the flattened config and ``facts`` as params."""
+    track = config.tracking
+    if not (track.enabled and dist.is_main):
+        return NullTracker()
+    tracker = MlflowTracker(
+        track.uri, track.experiment, config.run_name, run_id=run_id, parent_run_id=track.parent_run_id
+    )
+    tracker.log_params({**flatten(config_to_dict(config)), **facts})
+    return tracker
+
+
+def log_start(
+    config: PretrainConfig, facts: dict[str, int | str], model: EEGModel, device: torch.device
+) -> None:
+    log.info(
+        "%d sequences (%d train, %d val) from %s; model %s backend, %.2fM parameters; device %s, world size %d",
+        facts["dataset_sequences"],
+        facts["train_sequences"],
+        facts["val_sequences"],
+        config.data.dataset_path,
+        facts["backend_used"],
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        device,
+        facts["world_size"],
+    )
+
+
+def epoch_metrics(
+    train: dict[str, float], val: dict[str, float], epoch: int, seconds: float
+) -> dict[str, float]:
+    """One epoch's metrics: ``train_*`` and ``val_*`` (the meters' summaries), ``r2_gap``, epoch, seconds."""
+    metrics = {f"train_{k}": v for k, v in train.items()}
+    metrics.update({f"val_{k}": v for k, v in val.items()})
+    if val:  # overfitting shows as a growing gap
+        metrics["r2_gap"] = train["r2"] - val["r2"]
+    metrics.update(epoch=float(epoch), epoch_seconds=seconds)
+    return metrics
+
+
+def log_epoch(
+    epoch: int, epochs: int, train: dict[str, float], val: dict[str, float], seconds: float
+) -> None:
+    log.info(
+        "epoch %d/%d: train loss %.4f (r2 %.3f, skill %.3f)%s, %.1fs",
+        epoch,
+        epochs,
+        train["loss"],
+        train["r2"],
+        train["skill"],
+        f", val loss {val['loss']:.4f} r2 {val['r2']:.3f} skill {val['skill']:.3f} (zero "
+        f"{val['zero_baseline']:.4f}, interp {val['interp_baseline']:.4f}, context mean "
+        f"{val['context_mean_baseline']:.4f})"
+        if val
+        else "",
+        seconds,
+    )
