@@ -26,7 +26,12 @@ def test_run_name_rounds_ratio():
 @pytest.mark.parametrize(
     ("section", "key", "value", "expected"),
     [
-        ("masking", "ratio", 1.5, r"expected float in \(0, 1\).* @ \$\.masking\.ratio"),
+        (
+            "masking",
+            "ratio",
+            1.5,
+            r"MaskingConfig\.ratio must be a number in \(0, 1\).* @ \$\.masking\.ratio",
+        ),
         ("train", "epochs", 2.5, r"expected int, got 2\.5 @ \$\.train\.epochs"),
         ("train", "epochs", "3", r"expected int, got '3' @ \$\.train\.epochs"),
         ("train", "compile", "yes", r"expected true or false.* @ \$\.train\.compile"),
