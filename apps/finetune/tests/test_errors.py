@@ -229,3 +229,20 @@ def test_leakage_is_counted_and_strict_disjoint_refuses_it(
         capsys,
         "does not record the participants it was pretrained on",
     )
+
+
+def test_data_section_follows_eeg_io_rules():
+    from eeg_config import ConfigError
+    from eeg_finetune.config import build_config
+
+    with pytest.raises(ConfigError) as info:  # scale is eeg_io.NormalizationConfig's, rule included
+        build_config({"data": {"scale": 2.0}})
+    assert info.value.problems == [
+        "DataSection.scale must be 1.0 with normalization='sequence': scale=2.0 only applies to "
+        "normalization='none' @ $.data.scale"
+    ]
+    assert build_config({"data": {"scale": 1.0e6, "normalization": "none"}}).data.scale == 1.0e6
+    with pytest.raises(ConfigError, match=r"names AF7 twice .* @ \$\.data\.channels"):
+        build_config({"data": {"channels": ["AF7", "af7"]}})
+    with pytest.raises(ConfigError, match=r"@ \$\.model\.pooling"):  # eeg_ssm.POOLINGS
+        build_config({"model": {"pooling": "max"}})

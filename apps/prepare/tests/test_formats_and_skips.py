@@ -134,7 +134,7 @@ def test_cnt_data_format_is_a_config_key_passed_to_mne(tmp_path, monkeypatch, sm
         {"pretraining": {"input": {"root": str(tmp_path), "cnt": {"data_format": "int16"}}}}
     )
     assert config.pretraining.input.cnt.data_format == "int16"
-    with pytest.raises(ConfigError, match=r"\(got 'int64'\) @ \$\.pretraining\.input\.cnt\.data_format"):
+    with pytest.raises(ConfigError, match=r"got 'int64' @ \$\.pretraining\.input\.cnt\.data_format"):
         build_config({"pretraining": {"input": {"root": str(tmp_path), "cnt": {"data_format": "int64"}}}})
 
 

@@ -26,7 +26,12 @@ def test_run_name_rounds_ratio():
 @pytest.mark.parametrize(
     ("section", "key", "value", "expected"),
     [
-        ("masking", "ratio", 1.5, r"expected float in \(0, 1\).* @ \$\.masking\.ratio"),
+        (
+            "masking",
+            "ratio",
+            1.5,
+            r"MaskingConfig\.ratio must be a number in \(0, 1\).* @ \$\.masking\.ratio",
+        ),
         ("train", "epochs", 2.5, r"expected int, got 2\.5 @ \$\.train\.epochs"),
         ("train", "epochs", "3", r"expected int, got '3' @ \$\.train\.epochs"),
         ("train", "compile", "yes", r"expected true or false.* @ \$\.train\.compile"),
@@ -75,6 +80,22 @@ def test_window_lengths_must_agree(tiny_corpus, tmp_path, make_config):
     raw["model"]["window_length"] = 128
     with pytest.raises(ConfigError, match=r"window_length"):
         build_config(raw)
+
+
+def test_window_length_and_rate_are_set_in_data_only(tiny_corpus, tmp_path, make_config):
+    raw = make_config(tiny_corpus, tmp_path, None)
+    raw["data"]["sampling_rate"] = 128.0
+    cfg = build_config(raw)  # the model takes both from data
+    assert (cfg.model.window_length, cfg.model.sampling_rate) == (64, 128.0)
+    raw["model"].update(window_length=64, sampling_rate=128.0)  # equal values (resolved configs) still load
+    assert build_config(raw) == cfg
+    del raw["data"]["window_length"]  # a model value never sets the data's (default 2048)
+    with pytest.raises(ConfigError) as info:
+        build_config(raw)
+    assert info.value.problems == [
+        "PretrainConfig.model.window_length must equal data.window_length = 2048 (set data.window_length "
+        "only), got 64 @ $.model.window_length"
+    ]
 
 
 def test_flat_older_config_is_mapped(tiny_corpus, tmp_path, write_config):

@@ -183,10 +183,13 @@ def test_resume_with_other_bands_or_rate_is_an_error(
     [
         ("model.fmax=40.0", "fmax: expected a frequency in (0, 32] Hz"),
         ("model.fmin=31.0", "fmin: expected a frequency in (0, fmax = 30) Hz"),
-        ("model.n_bands=0", "n_bands: expected an integer >= 1"),
+        ("model.n_bands=0", "ModelConfig.n_bands must be a positive integer or null, got 0"),
         ("model.n_bands=40", "n_bands: 40 log-spaced bands"),
-        ("objective.target=wave", "target: expected one of raw, spectrum, both"),
-        ("model.input=power", "ModelConfig.input: expected one of ['raw', 'raw+spectrum', 'spectrum']"),
+        (
+            "objective.target=wave",
+            "ObjectiveConfig.target must be one of 'raw', 'spectrum', 'both'; got 'wave'",
+        ),
+        ("model.input=power", "ModelConfig.input must be one of 'raw', 'raw+spectrum', 'spectrum'; got"),
         ("data.sampling_rate=0", "sampling_rate must be a positive number of Hz"),
     ],
 )

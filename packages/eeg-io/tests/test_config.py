@@ -77,7 +77,7 @@ def test_lists_become_tuples_so_the_config_is_hashable():
         ({"window_length": True}, "window_length must be a positive integer"),
         ({"window_length": 2048.0}, "window_length must be a positive integer"),
         ({"include_channels": []}, "include_channels must name at least one channel"),
-        ({"include_channels": ["Cz", "cz"]}, "include_channels names a channel twice"),
+        ({"include_channels": ["Cz", "cz"]}, "include_channels names CZ twice"),
         ({"exclude_channels": "VEOG"}, "exclude_channels must be a list of channel names"),
         (
             {"normalization": "zscore"},
@@ -113,4 +113,4 @@ def test_validator_messages_survive_cattrs():
         excinfo.value,
         format_exception=lambda exc, type_: str(exc) if isinstance(exc, ValueError) else repr(exc),
     )
-    assert lines == ["normalization must be one of 'sequence', 'window', 'none'; got 'zscore' @ $"]
+    assert lines == ["DataConfig.normalization must be one of 'sequence', 'window', 'none'; got 'zscore' @ $"]

@@ -100,7 +100,7 @@ def test_split_and_make_targets() -> None:
     ],
 )
 def test_objective_config_errors_name_the_key(kwargs, key) -> None:
-    with pytest.raises(ObjectiveError, match=rf"^{key}: expected"):
+    with pytest.raises(ObjectiveError, match=rf"^ObjectiveConfig\.{key} must be"):
         ObjectiveConfig(**kwargs)
     assert ObjectiveConfig(target="both").weights == (0.5, 0.5)
     assert math.isclose(sum(ObjectiveConfig(target="both", spectrum_weight=0.8).weights), 1.0)

@@ -23,48 +23,36 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from attrs import validators as v
 
 import eeg_train
 from eeg_config import apply_overrides, read_yaml, structure, unstructure
-from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
+from eeg_config.validators import (
+    at_least,
+    boolean,
+    field_error,
+    in_range,
+    name_list,
+    non_negative_int,
+    non_negative_number,
+    one_of,
+    optional,
+    optional_tuple,
+    positive_int,
+    positive_number,
+)
+from eeg_io import NormalizationConfig
+from eeg_ssm import MAMBA_BACKENDS, POOLINGS
 
 SPLIT_METHODS = ("random", "kfold", "loso", "group_kfold", "logo")
 LABEL_LEVELS = ("participant", "window")
 WINDOW_CONTEXTS = ("context", "alone")
 MODES = ("participant", "window")
 AGGREGATIONS = ("mean_probability", "majority_vote")
-POOLINGS = ("mean", "attention")
 EARLY_STOPPING = ("auroc", "loss")
 CLASS_WEIGHTING = ("none", "balanced")
-DEVICES = ("auto", "cpu", "cuda")
-BACKENDS = ("auto", "torch", "mamba_ssm")
-
-
-def _optional_positive(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"expected {attribute.name} >= 1 or null, got {value}")
-
-
-def _optional_non_negative(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"expected {attribute.name} >= 0 or null, got {value}")
-
-
-def _names(value: object) -> object:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _channel_names(_inst: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, tuple) or not value or not all(isinstance(c, str) and c.strip() for c in value):
-        raise ValueError(f"{attribute.name} must be a non-empty list of channel names or null, got {value!r}")
-    upper = [c.upper() for c in value]
-    if len(set(upper)) != len(upper):
-        raise ValueError(
-            f"{attribute.name} names a channel twice (names are case-insensitive): {list(value)}"
-        )
+DEVICES = eeg_train.DEVICES
+#: a pretrained encoder is a Mamba-2; it runs on any Mamba-2 backend
+BACKENDS = MAMBA_BACKENDS
 
 
 def _class_weights(value: object) -> object:
@@ -76,14 +64,16 @@ def _class_weights(value: object) -> object:
     return value
 
 
-def _check_class_weights(_inst: object, attribute: attrs.Attribute, value: object) -> None:
+def _check_class_weights(instance: object, attribute: attrs.Attribute, value: object) -> None:
     if isinstance(value, str) and value in CLASS_WEIGHTING:
         return
     if isinstance(value, tuple) and len(value) >= 2 and all(math.isfinite(w) and w > 0 for w in value):
         return
-    raise ValueError(
-        f"{attribute.name} must be 'none', 'balanced' or a list of positive weights, one per class "
-        f"(e.g. [1.0, 2.5]), got {value!r}"
+    raise field_error(
+        instance,
+        attribute.name,
+        "must be 'none', 'balanced' or a list of positive weights, one per class "
+        f"(e.g. [1.0, 2.5]), got {value!r}",
     )
 
 
@@ -93,22 +83,24 @@ class PretrainedConfig:
 
     checkpoint: str | None = None
     pretrain_config: str | None = None
-    backend: str | None = attrs.field(default=None, validator=v.optional(v.in_(BACKENDS)))
+    backend: str | None = attrs.field(default=None, validator=optional(one_of(BACKENDS)))
 
 
 @attrs.frozen(kw_only=True)
-class DataSection:
-    """The primary (labelled) dataset: one Parquet file. ``channels: null`` uses every channel column."""
+class DataSection(NormalizationConfig):
+    """The primary (labelled) dataset: one Parquet file. ``channels: null`` uses every channel column.
+
+    ``normalization``, ``scale`` and ``nan_policy`` are :class:`eeg_io.NormalizationConfig`'s (the same fields and
+    rules as pretraining's ``data`` section, whose values the encoder was trained on)."""
 
     data_path: str | None = None
-    channels: tuple[str, ...] | None = attrs.field(default=None, converter=_names, validator=_channel_names)
+    channels: tuple[str, ...] | None = attrs.field(
+        default=None, converter=optional_tuple, validator=name_list(allow_empty=False, allow_none=True)
+    )
     participant_column: str = "Participant"
     label_column: str = "Remission"
-    label_level: str = attrs.field(default="participant", validator=v.in_(LABEL_LEVELS))
+    label_level: str = attrs.field(default="participant", validator=one_of(LABEL_LEVELS))
     group_column: str | None = None
-    normalization: str = attrs.field(default="sequence", validator=v.in_(NORMALIZATIONS))
-    scale: float = attrs.field(default=1.0, validator=v.gt(0.0))
-    nan_policy: str = attrs.field(default="error", validator=v.in_(NAN_POLICIES))
 
 
 @attrs.frozen(kw_only=True)
@@ -122,19 +114,21 @@ class SplitConfig:
     but ``random`` a stratified ``val_ratio`` of each fold's training groups is held out for early
     stopping; ``test_ratio`` applies to ``random`` only."""
 
-    method: str = attrs.field(default="random", validator=v.in_(SPLIT_METHODS))
+    method: str = attrs.field(default="random", validator=one_of(SPLIT_METHODS))
     # 0: no validation share, the last epoch is the model (early stopping on a handful of validation
     # participants picked noise in the README demo; the head then lost to the linear probe).
-    val_ratio: float = attrs.field(default=0.0, validator=[v.ge(0.0), v.lt(1.0)])
-    test_ratio: float = attrs.field(default=0.1, validator=[v.gt(0.0), v.lt(1.0)])
-    folds: int = attrs.field(default=5, validator=v.ge(2))
+    val_ratio: float = attrs.field(default=0.0, validator=in_range(0.0, 1.0))
+    test_ratio: float = attrs.field(default=0.1, validator=in_range(0.0, 1.0, low_open=True))
+    folds: int = attrs.field(default=5, validator=at_least(2))
     seed: int | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.method == "random" and self.val_ratio + self.test_ratio >= 1.0:
-            raise ValueError(
-                f"val_ratio + test_ratio must leave participants for training, got "
-                f"{self.val_ratio:g} + {self.test_ratio:g} >= 1"
+            raise field_error(
+                self,
+                "test_ratio",
+                f"plus val_ratio must leave participants for training, got val_ratio + test_ratio = "
+                f"{self.val_ratio:g} + {self.test_ratio:g} >= 1",
             )
 
 
@@ -150,20 +144,22 @@ class ClassifierConfig:
     classifies each window's token, ``alone`` encodes each window as a sequence of one.
     """
 
-    mode: str = attrs.field(default="participant", validator=v.in_(MODES))
-    window_context: str = attrs.field(default="context", validator=v.in_(WINDOW_CONTEXTS))
-    window_group: int = attrs.field(default=4, validator=v.ge(1))
-    aggregation: str = attrs.field(default="mean_probability", validator=v.in_(AGGREGATIONS))
-    pooling: str = attrs.field(default="mean", validator=v.in_(POOLINGS))
-    hidden: int | None = attrs.field(default=None, validator=_optional_non_negative)
-    dropout: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
-    freeze_backbone: bool = True
-    unfreeze_epoch: int | None = attrs.field(default=None, validator=_optional_positive)
+    mode: str = attrs.field(default="participant", validator=one_of(MODES))
+    window_context: str = attrs.field(default="context", validator=one_of(WINDOW_CONTEXTS))
+    window_group: int = attrs.field(default=4, validator=positive_int)
+    aggregation: str = attrs.field(default="mean_probability", validator=one_of(AGGREGATIONS))
+    pooling: str = attrs.field(default="mean", validator=one_of(POOLINGS))
+    hidden: int | None = attrs.field(default=None, validator=optional(non_negative_int))
+    dropout: float = attrs.field(default=0.1, validator=in_range(0.0, 1.0))
+    freeze_backbone: bool = attrs.field(default=True, validator=boolean)
+    unfreeze_epoch: int | None = attrs.field(default=None, validator=optional(positive_int))
 
     def __attrs_post_init__(self) -> None:
         if self.unfreeze_epoch is not None and not self.freeze_backbone:
-            raise ValueError(
-                "unfreeze_epoch needs freeze_backbone: true (the backbone is then trained from that epoch on)"
+            raise field_error(
+                self,
+                "unfreeze_epoch",
+                "needs freeze_backbone: true (the backbone is then trained from that epoch on)",
             )
 
 
@@ -171,22 +167,22 @@ class ClassifierConfig:
 class FinetuneTrainConfig:
     """Optimisation and early stopping. Epochs are 1-based in logs and in ``unfreeze_epoch``."""
 
-    epochs: int = attrs.field(default=100, validator=v.ge(1))
-    batch_size: int = attrs.field(default=8, validator=v.ge(1))
-    lr: float = attrs.field(default=1e-2, validator=v.gt(0.0))
-    backbone_lr: float = attrs.field(default=1e-4, validator=v.gt(0.0))
-    weight_decay: float = attrs.field(default=0.01, validator=v.ge(0.0))
-    warmup_fraction: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.lt(1.0)])
-    min_lr_ratio: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.le(1.0)])
-    grad_clip: float = attrs.field(default=1.0, validator=v.ge(0.0))
+    epochs: int = attrs.field(default=100, validator=positive_int)
+    batch_size: int = attrs.field(default=8, validator=positive_int)
+    lr: float = attrs.field(default=1e-2, validator=positive_number())
+    backbone_lr: float = attrs.field(default=1e-4, validator=positive_number())
+    weight_decay: float = attrs.field(default=0.01, validator=non_negative_number)
+    warmup_fraction: float = attrs.field(default=0.05, validator=in_range(0.0, 1.0))
+    min_lr_ratio: float = attrs.field(default=0.05, validator=in_range(0.0, 1.0, high_open=False))
+    grad_clip: float = attrs.field(default=1.0, validator=non_negative_number)
     class_weights: Any = attrs.field(
         default="balanced", converter=_class_weights, validator=_check_class_weights
     )
-    early_stopping: str = attrs.field(default="auroc", validator=v.in_(EARLY_STOPPING))
-    patience: int | None = attrs.field(default=10, validator=_optional_positive)
+    early_stopping: str = attrs.field(default="auroc", validator=one_of(EARLY_STOPPING))
+    patience: int | None = attrs.field(default=10, validator=optional(positive_int))
     seed: int = 0
-    device: str = attrs.field(default="auto", validator=v.in_(DEVICES))
-    quiet: bool = False
+    device: str = attrs.field(default="auto", validator=one_of(DEVICES))
+    quiet: bool = attrs.field(default=False, validator=boolean)
 
 
 @attrs.frozen(kw_only=True)
@@ -200,11 +196,11 @@ class FinetuneTrackingConfig(eeg_train.TrackingConfig):
 class EvaluationConfig:
     """Classic features of the baselines and the bootstrap over groups."""
 
-    bootstrap_resamples: int = attrs.field(default=1000, validator=v.ge(0))
-    confidence: float = attrs.field(default=0.95, validator=[v.gt(0.0), v.lt(1.0)])
-    bands: int = attrs.field(default=8, validator=v.ge(1))
-    waveform_bins: int = attrs.field(default=16, validator=v.ge(1))
-    strict_disjoint: bool = False
+    bootstrap_resamples: int = attrs.field(default=1000, validator=non_negative_int)
+    confidence: float = attrs.field(default=0.95, validator=in_range(0.0, 1.0, low_open=True))
+    bands: int = attrs.field(default=8, validator=positive_int)
+    waveform_bins: int = attrs.field(default=16, validator=positive_int)
+    strict_disjoint: bool = attrs.field(default=False, validator=boolean)
 
 
 @attrs.frozen(kw_only=True)

@@ -21,9 +21,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from attrs import validators as v
 
 from eeg_config import ConfigError, apply_overrides, read_yaml, structure, unstructure
+from eeg_config.validators import (
+    field_error,
+    name_list,
+    non_empty_str,
+    non_negative_number,
+    one_of,
+    optional,
+    positive_number,
+)
 from eeg_io.layout import METADATA_COLUMNS
 
 LAYOUTS = ("auto", "bids", "flat")
@@ -56,25 +64,9 @@ ID_MATCHING = ("loose", "exact")
 MUSE_CHANNELS = ("AF7", "AF8", "TP9", "TP10")
 
 
-def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"expected {attribute.name} > 0 or null, got {value}")
-
-
-def _non_empty(_inst: object, attribute: attrs.Attribute, value: str) -> None:
-    if not value.strip():
-        raise ValueError(f"expected a non-empty {attribute.name}")
-
-
-def _names(_inst: object, attribute: attrs.Attribute, value: tuple[str, ...] | None) -> None:
-    if value is None:
-        return
-    if any(not name.strip() for name in value):
-        raise ValueError(f"{attribute.name} holds an empty channel name")
-    upper = [name.strip().upper() for name in value]
-    repeated = sorted({name for name in upper if upper.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{attribute.name} names {', '.join(repeated)} twice (names are case-insensitive)")
+_positive_or_none = optional(positive_number())
+_non_empty = non_empty_str()
+_names = name_list(allow_none=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -84,13 +76,13 @@ class CsvConfig:
 
     sampling_rate: float | None = attrs.field(default=None, validator=_positive_or_none)
     timestamp_column: str | None = None
-    unit: str = attrs.field(default="uV", validator=v.in_(tuple(CSV_UNITS)))
+    unit: str = attrs.field(default="uV", validator=one_of(tuple(CSV_UNITS)))
     delimiter: str = attrs.field(default=",")
 
     @delimiter.validator
     def _one_character(self, attribute: attrs.Attribute, value: str) -> None:
         if len(value) != 1:
-            raise ValueError(f"expected delimiter to be one character, got {value!r}")
+            raise field_error(self, attribute.name, f"must be one character, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +90,7 @@ class CntConfig:
     """How Neuroscan CNT files are read (MNE ``read_raw_cnt``): ``data_format`` is the sample width,
     ``auto`` guesses it from the file size (set ``int16`` or ``int32`` when the guess is wrong)."""
 
-    data_format: str = attrs.field(default="auto", validator=v.in_(CNT_DATA_FORMATS))
+    data_format: str = attrs.field(default="auto", validator=one_of(CNT_DATA_FORMATS))
 
 
 @attrs.frozen(kw_only=True)
@@ -106,7 +98,7 @@ class InputConfig:
     """Where recordings are found and how participant and run are read from their paths."""
 
     root: str = attrs.field(validator=_non_empty)
-    layout: str = attrs.field(default="auto", validator=v.in_(LAYOUTS))
+    layout: str = attrs.field(default="auto", validator=one_of(LAYOUTS))
     pattern: str = attrs.field(default="{participant}_run-{run}")
     include: str = attrs.field(default="*", validator=_non_empty)
     formats: tuple[str, ...] = attrs.field(default=FORMATS)
@@ -116,13 +108,17 @@ class InputConfig:
     @pattern.validator
     def _has_participant(self, attribute: attrs.Attribute, value: str) -> None:
         if "{participant}" not in value:
-            raise ValueError(f"expected pattern to contain {{participant}}, got {value!r}")
+            raise field_error(self, attribute.name, f"must contain {{participant}}, got {value!r}")
 
     @formats.validator
     def _known_formats(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
         unknown = [f for f in value if f.lower().lstrip(".") not in FORMATS]
         if unknown or not value:
-            raise ValueError(f"expected formats among {', '.join(FORMATS)}, got {list(value)}")
+            raise field_error(
+                self,
+                attribute.name,
+                f"names an unknown format: expected formats among {', '.join(FORMATS)}, got {list(value)}",
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -132,47 +128,55 @@ class ChannelConfig:
     pick: tuple[str, ...] | None = attrs.field(default=None, validator=_names)
     exclude: tuple[str, ...] = attrs.field(default=(), validator=_names)
     aliases: dict[str, str] = attrs.field(factory=dict)
-    on_missing: str = attrs.field(default="error", validator=v.in_(MISSING_CHANNEL_POLICIES))
+    on_missing: str = attrs.field(default="error", validator=one_of(MISSING_CHANNEL_POLICIES))
 
     def __attrs_post_init__(self) -> None:
         clashes = [c for c in (self.pick or ()) if c.strip().lower() in METADATA_COLUMNS]
         if clashes:
-            raise ValueError(f"pick names {clashes} clash with the metadata columns {list(METADATA_COLUMNS)}")
+            raise field_error(
+                self,
+                "pick",
+                f"names {clashes}, which clash with the metadata columns {list(METADATA_COLUMNS)}",
+            )
 
 
 @attrs.frozen(kw_only=True)
 class SignalConfig:
     """Units, reference, resampling and filtering of the continuous signal (before windowing)."""
 
-    sampling_rate: float = attrs.field(default=256.0, validator=v.gt(0.0))
-    reference: str = attrs.field(default="none", validator=v.in_(REFERENCES))
+    sampling_rate: float = attrs.field(default=256.0, validator=positive_number())
+    reference: str = attrs.field(default="none", validator=one_of(REFERENCES))
     reference_channels: tuple[str, ...] = attrs.field(default=(), validator=_names)
-    resample_method: str = attrs.field(default="fft", validator=v.in_(RESAMPLE_METHODS))
+    resample_method: str = attrs.field(default="fft", validator=one_of(RESAMPLE_METHODS))
     l_freq: float | None = attrs.field(default=0.5, validator=_positive_or_none)
     h_freq: float | None = attrs.field(default=60.0, validator=_positive_or_none)
     notch: tuple[float, ...] = ()
-    filter_method: str = attrs.field(default="fir", validator=v.in_(FILTER_METHODS))
+    filter_method: str = attrs.field(default="fir", validator=one_of(FILTER_METHODS))
 
     def __attrs_post_init__(self) -> None:
-        # The messages say "sampling rate" in words: naming the field would pin the error to it.
         nyquist = self.sampling_rate / 2
         if self.h_freq is not None and self.h_freq >= nyquist:
-            raise ValueError(
-                f"h_freq {self.h_freq:g} Hz must be below {nyquist:g} Hz, half the sampling rate "
-                f"{self.sampling_rate:g} Hz"
+            raise field_error(
+                self,
+                "h_freq",
+                f"{self.h_freq:g} Hz must be below {nyquist:g} Hz, half the sampling rate {self.sampling_rate:g} Hz",
             )
         if self.l_freq is not None and self.h_freq is not None and self.l_freq >= self.h_freq:
-            raise ValueError(f"l_freq {self.l_freq:g} Hz must be below h_freq {self.h_freq:g} Hz")
+            raise field_error(self, "l_freq", f"{self.l_freq:g} Hz must be below h_freq {self.h_freq:g} Hz")
         bad = [f for f in self.notch if not 0 < f < nyquist]
         if bad:
-            raise ValueError(
-                f"notch frequencies {bad} must lie in (0, {nyquist:g}) Hz, below half the sampling rate"
+            raise field_error(
+                self,
+                "notch",
+                f"frequencies {bad} must lie in (0, {nyquist:g}) Hz, below half the sampling rate",
             )
         if self.reference == "channels" and not self.reference_channels:
-            raise ValueError("reference: channels needs reference_channels (e.g. [TP9, TP10])")
+            raise field_error(self, "reference", "'channels' needs reference_channels (e.g. [TP9, TP10])")
         if self.reference != "channels" and self.reference_channels:
-            raise ValueError(
-                f"reference_channels is only used with reference: channels (reference is {self.reference})"
+            raise field_error(
+                self,
+                "reference_channels",
+                f"is only used with reference: channels (reference is {self.reference})",
             )
 
 
@@ -180,21 +184,24 @@ class SignalConfig:
 class WindowConfig:
     """Parent windows and the sub-windows (the model's tokens) cut from them."""
 
-    window_seconds: float = attrs.field(default=8.0, validator=v.gt(0.0))
-    overlap_seconds: float = attrs.field(default=0.0, validator=v.ge(0.0))
+    window_seconds: float = attrs.field(default=8.0, validator=positive_number())
+    overlap_seconds: float = attrs.field(default=0.0, validator=non_negative_number)
     parent_window_seconds: float | None = attrs.field(default=None, validator=_positive_or_none)
-    incomplete: str = attrs.field(default="drop", validator=v.in_(INCOMPLETE_POLICIES))
+    incomplete: str = attrs.field(default="drop", validator=one_of(INCOMPLETE_POLICIES))
     remove_dc: bool = True
 
     def __attrs_post_init__(self) -> None:
         if self.overlap_seconds >= self.window_seconds:
-            raise ValueError(
-                f"overlap_seconds {self.overlap_seconds:g} must be below window_seconds {self.window_seconds:g}"
+            raise field_error(
+                self,
+                "overlap_seconds",
+                f"{self.overlap_seconds:g} must be below window_seconds {self.window_seconds:g}",
             )
         if self.parent_window_seconds is not None and self.parent_window_seconds < self.window_seconds:
-            raise ValueError(
-                f"parent_window_seconds {self.parent_window_seconds:g} must be at least "
-                f"window_seconds {self.window_seconds:g}"
+            raise field_error(
+                self,
+                "parent_window_seconds",
+                f"{self.parent_window_seconds:g} must be at least window_seconds {self.window_seconds:g}",
             )
 
 
@@ -204,8 +211,8 @@ class ArtifactConfig:
 
     max_peak_to_peak_uv: float | None = attrs.field(default=500.0, validator=_positive_or_none)
     flat_max_uv: float | None = attrs.field(default=1.0, validator=_positive_or_none)
-    flat_seconds: float = attrs.field(default=1.0, validator=v.gt(0.0))
-    non_finite: str = attrs.field(default="reject", validator=v.in_(NON_FINITE_POLICIES))
+    flat_seconds: float = attrs.field(default=1.0, validator=positive_number())
+    non_finite: str = attrs.field(default="reject", validator=one_of(NON_FINITE_POLICIES))
 
 
 @attrs.frozen(kw_only=True)
@@ -220,8 +227,10 @@ class PretrainingConfig:
     @file_template.validator
     def _template(self, attribute: attrs.Attribute, value: str) -> None:
         if "{participant}" not in value or "{run}" not in value or not value.endswith(".parquet"):
-            raise ValueError(
-                f"expected file_template to contain {{participant}} and {{run}} and end in .parquet, got {value!r}"
+            raise field_error(
+                self,
+                attribute.name,
+                f"must contain {{participant}} and {{run}} and end in .parquet, got {value!r}",
             )
 
 
@@ -232,7 +241,7 @@ class LabelsConfig:
     path: str = attrs.field(default="data/raw/primary/labels.csv", validator=_non_empty)
     participant_column: str = attrs.field(default="Participant", validator=_non_empty)
     label_column: str = attrs.field(default="Remission", validator=_non_empty)
-    match: str = attrs.field(default="loose", validator=v.in_(ID_MATCHING))
+    match: str = attrs.field(default="loose", validator=one_of(ID_MATCHING))
 
 
 @attrs.frozen(kw_only=True)
@@ -249,17 +258,21 @@ class PrimaryConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.channels.pick is None:
-            raise ValueError("channels: the primary dataset needs an explicit channels.pick list")
+            raise field_error(
+                self, "channels", "is null: the primary dataset needs an explicit channels.pick list"
+            )
         if self.output_name is not None and not self.output_name.endswith(".parquet"):
-            raise ValueError(f"output_name must end in .parquet, got {self.output_name!r}")
+            raise field_error(self, "output_name", f"must end in .parquet, got {self.output_name!r}")
         names = [self.participant_column, self.label_column, *self.channels.pick]
         lowered = [n.lower() for n in names]
         clash = sorted({n for n in lowered if lowered.count(n) > 1})
         metadata_clash = [n for n in (self.label_column,) if n.lower() in METADATA_COLUMNS]
         if clash or metadata_clash:
-            raise ValueError(
-                f"label_column, participant_column and channels.pick must name different columns "
-                f"(not a metadata column either), got {names}"
+            raise field_error(
+                self,
+                "label_column",
+                f"participant_column and channels.pick must name different columns (not a metadata column "
+                f"either), got {names}",
             )
 
 
@@ -279,14 +292,17 @@ class PrepareConfig:
         ):
             samples = seconds * rate
             if not math.isclose(samples, round(samples), abs_tol=1e-6):
-                raise ValueError(
-                    f"windows.{key} {seconds:g} s is {samples:g} samples at signal.sampling_rate "
-                    f"{rate:g} Hz; expected a whole number of samples"
+                raise field_error(
+                    self,
+                    f"windows.{key}",
+                    f"{seconds:g} s is {samples:g} samples at signal.sampling_rate {rate:g} Hz; expected a whole "
+                    "number of samples",
                 )
         if self.artifacts.flat_seconds > self.windows.window_seconds:
-            raise ValueError(
-                f"artifacts.flat_seconds {self.artifacts.flat_seconds:g} must not exceed "
-                f"windows.window_seconds {self.windows.window_seconds:g}"
+            raise field_error(
+                self,
+                "artifacts.flat_seconds",
+                f"{self.artifacts.flat_seconds:g} must not exceed windows.window_seconds {self.windows.window_seconds:g}",
             )
 
     @property

@@ -9,8 +9,11 @@ YAML mirrors the nesting::
     train: {save_dir: ..., epochs: 10, lr: 1.0e-3, ...}     # TrainConfig
     tracking: {experiment: eeg_pretraining_mamba2, ...}     # TrackingConfig
 
-``model.window_length`` follows ``data.window_length``, ``model.sampling_rate`` follows
-``data.sampling_rate`` and ``model.target`` follows ``objective.target``, unless given (then they must agree).
+``window_length`` and ``sampling_rate`` are set in one place, the data section: the model section takes
+them from there (:class:`eeg_ssm.ModelConfig` holds them because a model is built from its config alone,
+e.g. from a checkpoint). A ``model.window_length`` or ``model.sampling_rate`` in YAML is accepted only when it
+equals the data's (resolved configs and older files write both). ``model.target`` follows
+``objective.target`` unless given (then they must agree).
 The older flat format (``dataset_path``, ``mask_ratio``, ``d_model`` ... at the top level) is mapped
 onto the sections by :func:`from_flat`.
 """
@@ -22,26 +25,32 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-from attrs import validators as v
 
 import eeg_train
 from eeg_config import ConfigError, apply_overrides, read_yaml, structure, unstructure
+from eeg_config.validators import (
+    at_least,
+    boolean,
+    field_error,
+    in_range,
+    non_negative_int,
+    non_negative_number,
+    one_of,
+    optional,
+    positive_int,
+    positive_number,
+)
 from eeg_io import DataConfig
 from eeg_ssl import MaskingConfig, ObjectiveConfig
 from eeg_ssm import ModelConfig
 
 SECTIONS = ("data", "model", "masking", "objective", "train", "tracking", "synthetic")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = eeg_train.DEVICES
 CHECKPOINT_BEST = "mamba2_eeg_pretrained.pt"
 CHECKPOINT_LAST = "mamba2_eeg_pretrained_last.pt"
 RESOLVED_CONFIG = "config.yaml"
 SUMMARY = "summary.json"
-
-
-def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"expected {attribute.name} >= 1 or null, got {value}")
 
 
 @attrs.frozen(kw_only=True)
@@ -49,24 +58,24 @@ class TrainConfig:
     """Optimisation, checkpointing and run-control settings."""
 
     save_dir: str = "runs/pretrain"
-    seed: int = attrs.field(default=0, validator=v.ge(0))
-    epochs: int = attrs.field(default=10, validator=v.ge(1))
-    grad_accum_steps: int = attrs.field(default=1, validator=v.ge(1))
-    lr: float = attrs.field(default=1e-3, validator=v.gt(0.0))
-    min_lr_ratio: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.le(1.0)])
-    warmup_fraction: float = attrs.field(default=0.05, validator=[v.ge(0.0), v.lt(1.0)])
-    weight_decay: float = attrs.field(default=0.05, validator=v.ge(0.0))
-    beta1: float = attrs.field(default=0.9, validator=[v.ge(0.0), v.lt(1.0)])
-    beta2: float = attrs.field(default=0.95, validator=[v.ge(0.0), v.lt(1.0)])
-    grad_clip: float = attrs.field(default=1.0, validator=v.ge(0.0))
-    precision: str = attrs.field(default="auto", validator=v.in_(PRECISIONS))
-    compile: bool = False
-    device: str = attrs.field(default="auto", validator=v.in_(DEVICES))
-    patience: int | None = attrs.field(default=None, validator=_positive_or_none)
-    max_nonfinite_steps: int = attrs.field(default=20, validator=v.ge(1))
-    log_every: int = attrs.field(default=10, validator=v.ge(1))
-    num_plot_examples: int = attrs.field(default=4, validator=v.ge(0))
-    quiet: bool = False
+    seed: int = attrs.field(default=0, validator=non_negative_int)
+    epochs: int = attrs.field(default=10, validator=positive_int)
+    grad_accum_steps: int = attrs.field(default=1, validator=positive_int)
+    lr: float = attrs.field(default=1e-3, validator=positive_number())
+    min_lr_ratio: float = attrs.field(default=0.05, validator=in_range(0.0, 1.0, high_open=False))
+    warmup_fraction: float = attrs.field(default=0.05, validator=in_range(0.0, 1.0))
+    weight_decay: float = attrs.field(default=0.05, validator=non_negative_number)
+    beta1: float = attrs.field(default=0.9, validator=in_range(0.0, 1.0))
+    beta2: float = attrs.field(default=0.95, validator=in_range(0.0, 1.0))
+    grad_clip: float = attrs.field(default=1.0, validator=non_negative_number)
+    precision: str = attrs.field(default="auto", validator=one_of(PRECISIONS))
+    compile: bool = attrs.field(default=False, validator=boolean)
+    device: str = attrs.field(default="auto", validator=one_of(DEVICES))
+    patience: int | None = attrs.field(default=None, validator=optional(positive_int))
+    max_nonfinite_steps: int = attrs.field(default=20, validator=positive_int)
+    log_every: int = attrs.field(default=10, validator=positive_int)
+    num_plot_examples: int = attrs.field(default=4, validator=non_negative_int)
+    quiet: bool = attrs.field(default=False, validator=boolean)
 
 
 @attrs.frozen(kw_only=True)
@@ -85,12 +94,15 @@ class SyntheticCorpusConfig:
     holds no Parquet files yet: the demo's first run makes its own data."""
 
     enabled: bool = False
-    participants: int = attrs.field(default=8, validator=v.ge(2))
-    runs: int = attrs.field(default=1, validator=v.ge(1))
-    windows_per_run: int = attrs.field(default=24, validator=v.ge(2))
+    participants: int = attrs.field(default=8, validator=at_least(2))
+    runs: int = attrs.field(default=1, validator=positive_int)
+    windows_per_run: int = attrs.field(default=24, validator=at_least(2))
     channels: tuple[str, ...] | None = None
-    sfreq: float = attrs.field(default=256.0, validator=v.gt(0.0))
+    sfreq: float = attrs.field(default=256.0, validator=positive_number("Hz"))
     seed: int = 0
+
+
+_DATA_DEFAULTS = {field.name: field.default for field in attrs.fields(DataConfig)}
 
 
 def _default_model(data: DataConfig, objective: ObjectiveConfig) -> ModelConfig:
@@ -115,19 +127,25 @@ class PretrainConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.model.window_length != self.data.window_length:
-            raise ValueError(
-                f"model.window_length {self.model.window_length} must equal data.window_length "
-                f"{self.data.window_length}"
+            raise field_error(
+                self,
+                "model.window_length",
+                f"must equal data.window_length = {self.data.window_length} (set data.window_length only), "
+                f"got {self.model.window_length}",
             )
         if self.model.sampling_rate != float(self.data.sampling_rate):
-            raise ValueError(
-                f"model.sampling_rate {self.model.sampling_rate:g} must equal data.sampling_rate "
-                f"{self.data.sampling_rate:g} (set data.sampling_rate only)"
+            raise field_error(
+                self,
+                "model.sampling_rate",
+                f"must equal data.sampling_rate = {self.data.sampling_rate:g} (set data.sampling_rate only), "
+                f"got {self.model.sampling_rate:g}",
             )
         if self.model.target != self.objective.target:
-            raise ValueError(
-                f"model.target {self.model.target!r} must equal objective.target {self.objective.target!r} "
-                "(set objective.target only)"
+            raise field_error(
+                self,
+                "model.target",
+                f"must equal objective.target = {self.objective.target!r} (set objective.target only), "
+                f"got {self.model.target!r}",
             )
 
     @property
@@ -142,7 +160,7 @@ def run_name_for(d_model: int, num_layers: int, ratio: float, style: str) -> str
     return f"mamba2_eeg_d{d_model}_l{num_layers}_m{round(ratio * 100)}_{style}"
 
 
-# Older single-level configs: flat key -> (section, key). ``window_length`` goes to data (model follows).
+# Older single-level configs: flat key -> (section, key). ``window_length`` goes to data (model takes it from there).
 FLAT_KEYS: dict[str, tuple[str, str]] = {
     "dataset_path": ("data", "dataset_path"),
     "data_path": ("data", "dataset_path"),
@@ -217,14 +235,9 @@ def build_config(data: Mapping[str, Any], source: str | None = None) -> Pretrain
     model_section = nested.get("model")
     if isinstance(data_section, Mapping) and isinstance(model_section, Mapping | type(None)):
         model_section = dict(model_section or {})
-        if "window_length" in data_section and "window_length" not in model_section:
-            model_section["window_length"] = data_section["window_length"]
-        elif "window_length" in model_section and "window_length" not in data_section:
-            nested["data"] = {**data_section, "window_length": model_section["window_length"]}
-        if "sampling_rate" in data_section and "sampling_rate" not in model_section:
-            model_section["sampling_rate"] = data_section["sampling_rate"]
-        elif "sampling_rate" in model_section and "sampling_rate" not in data_section:
-            nested["data"] = {**nested["data"], "sampling_rate": model_section["sampling_rate"]}
+        for key in ("window_length", "sampling_rate"):  # set in data; the model derives them
+            if key not in model_section:
+                model_section[key] = data_section.get(key, _DATA_DEFAULTS[key])
         objective_section = nested.get("objective")
         if isinstance(objective_section, Mapping | type(None)):
             objective_section = dict(objective_section or {})

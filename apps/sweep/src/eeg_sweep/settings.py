@@ -23,9 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from attrs import validators as v
 
 from eeg_config import read_yaml, structure
+from eeg_config.validators import (
+    FieldError,
+    at_least,
+    field_error,
+    non_negative_int,
+    one_of,
+    optional,
+    positive_int,
+    positive_number,
+)
 
 LAUNCHERS = ("local", "slurm")
 # submitit executors the slurm launcher may use: the real one, or submitit's LocalExecutor, which runs
@@ -33,23 +42,18 @@ LAUNCHERS = ("local", "slurm")
 CLUSTERS = ("slurm", "local")
 
 
-def _positive_or_none(_inst: object, attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"expected {attribute.name} >= 1 or null, got {value}")
-
-
 def _time_minutes(value: Any) -> int:
     """``720``, ``"720"``, ``"12:00:00"``, ``"1-00:00:00"`` or ``"30:00"`` (MM:SS as sbatch reads it) ->
-    whole minutes (rounded up)."""
+    whole minutes (rounded up). A converter knows no class, so its errors name the field themselves."""
     if isinstance(value, bool):
-        raise ValueError(f"expected minutes or [D-]HH:MM:SS for time, got {value!r}")
+        raise FieldError(f"expected minutes or [D-]HH:MM:SS for time, got {value!r}", field="time")
     if isinstance(value, int):
         minutes = value
     else:
         text = str(value).strip()
         match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
         if match is None:
-            raise ValueError(f"expected minutes or [D-]HH:MM:SS for time, got {value!r}")
+            raise FieldError(f"expected minutes or [D-]HH:MM:SS for time, got {value!r}", field="time")
         days, first, second, third = match.groups()
         parts = [int(p) for p in (first, second, third) if p is not None]
         if days is None and len(parts) == 1:
@@ -62,7 +66,7 @@ def _time_minutes(value: Any) -> int:
         seconds += int(days or 0) * 86400
         minutes = -(-seconds // 60)
     if minutes < 1:
-        raise ValueError(f"expected time of at least one minute, got {value!r}")
+        raise FieldError(f"expected time of at least one minute, got {value!r}", field="time")
     return minutes
 
 
@@ -74,23 +78,27 @@ class SlurmSettings:
 
     partition: str | None = None
     time: Any = attrs.field(default=60, converter=_time_minutes)  # minutes (int) once converted
-    nodes: int = attrs.field(default=1, validator=v.ge(1))
-    gpus_per_node: int = attrs.field(default=0, validator=v.ge(0))
-    tasks_per_node: int | None = attrs.field(default=None, validator=_positive_or_none)  # default: GPUs, or 1
-    cpus_per_task: int | None = attrs.field(default=None, validator=_positive_or_none)
-    mem_gb: float | None = attrs.field(default=None, validator=v.optional(v.gt(0.0)))
+    nodes: int = attrs.field(default=1, validator=positive_int)
+    gpus_per_node: int = attrs.field(default=0, validator=non_negative_int)
+    tasks_per_node: int | None = attrs.field(
+        default=None, validator=optional(positive_int)
+    )  # default: GPUs, or 1
+    cpus_per_task: int | None = attrs.field(default=None, validator=optional(positive_int))
+    mem_gb: float | None = attrs.field(default=None, validator=optional(positive_number("GB")))
     account: str | None = None
     qos: str | None = None
     sbatch_options: dict[str, str] = attrs.Factory(dict)  # any other #SBATCH --key=value
     setup: tuple[str, ...] = ()  # shell lines run before the job (module load ..., source .venv/bin/activate)
-    max_requeues: int = attrs.field(default=3, validator=v.ge(0))  # requeues after a time-out
-    signal_delay_s: int = attrs.field(default=120, validator=v.ge(10))  # warning before the time limit
+    max_requeues: int = attrs.field(default=3, validator=non_negative_int)  # requeues after a time-out
+    signal_delay_s: int = attrs.field(default=120, validator=at_least(10))  # warning before the time limit
     folder: str | None = None  # submitit's job files; default <sweep folder>/.submitit
-    cluster: str = attrs.field(default="slurm", validator=v.in_(CLUSTERS))
+    cluster: str = attrs.field(default="slurm", validator=one_of(CLUSTERS))
 
     def __attrs_post_init__(self) -> None:
         if self.cluster == "local" and self.nodes > 1:
-            raise ValueError("slurm.nodes: cluster 'local' (submitit's LocalExecutor) runs on one node only")
+            raise field_error(
+                self, "nodes", "must be 1 with cluster 'local' (submitit's LocalExecutor runs on one node)"
+            )
 
     @property
     def tasks(self) -> int:
@@ -109,7 +117,7 @@ class SweepSettings:
     ratios: str | None = None
     styles: str | None = None
     experiment: str | None = None
-    launcher: str | None = attrs.field(default=None, validator=v.optional(v.in_(LAUNCHERS)))
+    launcher: str | None = attrs.field(default=None, validator=optional(one_of(LAUNCHERS)))
     max_parallel: int | None = None  # checked with the command line's value (one message for both)
     gpus_per_run: int | None = None
     torchrun: bool | None = None

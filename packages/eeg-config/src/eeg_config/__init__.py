@@ -1,9 +1,11 @@
-"""eeg_config: strict YAML -> attrs configs, ``--set`` overrides, user errors, atomic writes. No torch.
+"""eeg_config: strict YAML -> attrs configs, ``--set`` overrides, validators, user errors, atomic writes. No torch.
 
 The plumbing every library and app of the workspace shares:
 
 >>> from eeg_config import read_yaml, apply_overrides, structure      # doctest: +SKIP
 >>> config = structure(apply_overrides(read_yaml("run.yaml"), ["train.lr=1.0e-3"]), RunConfig)  # doctest: +SKIP
+
+The attrs validators of every config class live in :mod:`eeg_config.validators`.
 """
 
 from eeg_config.atomic import atomic_write, atomic_write_bytes, atomic_write_text
@@ -23,12 +25,14 @@ from eeg_config.configuration import (
 )
 from eeg_config.differences import config_differences, flatten
 from eeg_config.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, run_cli
+from eeg_config.validators import FieldError, field_error
 
 __all__ = [
     "CONVERTER",
     "EXIT_INTERRUPTED",
     "EXIT_USER_ERROR",
     "ConfigError",
+    "FieldError",
     "UserError",
     "YamlSyntaxError",
     "add_override_option",
@@ -38,6 +42,7 @@ __all__ = [
     "atomic_write_text",
     "config_differences",
     "dump_yaml",
+    "field_error",
     "flatten",
     "make_converter",
     "parse_override",

@@ -22,6 +22,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
 from eeg_config.errors import UserError
+from eeg_config.validators import FieldError
 
 T = TypeVar("T")
 
@@ -60,10 +61,6 @@ def yaml_problem(path: str | os.PathLike[str], exc: yaml.YAMLError) -> str:
     return f"{path}:{mark.line + 1}:{mark.column + 1}: {problem}"
 
 
-class _FieldError(ValueError):
-    """A constructor (validator) error pinned to the field it concerns."""
-
-
 def _strict_int(value: Any, _type: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
@@ -97,30 +94,19 @@ def _strict_str(value: Any, _type: type) -> str:
     return value
 
 
-def _field_of(cls: type, exc: BaseException, raw: Mapping[str, Any] | None = None) -> str | None:
-    """Which field a validator error concerns: the attribute it carries, the field its message names,
-    or the field whose validator rejects the raw value on its own."""
+def _field_of(cls: type, exc: BaseException) -> str | None:
+    """The field a constructor error concerns: the one a :class:`FieldError` carries, or the attribute
+    that ``attrs.validators`` pass along. A plain ``ValueError`` from a class that does not use
+    :mod:`eeg_config.validators` is pinned only when its message starts with the field
+    (``Class.field: ...`` or ``field: ...``)."""
+    if isinstance(exc, FieldError):
+        return exc.field
     for arg in exc.args:
         if isinstance(arg, attrs.Attribute):
             return arg.name
-    text = str(exc.args[0]) if exc.args else str(exc)
-    names = {f.name for f in attrs.fields(cls)}
-    # a message that starts with its field ("ModelConfig.fmin: ..." or "fmin: ...") names it, whatever
-    # other fields its text mentions
-    lead = re.match(rf"(?:{re.escape(cls.__name__)}\.)?(\w+):", text)
-    if lead and lead.group(1) in names:
+    lead = re.match(rf"(?:{re.escape(cls.__name__)}\.)?(\w+):", _message_of(exc))
+    if lead and lead.group(1) in {f.name for f in attrs.fields(cls)}:
         return lead.group(1)
-    for name in sorted(names, key=len, reverse=True):
-        if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
-            return name
-    for field in attrs.fields(cls):
-        if raw is None or field.validator is None or field.name not in raw:
-            continue
-        try:
-            value = field.converter(raw[field.name]) if callable(field.converter) else raw[field.name]
-            field.validator(None, field, value)
-        except Exception:
-            return field.name
     return None
 
 
@@ -128,7 +114,7 @@ def _message_of(exc: BaseException) -> str:
     return str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else str(exc)
 
 
-def _pin_unplaced(cls: type, group: ClassValidationError, raw: Mapping[str, Any]) -> ClassValidationError:
+def _pin_unplaced(cls: type, group: ClassValidationError) -> ClassValidationError:
     """Give errors raised by the class's validators or ``__attrs_post_init__`` the path of their field."""
     pinned: list[Exception] = []
     for exc in group.exceptions:
@@ -138,9 +124,9 @@ def _pin_unplaced(cls: type, group: ClassValidationError, raw: Mapping[str, Any]
         ):
             pinned.append(exc)
             continue
-        field = _field_of(cls, exc, raw)
-        err = _FieldError(_message_of(exc))
-        if field is not None:
+        field = _field_of(cls, exc)
+        err = FieldError(_message_of(exc), field)
+        if field is not None:  # a dotted field (model.window_length) extends the path into a section
             err.__notes__ = [cattrs.errors.AttributeValidationNote(f"in {field}", field, object)]
         pinned.append(err)
     return ClassValidationError(group.message, pinned, cls)
@@ -163,10 +149,10 @@ def make_converter() -> cattrs.Converter:
             try:
                 return base(value, cls)
             except ClassValidationError as exc:
-                raise _pin_unplaced(cls, exc, value) from None
+                raise _pin_unplaced(cls, exc) from None
             except (ValueError, TypeError) as exc:
                 raise _pin_unplaced(
-                    cls, ClassValidationError(f"while structuring {cls.__name__}", [exc], cls), value
+                    cls, ClassValidationError(f"while structuring {cls.__name__}", [exc], cls)
                 ) from None
 
         return structure

@@ -10,7 +10,7 @@ torch.Size([124, 2048])
 from typing import TYPE_CHECKING
 
 from eeg_io.cache import DecodedCache
-from eeg_io.config import DataConfig
+from eeg_io.config import DataConfig, NormalizationConfig, SequenceConfig
 from eeg_io.decode import DecodedWindows, decode_windows
 from eeg_io.errors import EEGDataError
 from eeg_io.index import SequenceItem, build_index
@@ -59,9 +59,11 @@ __all__ = [
     "DecodedCache",
     "DecodedWindows",
     "EEGDataError",
+    "NormalizationConfig",
     "ParticipantRecord",
     "PrimaryDataset",
     "Problem",
+    "SequenceConfig",
     "SequenceItem",
     "build_index",
     "check_sampling_rate",

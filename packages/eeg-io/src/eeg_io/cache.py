@@ -172,15 +172,12 @@ class DecodedCache:
     Attributes:
         root: cache folder (created on first write).
         dtype: ``"float32"`` or ``"float16"`` (half the disk and page cache; about 3 significant
-            digits, fine for normalised data; raw values must fit float16's range, +-65504).
+            digits, fine for normalised data; raw values must fit float16's range, +-65504). The
+            ``SequenceConfig`` that holds ``cache_dtype`` checks it; the cache does not check again.
     """
 
     root: str
     dtype: str = "float32"
-
-    def __attrs_post_init__(self) -> None:
-        if self.dtype not in CACHE_DTYPES:
-            raise ValueError(f"cache_dtype must be one of {CACHE_DTYPES}, got {self.dtype!r}")
 
     def settings_key(self, **settings: object) -> str:
         """A string of everything besides the source file that determines an entry's values."""

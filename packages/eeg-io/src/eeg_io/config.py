@@ -1,113 +1,105 @@
-"""``DataConfig``: the data section of a run config (plain YAML types only)."""
+"""The data section of a run config (plain YAML types only), in three layers that apps compose.
+
+- :class:`NormalizationConfig`: how samples become values (``normalization``, ``scale``, ``nan_policy``); the
+  fine-tuning app's labelled-data section builds on it.
+- :class:`SequenceConfig`: plus how one ``(file, channel)`` sequence is read (``window_length``,
+  ``max_windows``, ``crop``, the decoded cache): what :class:`~eeg_io.ChannelSequenceDataset` needs.
+- :class:`DataConfig`: plus where the corpus is, which channels, batching and the validation split.
+
+All three are flat (one YAML mapping) and validate themselves once with :mod:`eeg_config.validators`.
+"""
 
 from __future__ import annotations
 
-import math
-
 import attrs
 
+from eeg_config.validators import (
+    field_error,
+    in_range,
+    name_list,
+    non_empty_str,
+    non_negative_int,
+    nonzero_number,
+    one_of,
+    optional,
+    optional_tuple,
+    positive_int,
+    positive_number,
+    to_tuple,
+)
 from eeg_io.cache import CACHE_DTYPES
 from eeg_io.index import MISSING_CHANNEL_POLICIES
 from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
 from eeg_io.splits import GROUPS
 
-__all__ = ["CROPS", "DataConfig"]
+__all__ = ["CROPS", "DataConfig", "NormalizationConfig", "SequenceConfig"]
 
 CROPS: tuple[str, ...] = ("random", "leading")
 
 
-def _names(value: object) -> object:
-    """YAML gives lists; keep tuples so the frozen config is hashable. Other types reach the validator."""
-    return tuple(value) if isinstance(value, list) else value
+@attrs.frozen(kw_only=True)
+class NormalizationConfig:
+    """How samples become the values a model sees.
 
+    Attributes:
+        normalization: ``"sequence"`` (z-score each (file, channel) sequence), ``"window"`` (each
+            window), ``"none"`` (raw values times ``scale``).
+        scale: constant factor for ``normalization="none"`` (e.g. 1e6 for volts -> µV); must be 1
+            with the z-scoring modes, where it would have no meaning.
+        nan_policy: non-finite samples are an ``"error"``, set to ``"zero"``, or ``"drop_window"``.
+    """
 
-def _optional_names(value: object) -> object:
-    return None if value is None else _names(value)
+    normalization: str = attrs.field(default="sequence", validator=one_of(NORMALIZATIONS))
+    scale: float = attrs.field(default=1.0, validator=nonzero_number)
+    nan_policy: str = attrs.field(default="error", validator=one_of(NAN_POLICIES))
 
-
-def _positive_int(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be a positive integer, got {value!r}")
-
-
-def _optional_positive_int(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None:
-        _positive_int(instance, attribute, value)
-
-
-def _non_negative_int(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{attribute.name} must be an integer >= 0, got {value!r}")
-
-
-def _one_of(choices: tuple[str, ...]):
-    def check(instance: object, attribute: attrs.Attribute, value: object) -> None:
-        if value not in choices:
-            raise ValueError(
-                f"{attribute.name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+    def __attrs_post_init__(self) -> None:
+        if self.normalization != "none" and self.scale != 1.0:
+            raise field_error(
+                self,
+                "scale",
+                f"must be 1.0 with normalization={self.normalization!r}: scale={self.scale} only applies to "
+                "normalization='none'",
             )
-
-    return check
-
-
-def _name_tuple(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, tuple) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError(f"{attribute.name} must be a list of channel names (strings), got {value!r}")
-    upper = [v.upper() for v in value]
-    if len(set(upper)) != len(upper):
-        raise ValueError(
-            f"{attribute.name} names a channel twice (names are case-insensitive): {list(value)}"
-        )
-
-
-def _optional_name_tuple(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None:
-        _name_tuple(instance, attribute, value)
-        if not value:
-            raise ValueError(f"{attribute.name} must name at least one channel, or be null for all channels")
-
-
-def _non_empty_str(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{attribute.name} must be a non-empty path string, got {value!r}")
-
-
-def _optional_path(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None:
-        _non_empty_str(instance, attribute, value)
-
-
-def _finite_nonzero(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value == 0
-    ):
-        raise ValueError(f"{attribute.name} must be a finite non-zero number, got {value!r}")
-
-
-def _ratio(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{attribute.name} must be a number in [0, 1), got {value!r}")
-
-
-def _positive_rate(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{attribute.name} must be a positive number of Hz, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
-class DataConfig:
+class SequenceConfig(NormalizationConfig):
+    """:class:`NormalizationConfig` plus how one ``(file, channel)`` sequence is read.
+
+    Attributes:
+        window_length: W, samples per window; shorter windows are zero-padded, longer ones cut.
+        max_windows: cap on sequence length L (null = whole sequences).
+        crop: which ``max_windows`` windows are kept: ``"random"`` (seeded per epoch) or ``"leading"``.
+        cache_dir: folder for decoded sequences (null = no cache); ``cache_dtype`` ``"float32"`` or ``"float16"``.
+    """
+
+    window_length: int = attrs.field(default=2048, validator=positive_int)
+    max_windows: int | None = attrs.field(default=None, validator=optional(positive_int))
+    crop: str = attrs.field(default="random", validator=one_of(CROPS))
+    cache_dir: str | None = attrs.field(default=None, validator=optional(non_empty_str("path string")))
+    cache_dtype: str = attrs.field(default="float32", validator=one_of(CACHE_DTYPES))
+
+
+# the order DataConfig's fields are written in (resolved configs, MLflow params), as before the layers
+_DATA_FIELD_ORDER = (
+    "dataset_path", "window_length", "include_channels", "exclude_channels", "on_missing_channel",
+    "normalization", "scale", "nan_policy", "max_windows", "crop", "cache_dir", "cache_dtype", "num_workers",
+    "batch_size", "val_ratio", "split_group", "sampling_rate",
+)  # fmt: skip
+
+
+def _in_data_order(_cls: type, fields: list[attrs.Attribute]) -> list[attrs.Attribute]:
+    return sorted(fields, key=lambda field: _DATA_FIELD_ORDER.index(field.name))
+
+
+@attrs.frozen(kw_only=True, field_transformer=_in_data_order)
+class DataConfig(SequenceConfig):
     """Where the pretraining data is and how sequences are read, normalised and batched.
 
     Every field is a plain YAML type, so one ``cattrs.Converter(forbid_extra_keys=True)`` structures
-    it from a YAML mapping. Validators raise ``ValueError`` naming the field.
+    it from a YAML mapping. Validators raise :class:`eeg_config.FieldError` (a ``ValueError``) naming the
+    field. :class:`SequenceConfig` and :class:`NormalizationConfig` hold the fields it shares (a DataConfig is one).
 
     Attributes:
         dataset_path: folder searched recursively for ``*.parquet`` (or one file).
@@ -131,36 +123,24 @@ class DataConfig:
             ``window_start``/``window_end`` when the files carry them.
     """
 
-    dataset_path: str = attrs.field(validator=_non_empty_str)
-    window_length: int = attrs.field(default=2048, validator=_positive_int)
+    dataset_path: str = attrs.field(validator=non_empty_str("path string"))
     include_channels: tuple[str, ...] | None = attrs.field(
-        default=None, converter=_optional_names, validator=_optional_name_tuple
+        default=None, converter=optional_tuple, validator=name_list(allow_empty=False, allow_none=True)
     )
     exclude_channels: tuple[str, ...] = attrs.field(
-        default=("VEOG", "HEOG"), converter=_names, validator=_name_tuple
+        default=("VEOG", "HEOG"), converter=to_tuple, validator=name_list()
     )
-    on_missing_channel: str = attrs.field(default="error", validator=_one_of(MISSING_CHANNEL_POLICIES))
-    normalization: str = attrs.field(default="sequence", validator=_one_of(NORMALIZATIONS))
-    scale: float = attrs.field(default=1.0, validator=_finite_nonzero)
-    nan_policy: str = attrs.field(default="error", validator=_one_of(NAN_POLICIES))
-    max_windows: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    crop: str = attrs.field(default="random", validator=_one_of(CROPS))
-    cache_dir: str | None = attrs.field(default=None, validator=_optional_path)
-    cache_dtype: str = attrs.field(default="float32", validator=_one_of(CACHE_DTYPES))
-    num_workers: int = attrs.field(default=0, validator=_non_negative_int)
-    batch_size: int = attrs.field(default=8, validator=_positive_int)
-    val_ratio: float = attrs.field(default=0.2, validator=_ratio)
-    split_group: str = attrs.field(default="participant", validator=_one_of(GROUPS))
-    sampling_rate: float = attrs.field(default=256.0, validator=_positive_rate)
+    on_missing_channel: str = attrs.field(default="error", validator=one_of(MISSING_CHANNEL_POLICIES))
+    num_workers: int = attrs.field(default=0, validator=non_negative_int)
+    batch_size: int = attrs.field(default=8, validator=positive_int)
+    val_ratio: float = attrs.field(default=0.2, validator=in_range(0.0, 1.0))
+    split_group: str = attrs.field(default="participant", validator=one_of(GROUPS))
+    sampling_rate: float = attrs.field(default=256.0, validator=positive_number("Hz"))
 
     def __attrs_post_init__(self) -> None:
-        if self.normalization != "none" and self.scale != 1.0:
-            raise ValueError(
-                f"scale={self.scale} only applies to normalization='none'; with normalization="
-                f"{self.normalization!r} set scale to 1.0"
-            )
+        super().__attrs_post_init__()
         if self.include_channels is not None:
             excluded = {c.upper() for c in self.exclude_channels}
             both = [c for c in self.include_channels if c.upper() in excluded]
             if both:
-                raise ValueError(f"include_channels and exclude_channels both name {both}")
+                raise field_error(self, "include_channels", f"and exclude_channels both name {both}")

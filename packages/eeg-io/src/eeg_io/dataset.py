@@ -9,11 +9,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from eeg_io.cache import CACHE_DTYPES, CacheEntry, DecodedCache, MappedEntries, MappedEntry
-from eeg_io.config import CROPS, DataConfig
+from eeg_io.cache import CacheEntry, DecodedCache, MappedEntries, MappedEntry
+from eeg_io.config import SequenceConfig
 from eeg_io.errors import EEGDataError
 from eeg_io.index import SequenceItem, file_identity
-from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
 from eeg_io.reader import read_channel_windows
 
 __all__ = ["ChannelSequenceDataset"]
@@ -62,40 +61,49 @@ class ChannelSequenceDataset(Dataset):
         cache_dtype: str = "float32",
         seed: int = 0,
     ) -> None:
-        if isinstance(window_length, bool) or not isinstance(window_length, int) or window_length < 1:
-            raise ValueError(f"window_length must be a positive int, got {window_length!r}")
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-        if nan_policy not in NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-        if max_windows is not None and (
-            isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1
-        ):
-            raise ValueError(f"max_windows must be a positive int or None, got {max_windows!r}")
-        if crop not in CROPS:
-            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
-        if cache_dtype not in CACHE_DTYPES:
-            raise ValueError(f"cache_dtype must be one of {CACHE_DTYPES}, got {cache_dtype!r}")
-        if not np.isfinite(scale) or scale == 0:
-            raise ValueError(f"scale must be a finite non-zero number, got {scale!r}")
+        settings = SequenceConfig(  # validates each setting (FieldError naming it)
+            window_length=window_length,
+            normalization=normalization,
+            scale=scale,
+            nan_policy=nan_policy,
+            max_windows=max_windows,
+            crop=crop,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            cache_dtype=cache_dtype,
+        )
+        self._set_up(items, settings, seed)
+
+    @classmethod
+    def from_config(
+        cls, items: Sequence[SequenceItem], config: SequenceConfig, seed: int = 0
+    ) -> ChannelSequenceDataset:
+        """Build from an ``eeg_io.DataConfig`` (any :class:`~eeg_io.SequenceConfig`; validated when it was
+        made, so not checked again) and the run's seed."""
+        dataset = cls.__new__(cls)
+        dataset._set_up(items, config, seed)
+        return dataset
+
+    def _set_up(self, items: Sequence[SequenceItem], settings: SequenceConfig, seed: int) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.items: tuple[SequenceItem, ...] = tuple(items)
-        self.window_length = window_length
-        self.normalization = normalization
-        self.scale = float(scale)
-        self.nan_policy = nan_policy
-        self.max_windows = max_windows
-        self.crop = crop
-        self.cache = None if cache_dir is None else DecodedCache(str(cache_dir), cache_dtype)
+        self.window_length = settings.window_length
+        self.normalization = settings.normalization
+        self.scale = float(settings.scale)
+        self.nan_policy = settings.nan_policy
+        self.max_windows = settings.max_windows
+        self.crop = settings.crop
+        self.cache = (
+            None if settings.cache_dir is None else DecodedCache(settings.cache_dir, settings.cache_dtype)
+        )
         self._cache_settings = (
             None
             if self.cache is None
             else self.cache.settings_key(
-                window_length=window_length,
-                normalization=normalization,
+                window_length=self.window_length,
+                normalization=self.normalization,
                 scale=self.scale,
-                nan_policy=nan_policy,
+                nan_policy=self.nan_policy,
             )
         )
         self._mapped: MappedEntries | None = None  # cache entries this process keeps mapped
@@ -105,24 +113,6 @@ class ChannelSequenceDataset(Dataset):
         self.padded_windows = 0
         self.truncated_windows = 0
         self.dropped_windows = 0
-
-    @classmethod
-    def from_config(
-        cls, items: Sequence[SequenceItem], config: DataConfig, seed: int = 0
-    ) -> ChannelSequenceDataset:
-        """Build from an ``eeg_io.DataConfig`` (its data settings) and the run's seed."""
-        return cls(
-            items,
-            window_length=config.window_length,
-            normalization=config.normalization,
-            scale=config.scale,
-            nan_policy=config.nan_policy,
-            max_windows=config.max_windows,
-            crop=config.crop,
-            cache_dir=config.cache_dir,
-            cache_dtype=config.cache_dtype,
-            seed=seed,
-        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Mappings stay in their process: a pickled copy (a DataLoader worker) maps entries of its own.

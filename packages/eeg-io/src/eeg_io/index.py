@@ -64,10 +64,6 @@ def build_index(
             no channel column, a missing or non-list included channel, missing or ambiguous
             ``participant``/``run`` values.
     """
-    if on_missing_channel not in MISSING_CHANNEL_POLICIES:
-        raise ValueError(
-            f"on_missing_channel must be one of {MISSING_CHANNEL_POLICIES}, got {on_missing_channel!r}"
-        )
     if isinstance(include_channels, str) or isinstance(exclude_channels, str):
         raise ValueError("include_channels and exclude_channels must be lists of names, not one string")
     include = None if include_channels is None else [c.upper() for c in include_channels]
@@ -134,7 +130,7 @@ def _select_channels(
                 f"{path}: channel column {column!r} has type {describe_type(type_)}, "
                 "expected a list of numbers (one window of samples per row)"
             )
-        if on_missing_channel == "error":
+        if on_missing_channel != "skip":  # DataConfig checks the policy; anything else is the strict one
             known = ", ".join(channels) or "none"
             raise EEGDataError(f"{path}: no column for channel {name} (channels in this file: {known})")
     if not selected:

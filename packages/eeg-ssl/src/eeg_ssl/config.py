@@ -6,7 +6,15 @@ import warnings
 
 import attrs
 
-from eeg_config import UserError
+from eeg_config.validators import (
+    FieldError,
+    in_range,
+    non_negative_int,
+    non_negative_number,
+    one_of,
+    optional,
+    to_float,
+)
 
 MASKING_STYLES = ("mae", "bert")
 #: BERT-style split of the selected tokens: zeros, Gaussian noise, unchanged.
@@ -15,18 +23,18 @@ BERT_PROPORTIONS = (0.8, 0.1, 0.1)
 BERT_RATIO_WARNING = 0.2
 
 
-class MaskingError(UserError, ValueError):
+class MaskingError(FieldError):
     """A masking setting a user chose is invalid."""
 
 
-def _check_ratio(_instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < float(value) < 1.0:
-        raise MaskingError(f"expected float in (0, 1) for {attribute.name}, got {value!r}")
+#: the one rule for a mask ratio, in a config or as a function argument
+RATIO = in_range(0.0, 1.0, low_open=True, high_open=True)
 
 
 def check_ratio(ratio: float) -> float:
     """Return ``ratio`` as a float if it lies in (0, 1), else raise :class:`MaskingError`."""
-    _check_ratio(None, attrs.fields(MaskingConfig).ratio, ratio)
+    if not RATIO.test(ratio):
+        raise MaskingError(f"expected float in (0, 1) for ratio, got {ratio!r}", field="ratio")
     return float(ratio)
 
 
@@ -57,11 +65,14 @@ class MaskingConfig:
     from ``val_seed`` so every epoch is scored on the same masks.
     """
 
-    style: str = attrs.field(default="mae", validator=attrs.validators.in_(MASKING_STYLES))
-    ratio: float = attrs.field(default=0.4, converter=float, validator=_check_ratio)
-    noise_std: float = attrs.field(default=1.0, converter=float, validator=attrs.validators.ge(0.0))
-    seed: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(0)))
-    val_seed: int = attrs.field(default=12345, validator=attrs.validators.ge(0))
+    #: validators raise this library's error type (a FieldError naming the field)
+    field_error_type = MaskingError
+
+    style: str = attrs.field(default="mae", validator=one_of(MASKING_STYLES))
+    ratio: float = attrs.field(default=0.4, converter=to_float, validator=RATIO)
+    noise_std: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_number)
+    seed: int | None = attrs.field(default=None, validator=optional(non_negative_int))
+    val_seed: int = attrs.field(default=12345, validator=non_negative_int)
 
     def __attrs_post_init__(self) -> None:
         warn_if_leaky(self.style, self.ratio, key="MaskingConfig.ratio", stacklevel=1)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import attrs
 import torch
 
+from eeg_config.validators import FieldError, in_range, one_of, positive_int
 from eeg_ssl.losses import masked_sse
 
 TARGETS = ("raw", "spectrum", "both")
@@ -24,23 +25,8 @@ TARGET_PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class ObjectiveError(ValueError):
-    """An objective setting a user chose is invalid (the message starts with the key)."""
-
-
-def _target(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value not in TARGETS:
-        raise ObjectiveError(f"{attribute.name}: expected one of {', '.join(TARGETS)}, got {value!r}")
-
-
-def _weight(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < float(value) < 1.0:
-        raise ObjectiveError(f"{attribute.name}: expected a number in (0, 1), got {value!r}")
-
-
-def _positive(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ObjectiveError(f"{attribute.name}: expected an integer >= 1, got {value!r}")
+class ObjectiveError(FieldError):
+    """An objective setting a user chose is invalid (``field`` names it)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -53,9 +39,14 @@ class ObjectiveConfig:
     evenly over the split) give the per-band standardisation statistics.
     """
 
-    target: str = attrs.field(default="raw", validator=_target)
-    spectrum_weight: float = attrs.field(default=0.5, validator=_weight)
-    stats_sequences: int = attrs.field(default=1024, validator=_positive)
+    #: validators raise this library's error type (a FieldError naming the field)
+    field_error_type = ObjectiveError
+
+    target: str = attrs.field(default="raw", validator=one_of(TARGETS))
+    spectrum_weight: float = attrs.field(
+        default=0.5, validator=in_range(0.0, 1.0, low_open=True, high_open=True)
+    )
+    stats_sequences: int = attrs.field(default=1024, validator=positive_int)
 
     @property
     def parts(self) -> tuple[str, ...]:

@@ -18,7 +18,15 @@ from eeg_ssm.backbone import (
 )
 from eeg_ssm.backends import mamba_ssm_status
 from eeg_ssm.checkpoint import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
-from eeg_ssm.config import BACKENDS, INPUTS, MISSING_CHANNEL_POLICIES, TARGETS, ModelConfig, ModelConfigError
+from eeg_ssm.config import (
+    BACKENDS,
+    INPUTS,
+    MAMBA_BACKENDS,
+    MISSING_CHANNEL_POLICIES,
+    TARGETS,
+    ModelConfig,
+    ModelConfigError,
+)
 from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
 from eeg_ssm.heads import POOLINGS, ClassificationHead
 from eeg_ssm.mamba2 import Mamba2, RMSNormGated
@@ -30,6 +38,7 @@ from eeg_ssm.ssd import ssd_chunked, ssd_sequential
 __all__ = [
     "BACKENDS",
     "INPUTS",
+    "MAMBA_BACKENDS",
     "MISSING_CHANNEL_POLICIES",
     "POOLINGS",
     "TARGETS",

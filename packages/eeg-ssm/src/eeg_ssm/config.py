@@ -6,16 +6,29 @@ field is a plain YAML value (int, float, bool, str or None).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from eeg_config import UserError
+from eeg_config.validators import (
+    FieldError,
+    boolean,
+    in_range,
+    non_empty_str,
+    non_negative_int,
+    one_of,
+    optional,
+    optional_float,
+    positive_int,
+    positive_number,
+    to_float,
+)
 
-BACKENDS = ("auto", "mamba_ssm", "torch", "transformer")
+#: The Mamba-2 backbones (a checkpoint trained with one runs on any other).
+MAMBA_BACKENDS = ("auto", "mamba_ssm", "torch")
+BACKENDS = (*MAMBA_BACKENDS, "transformer")
 MISSING_CHANNEL_POLICIES = ("error", "zero")
 #: Token inputs: the raw window alone, or plus a learned projection of its log band power.
 INPUTS = ("raw", "raw+spectrum", "spectrum")
@@ -25,83 +38,9 @@ TARGETS = ("raw", "spectrum", "both")
 HEAD_ALIGNMENT = 8
 
 
-class ModelConfigError(UserError, ValueError):
-    """A model setting a user chose is invalid, or a backend was asked for where it cannot run."""
-
-
-def _name(attribute: attrs.Attribute) -> str:
-    return f"ModelConfig.{attribute.name}"
-
-
-def _positive_int(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ModelConfigError(f"{_name(attribute)}: expected a positive integer, got {value!r}")
-
-
-def _non_negative_int(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ModelConfigError(f"{_name(attribute)}: expected an integer >= 0, got {value!r}")
-
-
-def _bool(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, bool):
-        raise ModelConfigError(f"{_name(attribute)}: expected true or false, got {value!r}")
-
-
-def _one_of(choices: tuple[str, ...]):
-    def check(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-        if value not in choices:
-            raise ModelConfigError(f"{_name(attribute)}: expected one of {list(choices)}, got {value!r}")
-
-    return check
-
-
-def _to_float(value: object) -> object:
-    """Accept numeric strings, because PyYAML reads ``1e-4`` (no dot) as a string."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _float_in(low: float, high: float, *, low_open: bool, high_open: bool):
-    def check(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-        ok = isinstance(value, float) and math.isfinite(value)
-        if ok:
-            ok = (value > low if low_open else value >= low) and (
-                value < high if high_open else value <= high
-            )
-        if not ok:
-            left = "(" if low_open else "["
-            right = ")" if high_open else "]"
-            raise ModelConfigError(
-                f"{_name(attribute)}: expected a number in {left}{low:g}, {high:g}{right}, got {value!r}"
-            )
-
-    return check
-
-
-def _optional_int(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ModelConfigError(f"{_name(attribute)}: expected an integer >= 1 or null, got {value!r}")
-
-
-def _optional_frequency(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None and not (isinstance(value, float) and math.isfinite(value) and value > 0):
-        raise ModelConfigError(f"{_name(attribute)}: expected a frequency > 0 Hz or null, got {value!r}")
-
-
-def _optional_float(value: object) -> object:
-    return None if value is None else _to_float(value)
-
-
-def _optional_path(_instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ModelConfigError(f"{_name(attribute)}: expected a file path string or null, got {value!r}")
+class ModelConfigError(FieldError):
+    """A model setting a user chose is invalid (``field`` names it), or a backend was asked for where it
+    cannot run."""
 
 
 @attrs.frozen(kw_only=True)
@@ -139,40 +78,39 @@ class ModelConfig:
     at the context-mean baseline and learning is what the sequence's own average does not explain.
     """
 
-    window_length: int = attrs.field(default=2048, validator=_positive_int)
-    d_model: int = attrs.field(default=128, validator=_positive_int)
-    num_layers: int = attrs.field(default=6, validator=_positive_int)
-    backend: str = attrs.field(default="auto", validator=_one_of(BACKENDS))
-    bidirectional: bool = attrs.field(default=False, validator=_bool)
-    d_state: int = attrs.field(default=64, validator=_positive_int)
-    d_conv: int = attrs.field(default=4, validator=_positive_int)
-    expand: int = attrs.field(default=2, validator=_positive_int)
-    headdim: int = attrs.field(default=32, validator=_positive_int)
-    ngroups: int = attrs.field(default=1, validator=_positive_int)
-    chunk_size: int = attrs.field(default=64, validator=_positive_int)
-    dt_min: float = attrs.field(
-        default=0.001, converter=_to_float, validator=_float_in(0.0, math.inf, low_open=True, high_open=True)
+    #: validators raise this library's error type (a FieldError naming the field)
+    field_error_type = ModelConfigError
+
+    window_length: int = attrs.field(default=2048, validator=positive_int)
+    d_model: int = attrs.field(default=128, validator=positive_int)
+    num_layers: int = attrs.field(default=6, validator=positive_int)
+    backend: str = attrs.field(default="auto", validator=one_of(BACKENDS))
+    bidirectional: bool = attrs.field(default=False, validator=boolean)
+    d_state: int = attrs.field(default=64, validator=positive_int)
+    d_conv: int = attrs.field(default=4, validator=positive_int)
+    expand: int = attrs.field(default=2, validator=positive_int)
+    headdim: int = attrs.field(default=32, validator=positive_int)
+    ngroups: int = attrs.field(default=1, validator=positive_int)
+    chunk_size: int = attrs.field(default=64, validator=positive_int)
+    dt_min: float = attrs.field(default=0.001, converter=to_float, validator=positive_number())
+    dt_max: float = attrs.field(default=0.1, converter=to_float, validator=positive_number())
+    dropout: float = attrs.field(default=0.0, converter=to_float, validator=in_range(0.0, 1.0))
+    asa_path: str | None = attrs.field(default=None, validator=optional(non_empty_str("file path string")))
+    spatial_seed: int = attrs.field(default=0, validator=non_negative_int)
+    missing_channels: str = attrs.field(default="error", validator=one_of(MISSING_CHANNEL_POLICIES))
+    transformer_heads: int = attrs.field(default=8, validator=positive_int)
+    transformer_ff_mult: int = attrs.field(default=4, validator=positive_int)
+    input: str = attrs.field(default="raw", validator=one_of(INPUTS))
+    target: str = attrs.field(default="raw", validator=one_of(TARGETS))
+    sampling_rate: float = attrs.field(default=256.0, converter=to_float, validator=positive_number("Hz"))
+    n_bands: int | None = attrs.field(default=None, validator=optional(positive_int))
+    fmin: float | None = attrs.field(
+        default=None, converter=optional_float, validator=optional(positive_number("Hz"))
     )
-    dt_max: float = attrs.field(
-        default=0.1, converter=_to_float, validator=_float_in(0.0, math.inf, low_open=True, high_open=True)
+    fmax: float | None = attrs.field(
+        default=None, converter=optional_float, validator=optional(positive_number("Hz"))
     )
-    dropout: float = attrs.field(
-        default=0.0, converter=_to_float, validator=_float_in(0.0, 1.0, low_open=False, high_open=True)
-    )
-    asa_path: str | None = attrs.field(default=None, validator=_optional_path)
-    spatial_seed: int = attrs.field(default=0, validator=_non_negative_int)
-    missing_channels: str = attrs.field(default="error", validator=_one_of(MISSING_CHANNEL_POLICIES))
-    transformer_heads: int = attrs.field(default=8, validator=_positive_int)
-    transformer_ff_mult: int = attrs.field(default=4, validator=_positive_int)
-    input: str = attrs.field(default="raw", validator=_one_of(INPUTS))
-    target: str = attrs.field(default="raw", validator=_one_of(TARGETS))
-    sampling_rate: float = attrs.field(
-        default=256.0, converter=_to_float, validator=_float_in(0.0, math.inf, low_open=True, high_open=True)
-    )
-    n_bands: int | None = attrs.field(default=None, validator=_optional_int)
-    fmin: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_frequency)
-    fmax: float | None = attrs.field(default=None, converter=_optional_float, validator=_optional_frequency)
-    spectral_context: bool = attrs.field(default=True, validator=_bool)
+    spectral_context: bool = attrs.field(default=True, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
         if self.uses_spectrum:
@@ -181,35 +119,41 @@ class ModelConfig:
             try:
                 band_edges(self.window_length, self.sampling_rate, self.n_bands, self.fmin, self.fmax)
             except SpectralConfigError as error:
-                raise ModelConfigError(f"ModelConfig.{error}") from None
+                raise ModelConfigError(f"ModelConfig.{error}", field=error.key) from None
         if self.is_transformer:
             if self.d_model % self.transformer_heads:
                 raise ModelConfigError(
                     f"ModelConfig.transformer_heads: d_model = {self.d_model} must be divisible by "
-                    f"transformer_heads = {self.transformer_heads}"
+                    f"transformer_heads = {self.transformer_heads}",
+                    field="transformer_heads",
                 )
             return
         if not 2 <= self.d_conv <= 4:
             raise ModelConfigError(
-                f"ModelConfig.d_conv: the causal conv kernel supports widths 2..4, got {self.d_conv}"
+                f"ModelConfig.d_conv: the causal conv kernel supports widths 2..4, got {self.d_conv}",
+                field="d_conv",
             )
         d_inner = self.expand * self.d_model
         if d_inner % self.headdim:
             raise ModelConfigError(
-                f"ModelConfig.headdim: expand * d_model = {d_inner} must be divisible by headdim = {self.headdim}"
+                f"ModelConfig.headdim: expand * d_model = {d_inner} must be divisible by headdim = {self.headdim}",
+                field="headdim",
             )
         if self.nheads % self.ngroups:
             raise ModelConfigError(
                 f"ModelConfig.ngroups: the head count expand * d_model / headdim = {self.nheads} must be "
-                f"divisible by ngroups = {self.ngroups}"
+                f"divisible by ngroups = {self.ngroups}",
+                field="ngroups",
             )
         if self.chunk_size & (self.chunk_size - 1):
             raise ModelConfigError(
-                f"ModelConfig.chunk_size: expected a power of two (the CUDA kernels need one), got {self.chunk_size}"
+                f"ModelConfig.chunk_size: expected a power of two (the CUDA kernels need one), got {self.chunk_size}",
+                field="chunk_size",
             )
         if self.dt_min > self.dt_max:
             raise ModelConfigError(
-                f"ModelConfig.dt_min: must not exceed dt_max, got dt_min = {self.dt_min:g} > dt_max = {self.dt_max:g}"
+                f"ModelConfig.dt_min: must not exceed dt_max, got dt_min = {self.dt_min:g} > dt_max = {self.dt_max:g}",
+                field="dt_min",
             )
         if self.nheads % HEAD_ALIGNMENT:
             warnings.warn(

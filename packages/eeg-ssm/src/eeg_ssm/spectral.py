@@ -32,7 +32,12 @@ MIN_WINDOW_LENGTH = 16
 
 
 class SpectralConfigError(ValueError):
-    """Band settings that cannot work for the window length and sampling rate (the message names the key)."""
+    """Band settings that cannot work for the window length and sampling rate; the message starts with the
+    key (``fmin: ...``), which ``key`` holds."""
+
+    @property
+    def key(self) -> str:
+        return str(self).partition(":")[0]
 
 
 def _bins_per_band(freqs: np.ndarray, edges: np.ndarray) -> np.ndarray:

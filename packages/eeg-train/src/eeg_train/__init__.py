@@ -5,7 +5,7 @@ learning-rate schedule, device choice, and the DDP helpers (process group under 
 flags across ranks).
 """
 
-from eeg_train.config import TrackingConfig
+from eeg_train.config import DEVICES, TrackingConfig
 from eeg_train.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -26,6 +26,7 @@ from eeg_train.tracking import (
 )
 
 __all__ = [
+    "DEVICES",
     "MAX_PARAM_LENGTH",
     "ChildRunTracker",
     "DistInfo",

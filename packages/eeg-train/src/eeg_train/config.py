@@ -1,10 +1,14 @@
-"""The MLflow section of a run config, shared by the apps (each sets its own experiment name)."""
+"""The MLflow section of a run config, shared by the apps (each sets its own experiment name), and the
+device choices of their train sections."""
 
 from __future__ import annotations
 
 import attrs
 
-__all__ = ["TrackingConfig"]
+__all__ = ["DEVICES", "TrackingConfig"]
+
+#: ``train.device`` choices (see :func:`eeg_train.pick_device`)
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @attrs.frozen(kw_only=True)
