@@ -45,7 +45,9 @@ from eeg_pretrain.trainer import Trainer
 from eeg_train import DistInfo, NullTracker
 
 COMBOS = tuple(
-    (target, inputs) for target in ("raw", "spectrum", "both") for inputs in ("raw", "raw+spectrum", "spectrum")
+    (target, inputs)
+    for target in ("raw", "spectrum", "both")
+    for inputs in ("raw", "raw+spectrum", "spectrum")
 )
 SYNTHETIC_CHANNELS = ["Fz", "C3", "C4", "Pz", "O1", "O2"]
 
