@@ -13,6 +13,11 @@ from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
 from eeg_ssm.spectral import BandPower
 
 
+def flat_windows(windows: torch.Tensor) -> torch.Tensor:
+    """``(..., W) -> (...)`` bool: windows whose samples are all equal (masked to zeros, or a dropout)."""
+    return windows.amax(dim=-1) == windows.amin(dim=-1)
+
+
 class EEGModel(nn.Module):
     """Mamba-2 (or Transformer) encoder of sequences of EEG windows, one sequence per channel.
 
@@ -96,8 +101,8 @@ class EEGModel(nn.Module):
             tokens = projected if tokens is None else tokens + projected
         assert tokens is not None
         if self.mask_embedding is not None:
-            hidden = windows.amax(dim=-1) == windows.amin(dim=-1)  # (B, L): masked or flat
-            tokens = tokens + hidden.unsqueeze(-1).to(tokens.dtype) * self.mask_embedding.to(tokens.dtype)
+            hidden = flat_windows(windows).unsqueeze(-1)  # (B, L, 1): masked or flat
+            tokens = tokens + hidden.to(tokens.dtype) * self.mask_embedding.to(tokens.dtype)
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
         return self.embed_dropout(tokens + where + when)
@@ -157,7 +162,7 @@ class EEGModel(nn.Module):
         """Standardised band power ``(B, L, n_bands)``, 0 on flat (masked) windows, and ``(B, L, 1)`` not flat."""
         assert self.band_power is not None
         spectrum = self.band_power(windows)
-        live = (windows.amax(dim=-1) != windows.amin(dim=-1)).unsqueeze(-1)  # (B, L, 1)
+        live = ~flat_windows(windows).unsqueeze(-1)  # (B, L, 1)
         return spectrum.masked_fill(~live, 0.0), live
 
     def _check_inputs(
