@@ -25,6 +25,11 @@ For ``both`` the spectral part's skill is printed too (``spec skill``). Datasets
     uv run --all-packages --group blink python benchmarks/ssl_learnability.py [--datasets synthetic,blink]
         [--seeds 0,1] [--epochs 20] [--synthetic-windows 96] [--combos spectrum/raw+spectrum,raw/raw]
 
+``--test-people S1,S2,S3,S4,S5`` (Blink) is the honest protocol: each listed person is held out as a test
+person, the model trains on the other four with one of them (chosen by the seed) for validation, and the
+test person's skill is printed at the best validation epoch (the checkpoint the pretrain app keeps) and at
+the last epoch: no choice is made on the people scored.
+
 A benchmark (a script), not a test: it prints a table, one row per (dataset, combination, seed), then the
 range over seeds. Runs on CPU; about a minute per row on a 2-core machine.
 """
@@ -40,9 +45,11 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 
-from eeg_io import write_synthetic_corpus
+from eeg_io import ChannelSequenceDataset, build_index, write_synthetic_corpus
 from eeg_pretrain.config import build_config
+from eeg_pretrain.data import MaskedSequences, MaskingCollate
 from eeg_pretrain.trainer import Trainer
 from eeg_train import DistInfo, NullTracker
 
@@ -89,8 +96,37 @@ class LastEpoch(NullTracker):
             self.last = dict(metrics)
 
 
+def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> float:
+    """Skill on the sequences under ``test_root`` (fixed masks drawn as for validation) of the trainer's
+    model, or of the weights saved in ``checkpoint``; the trainer's own split never saw these people."""
+    config = trainer.config
+    if checkpoint is not None:
+        trainer.model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
+    items = build_index(
+        test_root,
+        include_channels=config.data.include_channels,
+        exclude_channels=config.data.exclude_channels,
+    )
+    tested = MaskedSequences(
+        ChannelSequenceDataset.from_config(items, config.data, seed=config.train.seed),
+        config.masking.val_seed,
+        fixed=True,
+    )
+    trainer.val_set = tested
+    trainer.val_loader = DataLoader(
+        tested, batch_size=config.data.batch_size, collate_fn=MaskingCollate(config.masking)
+    )
+    return trainer.evaluate()["skill"]
+
+
 def run_one(
-    data: dict, target: str, inputs: str, seed: int, args: argparse.Namespace, save_dir: Path
+    data: dict,
+    target: str,
+    inputs: str,
+    seed: int,
+    args: argparse.Namespace,
+    save_dir: Path,
+    test_root: Path | None = None,
 ) -> dict:
     config = build_config(
         {
@@ -126,6 +162,10 @@ def run_one(
     start = time.perf_counter()
     trainer.fit()
     best = trainer.state.best_metrics
+    tested = {}
+    if test_root is not None:  # the final weights first, then the checkpoint of the best validation epoch
+        tested["test_last"] = test_skill(trainer, test_root, None)
+        tested["test_best"] = test_skill(trainer, test_root, save_dir / "mamba2_eeg_pretrained.pt")
     ctx_r2 = 1.0 - best["val_context_mean_baseline"] / best["val_zero_baseline"]
     return {
         "val_r2": best["val_r2"],
@@ -139,6 +179,7 @@ def run_one(
         "best_epoch": int(best["best_epoch"]),
         "held_out": ",".join(held_out),
         "seconds": time.perf_counter() - start,
+        **tested,
     }
 
 
@@ -160,7 +201,17 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--ratio", type=float, default=0.4, help="mask ratio")
     parser.add_argument("--synthetic-windows", type=int, default=96, help="windows per synthetic recording")
+    parser.add_argument(
+        "--test-people",
+        default=None,
+        help="Blink only, e.g. S1,S2,S3,S4,S5: hold each person out as a test person, train on the other four "
+        "with one of them (chosen by the seed) for validation, and report the test person's skill at the "
+        "best validation epoch and at the last",
+    )
     args = parser.parse_args()
+    if args.test_people:
+        nested(args)
+        return
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -191,6 +242,37 @@ def main() -> None:
         print(f"{dataset:9s} {target:8s} {inputs:12s} val r2 {spans['val_r2']}  skill {spans['skill']}  "
               f"last epoch's skill {spans['last_skill']}  "
               f"gap {spans['gap']}")  # fmt: skip
+
+
+def nested(args: argparse.Namespace) -> None:
+    """Leave one person out with a separate validation person: the epoch is chosen on people not scored."""
+    combos = COMBOS if args.combos is None else [tuple(c.split("/")) for c in args.combos.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"{'target':8s} {'input':12s} {'test':4s} {'seed':>4s} {'val':4s} {'val skill':>9s} {'best ep':>7s} "
+          f"{'test skill (best ep)':>20s} {'test skill (last ep)':>20s}", flush=True)  # fmt: skip
+    results: dict[tuple[str, str], list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = blink_corpus(Path(tmp) / "blink")
+        everyone = Path(data["dataset_path"])
+        for person in args.test_people.split(","):
+            train_root = Path(tmp) / f"without_{person}"
+            train_root.mkdir()
+            for other in sorted(p for p in everyone.iterdir() if p.name != person):
+                (train_root / other.name).mkdir()
+                for file in other.glob("*.parquet"):
+                    (train_root / other.name / file.name).symlink_to(file)
+            train_data = {**data, "dataset_path": str(train_root), "val_ratio": 0.25}  # one of four people
+            for target, inputs in combos:
+                for seed in seeds:
+                    r = run_one(train_data, target, inputs, seed, args, Path(tmp) / "run", everyone / person)
+                    results.setdefault((target, inputs), []).append(r)
+                    print(f"{target:8s} {inputs:12s} {person:4s} {seed:4d} {r['held_out']:4s} {r['skill']:9.3f} "
+                          f"{r['best_epoch']:7d} {r['test_best']:20.3f} {r['test_last']:20.3f}", flush=True)  # fmt: skip
+    print("\nover test people and seeds (min .. max, median) and the mean:")
+    for (target, inputs), rows in results.items():
+        best, last = [r["test_best"] for r in rows], [r["test_last"] for r in rows]
+        print(f"{target:8s} {inputs:12s} test skill at the best validation epoch {_span(best)} mean "
+              f"{statistics.mean(best):.3f}; at the last epoch {_span(last)} mean {statistics.mean(last):.3f}")  # fmt: skip
 
 
 def _span(values: list[float]) -> str:
