@@ -77,32 +77,33 @@ class EEGModel(nn.Module):
         """Token embeddings ``(B, L, d_model)`` before the backbone (arguments as in :meth:`encode`)."""
         return self._embed(windows, channels, lengths, self._input_spectrum(windows))
 
-    def _input_spectrum(self, windows: torch.Tensor) -> torch.Tensor | None:
-        """What the spectral input projects: :meth:`_visible_spectrum`'s band power, or None for a raw input."""
-        return self._visible_spectrum(windows)[0] if self.spectral_projection is not None else None
+    def _input_spectrum(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """What the spectral input projects: :meth:`_visible_spectrum`'s band power and live windows, or None
+        for a raw input."""
+        return self._visible_spectrum(windows) if self.spectral_projection is not None else None
 
     def _embed(
         self,
         windows: torch.Tensor,
         channels: Sequence[str] | torch.Tensor,
         lengths: torch.Tensor,
-        spectrum: torch.Tensor | None,
+        spectral: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> torch.Tensor:
         self._check_inputs(windows, channels, lengths)
         lengths = lengths.to(windows.device)
         length = windows.shape[1]
         tokens = self.input_projection(windows) if self.input_projection is not None else None  # (B, L, d)
         if self.spectral_projection is not None:
-            assert spectrum is not None
+            assert spectral is not None
+            spectrum, live = spectral  # (B, L, n_bands), (B, L, 1)
             # A masked (all-zero) or flat window shows 0, the standardised mean, as the raw branch shows
             # zeros, the normalised mean, instead of its power floor far below every real spectrum.
             dtype = windows.dtype if tokens is None else tokens.dtype
             projected = self.spectral_projection(spectrum.to(dtype))  # spectrum (B, L, n_bands)
             tokens = projected if tokens is None else tokens + projected
         assert tokens is not None
-        if self.mask_embedding is not None:
-            hidden = flat_windows(windows).unsqueeze(-1)  # (B, L, 1): masked or flat
-            tokens = tokens + hidden.to(tokens.dtype) * self.mask_embedding.to(tokens.dtype)
+        if self.mask_embedding is not None:  # on masked or flat windows
+            tokens = tokens + (~live).to(tokens.dtype) * self.mask_embedding.to(tokens.dtype)
         where = self.spatial(channels).to(tokens.dtype).unsqueeze(1)  # (B, 1, d)
         when = self.temporal(lengths, length).to(tokens.dtype)  # (B, L, d)
         return self.embed_dropout(tokens + where + when)
@@ -128,10 +129,10 @@ class EEGModel(nn.Module):
         windows: torch.Tensor,
         channels: Sequence[str] | torch.Tensor,
         lengths: torch.Tensor,
-        spectrum: torch.Tensor | None,
+        spectral: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> torch.Tensor:
         lengths = lengths.to(windows.device)  # collate leaves lengths on the CPU; the masks need them here
-        return self.backbone(self._embed(windows, channels, lengths, spectrum), lengths)
+        return self.backbone(self._embed(windows, channels, lengths, spectral), lengths)
 
     def forward(
         self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
@@ -147,11 +148,8 @@ class EEGModel(nn.Module):
             return self.head(self._encode(windows, channels, lengths, self._input_spectrum(windows)))
         # one band-power transform serves the spectral input and the context mean
         spectrum, visible = self._visible_spectrum(windows)  # (B, L, n_bands), (B, L, 1)
-        out = self.head(
-            self._encode(
-                windows, channels, lengths, spectrum if self.spectral_projection is not None else None
-            )
-        )
+        spectral = (spectrum, visible) if self.spectral_projection is not None else None
+        out = self.head(self._encode(windows, channels, lengths, spectral))
         visible = visible & lengths_to_mask(lengths.to(windows.device), windows.shape[1]).unsqueeze(-1)
         weights = visible.to(spectrum.dtype)
         mean = (spectrum * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B, n_bands)
