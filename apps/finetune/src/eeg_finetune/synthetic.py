@@ -21,11 +21,9 @@ import numpy as np
 import pyarrow as pa
 
 from eeg_io.layout import contiguous_windows, primary_table, windows_table, write_table
-from eeg_io.synthetic import synthetic_signals
+from eeg_io.synthetic import SUB_WINDOWS_PER_PARENT, synthetic_signals
 
 __all__ = ["write_synthetic_primary", "write_synthetic_windows"]
-
-SUB_WINDOWS_PER_PARENT = 4
 
 
 def write_synthetic_primary(

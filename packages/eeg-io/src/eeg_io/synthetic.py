@@ -35,7 +35,13 @@ import pyarrow as pa
 
 from eeg_io.layout import METADATA_COLUMNS, contiguous_windows, windows_table, write_table
 
-__all__ = ["STANDARD_10_10_64", "STANDARD_10_20", "synthetic_signals", "write_synthetic_corpus"]
+__all__ = [
+    "STANDARD_10_10_64",
+    "STANDARD_10_20",
+    "SUB_WINDOWS_PER_PARENT",
+    "synthetic_signals",
+    "write_synthetic_corpus",
+]
 
 # The 19 electrodes of the classic 10-20 system, in the usual spelling (files carry them so; the
 # index upper-cases them).
