@@ -21,9 +21,14 @@ PRETRAIN_RUN_ID = "0123456789abcdef0123456789abcdef"
 
 
 def pretrain_config(save_dir: Path, **model) -> dict:
-    """A sectioned pretrain config for a 1-layer, 16-wide encoder on 64-sample windows."""
+    """A sectioned pretrain config for a 1-layer, 16-wide encoder on 64-sample windows at 64 Hz (the rate
+    of the synthetic datasets)."""
     return {
-        "data": {"dataset_path": str(save_dir.parent / "corpus"), "window_length": WINDOW},
+        "data": {
+            "dataset_path": str(save_dir.parent / "corpus"),
+            "window_length": WINDOW,
+            "sampling_rate": 64.0,
+        },
         "model": {
             "d_model": 16,
             "num_layers": 1,

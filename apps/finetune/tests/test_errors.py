@@ -246,3 +246,45 @@ def test_data_section_follows_eeg_io_rules():
         build_config({"data": {"channels": ["AF7", "af7"]}})
     with pytest.raises(ConfigError, match=r"@ \$\.model\.pooling"):  # eeg_ssm.POOLINGS
         build_config({"model": {"pooling": "max"}})
+
+
+def test_band_power_settings_the_windows_cannot_hold_are_one_line_naming_the_key(attempt):
+    baselines = {"compare_baselines": True}  # the bands matter only to the band_power baseline
+    for evaluation, fragments in (
+        (
+            {"fmax": 40.0},
+            (
+                "evaluation.fmax: expected a frequency in (0, 32] Hz",
+                "(the band_power baseline of 64-sample windows at 64 Hz)",
+            ),
+        ),
+        ({"bands": 40}, ("evaluation.bands: 40 log-spaced bands", "expected 1..")),
+        ({"fmin": 0.5, "fmax": 0.9}, ("evaluation.bands: 8 log-spaced", "no bin in range: widen fmin..fmax")),
+        (
+            {"bands": None, "fmin": 0.5, "fmax": 0.9},
+            ("evaluation.fmin: no rFFT bin lies between fmin = 0.5 and fmax = 0.9 Hz for 64-sample",),
+        ),
+    ):
+        err = attempt(*fragments, evaluation=evaluation, **baselines)
+        assert err.count("\n") == 1, err
+    attempt("must lie below fmax = 8 Hz, got 10 @ $.evaluation.fmin", evaluation={"fmin": 10, "fmax": 8})
+
+
+def test_the_sampling_rate_is_checked_against_the_window_times(attempt, pretrain_tools, tmp_path):
+    err = attempt(
+        "data.sampling_rate: 128 Hz disagrees with",
+        "set data.sampling_rate: 64",
+        data={"sampling_rate": 128.0},
+        compare_baselines=True,
+    )
+    assert err.count("\n") == 1, err
+    # null takes the checkpoint's rate: one pretrained at 256 Hz meets 64 Hz data
+    raw = pretrain_tools.config(tmp_path / "runs_256")
+    raw["data"]["sampling_rate"] = 256.0
+    checkpoint = pretrain_tools.write(tmp_path / "runs_256" / "at_256_hz.pt", raw)
+    attempt(
+        "data.sampling_rate: 256 Hz disagrees with",
+        "null took the checkpoint's model.sampling_rate",
+        pretrained={"pretrain_config": None, "checkpoint": str(checkpoint)},
+        compare_baselines=True,
+    )

@@ -82,7 +82,7 @@ def test_band_power_beats_chance(power_only):
     data, folds = power_only
     samples = make_samples(data, range(len(data)), "participant", 1, "context")
     evaluation = build_config({}).evaluation
-    features = sample_features(data, samples, classic_window_features(data, "band_power", evaluation))
+    features = sample_features(data, samples, classic_window_features(data, "band_power", evaluation, 64.0))
     assert out_of_fold_auroc(data, folds, features, samples) > 0.85
 
 

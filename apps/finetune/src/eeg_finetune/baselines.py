@@ -1,7 +1,7 @@
 """The baselines a fine-tuned encoder must beat, on the same folds and the same samples and units:
 
-- ``band_power``: log band power per channel (Welch periodogram, ``bands`` log-spaced bands from the
-  second frequency bin to Nyquist) + logistic regression;
+- ``band_power``: log band power per channel in Hz bands (the periodogram pretraining's spectrum uses,
+  ``bands`` log-spaced bands between ``fmin`` and ``fmax``, see :func:`band_power`) + logistic regression;
 - ``waveform``: each channel's window downsampled to ``waveform_bins`` bin means + logistic regression;
 - ``linear_probe``: logistic regression on the frozen pretrained encoder's pooled embedding of each
   sample (the mean over channels of the mean token feature, or of the classified window's token);
@@ -11,29 +11,32 @@
 The classic features are computed per window and averaged over a sample's windows (a window-label sample
 is one window). Every model is a scikit-learn pipeline (standardisation + logistic regression) fitted on
 the fold's training and validation samples; its sample probabilities become unit predictions exactly like
-the fine-tuned model's (:func:`eeg_finetune.metrics.unit_predictions`). Bands are relative to the sampling
-rate, so no rate is needed.
+the fine-tuned model's (:func:`eeg_finetune.metrics.unit_predictions`). Band power needs the data's
+sampling rate (``data.sampling_rate``, by default the checkpoint's; see ``job``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.signal import welch
+from scipy.signal import periodogram
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eeg_finetune.data import LabelledData, Sample, collate_windows, sample_target
+from eeg_finetune.errors import FinetuneError
 from eeg_finetune.metrics import Predictions, unit_predictions
 from eeg_finetune.splits import Fold
+from eeg_ssm import SpectralConfigError, band_edges
+from eeg_ssm.spectral import band_matrix
 
 __all__ = [
     "CLASSIC",
     "band_power",
+    "band_power_edges",
     "downsampled_waveform",
     "logistic_predictions",
     "probe_embeddings",
@@ -41,29 +44,57 @@ __all__ = [
 ]
 
 
-def band_power(windows: np.ndarray, bands: int) -> np.ndarray:
-    """Log band power ``[..., C * bands]`` of windows ``[..., C, W]`` (any leading axes).
+#: Added to the mean band power (data units² / Hz) before the log10: a flat channel stays finite.
+POWER_FLOOR = 1e-12
 
-    Welch's periodogram (``nperseg = min(W, 256)``, sampling rate 1: frequencies in cycles per sample),
-    summed over ``bands`` log-spaced bands from the second non-zero frequency bin to Nyquist; log10 of
-    the band power plus a floor that keeps flat channels finite.
+#: The config key behind each setting :func:`eeg_ssm.band_edges` may reject.
+_SETTINGS = {
+    "n_bands": "evaluation.bands",
+    "fmin": "evaluation.fmin",
+    "fmax": "evaluation.fmax",
+    "sampling_rate": "data.sampling_rate",
+    "window_length": "window_length",
+}
+
+
+def band_power(
+    windows: np.ndarray,
+    sampling_rate: float,
+    bands: int | None = 8,
+    fmin: float | None = None,
+    fmax: float | None = None,
+) -> np.ndarray:
+    """Log band power ``[..., C * n_bands]`` of windows ``[..., C, W]`` sampled at ``sampling_rate`` Hz.
+
+    The bands are pretraining's (:func:`eeg_ssm.band_edges`): ``bands`` log-spaced bands between ``fmin``
+    and ``fmax`` Hz, unset values derived from the window's frequency resolution (by default 1 Hz to
+    ``min(45 Hz, Nyquist)``; ``bands: None`` as many as fit, up to 30). Each window's one-sided PSD is
+    scipy's periodogram of the mean-removed, Hann-tapered window (the spectrum pretraining computes), averaged
+    over the bins of each band; log10 of it plus :data:`POWER_FLOOR`. Settings that the window length
+    and rate cannot satisfy raise :class:`eeg_ssm.SpectralConfigError` naming the argument.
     """
     width = windows.shape[-1]
-    frequencies, power = welch(windows, fs=1.0, nperseg=min(width, 256), axis=-1)  # (..., C, F)
-    low = frequencies[min(2, len(frequencies) - 1)] if len(frequencies) > 2 else frequencies[-1]
-    edges = np.geomspace(max(low, 1e-6), 0.5, bands + 1)
-    columns = []
-    for a, b in itertools.pairwise(edges):
-        inside = (
-            (frequencies >= a) & (frequencies <= b)
-            if b == edges[-1]
-            else (frequencies >= a) & (frequencies < b)
+    edges = band_edges(width, float(sampling_rate), bands, fmin, fmax)  # (n_bands + 1,) Hz
+    _, power = periodogram(
+        windows, fs=sampling_rate, window="hann", detrend="constant", scaling="density", axis=-1
+    )  # (..., C, F)
+    banded = power @ band_matrix(width, float(sampling_rate), edges)  # (..., C, n_bands)
+    return np.log10(banded + POWER_FLOOR).reshape(*banded.shape[:-2], -1)
+
+
+def band_power_edges(evaluation, window_length: int, sampling_rate: float) -> np.ndarray:
+    """The ``band_power`` baseline's band edges (Hz) for the evaluation section's ``bands``, ``fmin``
+    and ``fmax``; settings the windows cannot satisfy are a :class:`FinetuneError` naming the config key."""
+    try:
+        return band_edges(
+            window_length, float(sampling_rate), evaluation.bands, evaluation.fmin, evaluation.fmax
         )
-        if not inside.any():  # a band narrower than a bin: the nearest bin
-            inside = np.abs(frequencies - np.sqrt(a * b)) == np.abs(frequencies - np.sqrt(a * b)).min()
-        columns.append(power[..., inside].sum(axis=-1))  # (..., C)
-    stacked = np.stack(columns, axis=-1)  # (..., C, bands)
-    return np.log10(stacked + 1e-12).reshape(*stacked.shape[:-2], -1)
+    except SpectralConfigError as error:
+        reason, windows = str(error).partition(": ")[2], f"{window_length}-sample windows"
+        where = "" if windows in reason else f" of {windows} at {sampling_rate:g} Hz"
+        raise FinetuneError(
+            f"{_SETTINGS.get(error.key, error.key)}: {reason} (the band_power baseline{where})"
+        ) from None
 
 
 def downsampled_waveform(windows: np.ndarray, bins: int) -> np.ndarray:
@@ -73,10 +104,10 @@ def downsampled_waveform(windows: np.ndarray, bins: int) -> np.ndarray:
     return np.stack([p.mean(axis=-1) for p in parts], axis=-1).reshape(*windows.shape[:-2], -1)
 
 
-#: name -> per-window feature function ``(windows [L, C, W], evaluation config) -> [L, F]``.
-CLASSIC: dict[str, Callable[[np.ndarray, object], np.ndarray]] = {
-    "band_power": lambda w, cfg: band_power(w, cfg.bands),
-    "waveform": lambda w, cfg: downsampled_waveform(w, cfg.waveform_bins),
+#: name -> per-window feature function ``(windows [L, C, W], evaluation config, sampling rate Hz) -> [L, F]``.
+CLASSIC: dict[str, Callable[[np.ndarray, object, float], np.ndarray]] = {
+    "band_power": lambda w, cfg, rate: band_power(w, rate, cfg.bands, cfg.fmin, cfg.fmax),
+    "waveform": lambda w, cfg, rate: downsampled_waveform(w, cfg.waveform_bins),
 }
 
 
@@ -95,9 +126,11 @@ def sample_features(
     return np.stack(rows)
 
 
-def classic_window_features(data: LabelledData, name: str, evaluation) -> list[np.ndarray]:
-    """The classic feature ``name`` of every window: ``[L_s, F]`` per sequence."""
-    return [CLASSIC[name](np.moveaxis(windows, 1, 0), evaluation) for windows in data.windows]
+def classic_window_features(
+    data: LabelledData, name: str, evaluation, sampling_rate: float
+) -> list[np.ndarray]:
+    """The classic feature ``name`` of every window (``sampling_rate`` Hz): ``[L_s, F]`` per sequence."""
+    return [CLASSIC[name](np.moveaxis(windows, 1, 0), evaluation, sampling_rate) for windows in data.windows]
 
 
 @torch.no_grad()

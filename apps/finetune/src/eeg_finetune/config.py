@@ -36,6 +36,7 @@ from eeg_config.validators import (
     non_negative_number,
     one_of,
     optional,
+    optional_float,
     optional_tuple,
     positive_int,
     positive_number,
@@ -91,7 +92,10 @@ class DataSection(NormalizationConfig):
     """The primary (labelled) dataset: one Parquet file. ``channels: null`` uses every channel column.
 
     ``normalization``, ``scale`` and ``nan_policy`` are :class:`eeg_io.NormalizationConfig`'s (the same fields and
-    rules as pretraining's ``data`` section, whose values the encoder was trained on)."""
+    rules as pretraining's ``data`` section, whose values the encoder was trained on). ``sampling_rate``
+    (Hz; the band-power baseline needs it) defaults to null: the checkpoint's ``model.sampling_rate``, which
+    pretraining copied from its own ``data.sampling_rate``. Like pretraining's, it is checked against the
+    file's ``window_start``/``window_end`` when it carries them (see ``job``)."""
 
     data_path: str | None = None
     channels: tuple[str, ...] | None = attrs.field(
@@ -101,6 +105,9 @@ class DataSection(NormalizationConfig):
     label_column: str = "Remission"
     label_level: str = attrs.field(default="participant", validator=one_of(LABEL_LEVELS))
     group_column: str | None = None
+    sampling_rate: float | None = attrs.field(
+        default=None, converter=optional_float, validator=optional(positive_number("Hz"))
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -194,13 +201,29 @@ class FinetuneTrackingConfig(eeg_train.TrackingConfig):
 
 @attrs.frozen(kw_only=True)
 class EvaluationConfig:
-    """Classic features of the baselines and the bootstrap over groups."""
+    """Classic features of the baselines and the bootstrap over groups.
+
+    The ``band_power`` baseline's bands are pretraining's (:func:`eeg_ssm.band_edges`): ``bands``
+    log-spaced bands between ``fmin`` and ``fmax`` Hz; null values are derived from the windows'
+    frequency resolution (``fmin`` 1 Hz or the lowest bin, ``fmax`` min(45 Hz, Nyquist), ``bands`` as many
+    as fit, up to 30). What the window length and sampling rate cannot satisfy (``fmax`` above Nyquist,
+    a band without a frequency bin) is checked once they are known, before anything is written."""
 
     bootstrap_resamples: int = attrs.field(default=1000, validator=non_negative_int)
     confidence: float = attrs.field(default=0.95, validator=in_range(0.0, 1.0, low_open=True))
-    bands: int = attrs.field(default=8, validator=positive_int)
+    bands: int | None = attrs.field(default=8, validator=optional(positive_int))
+    fmin: float | None = attrs.field(
+        default=None, converter=optional_float, validator=optional(positive_number("Hz"))
+    )
+    fmax: float | None = attrs.field(
+        default=None, converter=optional_float, validator=optional(positive_number("Hz"))
+    )
     waveform_bins: int = attrs.field(default=16, validator=positive_int)
     strict_disjoint: bool = attrs.field(default=False, validator=boolean)
+
+    def __attrs_post_init__(self) -> None:
+        if self.fmin is not None and self.fmax is not None and self.fmin >= self.fmax:
+            raise field_error(self, "fmin", f"must lie below fmax = {self.fmax:g} Hz, got {self.fmin:g}")
 
 
 @attrs.frozen(kw_only=True)

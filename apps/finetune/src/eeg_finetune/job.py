@@ -26,6 +26,7 @@ import torch
 from eeg_config import atomic_write_text, dump_yaml, flatten
 from eeg_finetune.baselines import (
     CLASSIC,
+    band_power_edges,
     classic_window_features,
     logistic_predictions,
     probe_embeddings,
@@ -56,11 +57,13 @@ from eeg_finetune.report import (
 )
 from eeg_finetune.splits import Fold, group_strata, make_folds, sequence_folds
 from eeg_finetune.training import FoldTrainer
+from eeg_io import EEGDataError, check_sampling_rate
 from eeg_ssm import EEGModel, load_pretrained
 from eeg_train import MlflowTracker, NullTracker, Tracker, child_tracker, pick_device
 
 __all__ = [
     "baseline_features",
+    "data_sampling_rate",
     "leakage_report",
     "level_results",
     "output_files",
@@ -111,6 +114,7 @@ def _load_inputs(
         checkpoint=str(source.checkpoint),
     )
     encoder.spatial(list(data.channels))  # a channel the montage lacks raises MontageError, naming it
+    _check_sampling_rate(config, encoder, data)
     weights = config.train.class_weights
     if isinstance(weights, tuple) and len(weights) != data.num_classes:
         raise FinetuneError(
@@ -132,6 +136,42 @@ def _load_inputs(
                 f"{', ...' if leakage['test_groups_seen'] > 5 else ''}); pretrain without them or drop the flag"
             )
     return source, encoder, data, folds, leakage
+
+
+def data_sampling_rate(config: FinetuneConfig, encoder: EEGModel) -> float:
+    """Hz of the primary dataset: ``data.sampling_rate``, or (null) the checkpoint's ``model.sampling_rate``
+    (what pretraining's ``data.sampling_rate`` was)."""
+    rate = config.data.sampling_rate
+    return float(encoder.config.sampling_rate if rate is None else rate)
+
+
+def _check_sampling_rate(config: FinetuneConfig, encoder: EEGModel, data: LabelledData) -> None:
+    """Where the rate matters (the band-power baseline, or a rate the user set), check it against the
+    file's window times as pretraining does, and the baseline's bands against the windows; a rate other
+    than the encoder's is a warning."""
+    rate, pretrained_rate = data_sampling_rate(config, encoder), float(encoder.config.sampling_rate)
+    if rate != pretrained_rate:
+        log.warning(
+            "data.sampling_rate %g Hz differs from the checkpoint's model.sampling_rate %g Hz: the encoder's "
+            "%d-sample windows then hold other frequencies than in pretraining",
+            rate, pretrained_rate, encoder.config.window_length,
+        )  # fmt: skip
+    if not config.compare_baselines and config.data.sampling_rate is None:
+        return
+    try:
+        check_sampling_rate([data.path], rate)
+    except EEGDataError as exc:
+        if config.data.sampling_rate is not None:
+            raise
+        raise EEGDataError(
+            f"{exc} (data.sampling_rate: null took the checkpoint's model.sampling_rate)"
+        ) from None
+    if config.compare_baselines:
+        edges = band_power_edges(config.evaluation, encoder.config.window_length, rate)
+        log.info(
+            "band_power baseline: %d log-spaced bands from %.3g to %.3g Hz (%g Hz data)",
+            len(edges) - 1, edges[0], edges[-1], rate,
+        )  # fmt: skip
 
 
 def split_data(config: FinetuneConfig, data: LabelledData) -> list[Fold]:
@@ -300,8 +340,11 @@ def baseline_features(config, encoder, data, device) -> dict[str, Any]:
     cfg = config.model
     samples = make_samples(data, range(len(data)), cfg.mode, cfg.window_group, cfg.window_context)
     out: dict[str, Any] = {"samples": samples, "rows": {s: i for i, s in enumerate(samples)}}
+    rate = data_sampling_rate(config, encoder)
     for name in CLASSIC:
-        out[name] = sample_features(data, samples, classic_window_features(data, name, config.evaluation))
+        out[name] = sample_features(
+            data, samples, classic_window_features(data, name, config.evaluation, rate)
+        )
     probe = ParticipantClassifier(encoder, data.channels, data.num_classes)
     out["linear_probe"] = probe_embeddings(probe, data, samples, device, config.train.batch_size)
     return out
