@@ -154,3 +154,14 @@ def test_a_requeued_job_of_a_finished_run_does_nothing(one_task_job):
     (Path(one_task_job.folder) / "summary.json").write_text('{"finished": true}')
     assert one_task_job() == 0
     assert not os.path.exists(one_task_job.log_path)
+
+
+def test_a_slurm_task_unpickles_its_job_without_importing_torch():
+    # every task of every job imports eeg_sweep.job; pretrain, which it starts, imports torch itself
+    code = (
+        "import sys, eeg_sweep.job, eeg_pretrain.run_files as f;"
+        "assert eeg_sweep.job.SUMMARY == f.SUMMARY;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -47,10 +47,6 @@ from eeg_ssm import ModelConfig
 SECTIONS = ("data", "model", "masking", "objective", "train", "tracking", "synthetic")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = eeg_train.DEVICES
-CHECKPOINT_BEST = "mamba2_eeg_pretrained.pt"
-CHECKPOINT_LAST = "mamba2_eeg_pretrained_last.pt"
-RESOLVED_CONFIG = "config.yaml"
-SUMMARY = "summary.json"
 
 
 @attrs.frozen(kw_only=True)
