@@ -76,6 +76,31 @@ def test_the_sbatch_file_for_two_nodes_of_four_gpus(tmp_path, fake_slurm):
     assert "srun --unbuffered" in sbatch and "-m submitit.core._submit" in sbatch
 
 
+def test_sbatch_options_take_yaml_numbers_and_true_as_a_flag_without_value(tmp_path, fake_slurm):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(
+        "slurm:\n  sbatch_options: {exclusive: true, threads-per-core: 1, mem-per-cpu: 2.5G, nice: 0.5}\n"
+    )
+    settings = load_settings(str(config)).slurm
+    assert settings.sbatch_options == {
+        "exclusive": True,
+        "threads-per-core": "1",
+        "mem-per-cpu": "2.5G",
+        "nice": "0.5",
+    }
+    executor = make_executor(settings, tmp_path / "jobs", "run")
+    job = executor.submit(PretrainJob(["true"], "f", "f/log", "f/last.pt"))
+    flags = {
+        line for line in job.paths.submission_file.read_text().splitlines() if line.startswith("#SBATCH")
+    }
+    assert {
+        "#SBATCH --exclusive",
+        "#SBATCH --threads-per-core=1",
+        "#SBATCH --mem-per-cpu=2.5G",
+        "#SBATCH --nice=0.5",
+    } <= flags
+
+
 # A stand-in for pretrain: on SIGTERM it "writes its last checkpoint" and exits 130, as pretrain does.
 STAND_IN = textwrap.dedent(
     """
