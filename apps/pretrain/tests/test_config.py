@@ -98,6 +98,38 @@ def test_window_length_and_rate_are_set_in_data_only(tiny_corpus, tmp_path, make
     ]
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value", "problem"),
+    [
+        ("data", "window_length", 0, "DataConfig.window_length must be a positive integer, got 0"),
+        ("data", "window_length", "abc", "expected int, got 'abc'"),
+        ("data", "sampling_rate", 0.0, "DataConfig.sampling_rate must be a positive number of Hz, got 0.0"),
+        ("objective", "target", "xyz", "ObjectiveConfig.target must be one of 'raw', 'spectrum', 'both'"),
+        # only the model checks this: reported where the user set it, not at the copy
+        ("data", "window_length", 7, "the band-power transform needs windows of at least 16 samples, got 7"),
+    ],
+)
+def test_a_value_the_model_copies_is_reported_once_where_it_was_set(
+    tiny_corpus, tmp_path, make_config, section, key, value, problem
+):
+    raw = make_config(tiny_corpus, tmp_path, None, objective={"target": "spectrum"})
+    raw.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError) as info:
+        build_config(raw)
+    assert len(info.value.problems) == 1, info.value.problems
+    assert problem in info.value.problems[0]
+    assert info.value.problems[0].endswith(f" @ $.{section}.{key}")
+
+
+def test_a_model_target_copied_to_the_objective_is_reported_at_the_model(tiny_corpus, tmp_path, make_config):
+    raw = make_config(tiny_corpus, tmp_path, None)
+    raw.pop("objective", None)
+    raw["model"]["target"] = "xyz"
+    with pytest.raises(ConfigError) as info:
+        build_config(raw)
+    assert [p.rpartition(" @ ")[2] for p in info.value.problems] == ["$.model.target"]
+
+
 def test_flat_older_config_is_mapped(tiny_corpus, tmp_path, write_config):
     flat = {
         "asa_path": None,

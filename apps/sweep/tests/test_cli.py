@@ -52,6 +52,19 @@ def test_user_errors_exit_2_with_one_message_before_any_run(
         ("max_parallel: 0\n", "max_parallel in "),
         ("launcher: slurm\nslurm: {partition: gpu, nodez: 2}\n", "unknown key(s) nodez @ $.slurm"),
         ("slurm: {time: soon}\n", "expected minutes or [D-]HH:MM:SS for time, got 'soon' @ $.slurm.time"),
+        (
+            "slurm: {sbatch_options: {constraint: a100, gres: [gpu, 2]}}\n",
+            "got ['gpu', 2] @ $.slurm.sbatch_options.gres",
+        ),
+        (
+            "slurm: {sbatch_options: {mail: {type: END}}}\n",
+            "got {'type': 'END'} @ $.slurm.sbatch_options.mail",
+        ),
+        (
+            "slurm: {sbatch_options: {exclusive: false}}\n",
+            "exclusive is false: leave the option out, or quote a yes/no value ('no') "
+            "@ $.slurm.sbatch_options.exclusive",
+        ),
     ],
 )
 def test_sweep_config_errors_name_the_key(config_path, tmp_path, capsys, settings, message):
@@ -60,6 +73,7 @@ def test_sweep_config_errors_name_the_key(config_path, tmp_path, capsys, setting
     assert _exit_code(["--config", str(config_path), "--sweep-config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert err.count(" @ $") <= 1  # one problem, one line
     assert not (tmp_path / "sweep").exists()
 
 

@@ -13,13 +13,15 @@ import time
 
 import pytest
 
+from eeg_sweep.devices import DevicePlan
 from eeg_sweep.launch import (
     _PDEATHSIG_EXEC,
     StopRequests,
     failure_reason,
     pretrain_command,
-    run_logged,
 )
+from eeg_sweep.local import LocalLauncher
+from eeg_sweep.plan import PlannedRun
 
 
 def test_pretrain_commands_single_and_under_torchrun(tmp_path):
@@ -68,8 +70,16 @@ FAKE_RUN = textwrap.dedent(
 )
 
 
+class StandInLauncher(LocalLauncher):
+    """The local launcher, with FAKE_RUN in place of pretrain."""
+
+    def command(self, run, overrides, resume):
+        return [sys.executable, "-c", FAKE_RUN]
+
+
 def test_ctrl_c_reaches_the_run_once_and_its_log_keeps_everything(tmp_path):
-    log = tmp_path / "run" / "pretrain.log"
+    run = PlannedRun(0.4, "mae", "run-a", tmp_path / "run")
+    log = run.log_path
     echoed: list[str] = []
     notes: list[str] = []
 
@@ -86,7 +96,11 @@ def test_ctrl_c_reaches_the_run_once_and_its_log_keeps_everything(tmp_path):
         assert signal.getsignal(signal.SIGINT) is not previous
         thread = threading.Thread(target=interrupt_when_ready)
         thread.start()
-        code = run_logged([sys.executable, "-c", FAKE_RUN], log, stop, "run-a", echo=echoed.append)
+        launcher = StandInLauncher("cfg.yaml", DevicePlan(({},), None, "one process"), stop, echoed.append)
+        handle = launcher.start(run, [], resume=False)
+        while (outcome := launcher.poll(handle)) is None:
+            time.sleep(0.05)
+        code = outcome.exit_code
         thread.join()
     assert signal.getsignal(signal.SIGINT) is previous
     assert code == 130 and stop.requested
@@ -125,7 +139,7 @@ def test_a_run_is_told_to_stop_when_the_sweep_is_killed(tmp_path):
         time.sleep(120)
         """
     )
-    # a stand-in sweep: starts the child the way run_logged does, then waits to be killed
+    # a stand-in sweep: starts the child the way start_logged does, then waits to be killed
     sweep = textwrap.dedent(
         """
         import os, subprocess, sys, time

@@ -76,6 +76,31 @@ def test_the_sbatch_file_for_two_nodes_of_four_gpus(tmp_path, fake_slurm):
     assert "srun --unbuffered" in sbatch and "-m submitit.core._submit" in sbatch
 
 
+def test_sbatch_options_take_yaml_numbers_and_true_as_a_flag_without_value(tmp_path, fake_slurm):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(
+        "slurm:\n  sbatch_options: {exclusive: true, threads-per-core: 1, mem-per-cpu: 2.5G, nice: 0.5}\n"
+    )
+    settings = load_settings(str(config)).slurm
+    assert settings.sbatch_options == {
+        "exclusive": True,
+        "threads-per-core": "1",
+        "mem-per-cpu": "2.5G",
+        "nice": "0.5",
+    }
+    executor = make_executor(settings, tmp_path / "jobs", "run")
+    job = executor.submit(PretrainJob(["true"], "f", "f/log", "f/last.pt"))
+    flags = {
+        line for line in job.paths.submission_file.read_text().splitlines() if line.startswith("#SBATCH")
+    }
+    assert {
+        "#SBATCH --exclusive",
+        "#SBATCH --threads-per-core=1",
+        "#SBATCH --mem-per-cpu=2.5G",
+        "#SBATCH --nice=0.5",
+    } <= flags
+
+
 # A stand-in for pretrain: on SIGTERM it "writes its last checkpoint" and exits 130, as pretrain does.
 STAND_IN = textwrap.dedent(
     """
@@ -154,3 +179,14 @@ def test_a_requeued_job_of_a_finished_run_does_nothing(one_task_job):
     (Path(one_task_job.folder) / "summary.json").write_text('{"finished": true}')
     assert one_task_job() == 0
     assert not os.path.exists(one_task_job.log_path)
+
+
+def test_a_slurm_task_unpickles_its_job_without_importing_torch():
+    # every task of every job imports eeg_sweep.job; pretrain, which it starts, imports torch itself
+    code = (
+        "import sys, eeg_sweep.job, eeg_pretrain.run_files as f;"
+        "assert eeg_sweep.job.SUMMARY == f.SUMMARY;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

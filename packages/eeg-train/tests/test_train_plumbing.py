@@ -16,6 +16,7 @@ from eeg_train import (
     DistInfo,
     MlflowTracker,
     NullTracker,
+    adamw_with_schedule,
     all_reduce_sum,
     any_rank,
     child_tracker,
@@ -40,6 +41,23 @@ def test_schedule_stays_between_floor_and_one(total, warmup, floor):
     after_warmup = values[warmup:]
     assert all(a >= b - 1e-12 for a, b in itertools.pairwise(after_warmup))  # never rises
     assert math.isclose(values[-1], floor, abs_tol=1e-9) or total <= warmup
+
+
+def test_adamw_with_schedule_warms_up_then_decays_each_group_from_its_own_peak():
+    head, backbone = torch.nn.Linear(3, 2), torch.nn.Linear(2, 2)
+    groups = param_groups(head, 0.01) + [{**g, "lr": 1e-4} for g in param_groups(backbone, 0.01)]
+    optimizer, scheduler = adamw_with_schedule(
+        groups, lr=1e-2, betas=(0.8, 0.95), total_steps=20, warmup_fraction=0.1, min_lr_ratio=0.05
+    )
+    assert [g["betas"] for g in optimizer.param_groups] == [(0.8, 0.95)] * 4
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01, 0.0, 0.01, 0.0]
+    factor = warmup_cosine(20, 2, 0.05)  # int(0.1 * 20) warmup steps
+    for step in range(25):
+        peaks = [1e-2, 1e-2, 1e-4, 1e-4]
+        assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([p * factor(step) for p in peaks])
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * 1e-2)
 
 
 def test_device_choice():

@@ -24,7 +24,7 @@ from eeg_finetune.metrics import Predictions, unit_predictions, validation_score
 from eeg_finetune.model import ParticipantClassifier
 from eeg_finetune.splits import Fold
 from eeg_ssm import param_groups
-from eeg_train import Tracker, warmup_cosine
+from eeg_train import Tracker, adamw_with_schedule
 
 __all__ = ["FoldOutcome", "FoldTrainer", "class_weight_vector"]
 
@@ -96,12 +96,13 @@ class FoldTrainer:
                 for g in param_groups(classifier.encoder, train_cfg.weight_decay)
             ]
         classifier.set_backbone_trainable(self.trainable_at(1))
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
         self.steps_per_epoch = math.ceil(len(self.train_samples) / train_cfg.batch_size)
-        total = self.steps_per_epoch * train_cfg.epochs
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer,
-            warmup_cosine(total, int(train_cfg.warmup_fraction * total), train_cfg.min_lr_ratio),
+        self.optimizer, self.scheduler = adamw_with_schedule(
+            [g for g in groups if g["params"]],
+            lr=train_cfg.lr,
+            total_steps=self.steps_per_epoch * train_cfg.epochs,
+            warmup_fraction=train_cfg.warmup_fraction,
+            min_lr_ratio=train_cfg.min_lr_ratio,
         )
         self._cache: dict[tuple[int, int, int], torch.Tensor] = {}
         self._standardise_features()

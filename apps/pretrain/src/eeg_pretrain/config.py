@@ -47,10 +47,6 @@ from eeg_ssm import ModelConfig
 SECTIONS = ("data", "model", "masking", "objective", "train", "tracking", "synthetic")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = eeg_train.DEVICES
-CHECKPOINT_BEST = "mamba2_eeg_pretrained.pt"
-CHECKPOINT_LAST = "mamba2_eeg_pretrained_last.pt"
-RESOLVED_CONFIG = "config.yaml"
-SUMMARY = "summary.json"
 
 
 @attrs.frozen(kw_only=True)
@@ -233,20 +229,42 @@ def build_config(data: Mapping[str, Any], source: str | None = None) -> Pretrain
         raise ConfigError(["required section missing @ $.data"], source)
     data_section = nested.get("data")
     model_section = nested.get("model")
+    copied: dict[str, str] = {}  # YAML path of a value copied here -> the path the user set it at
     if isinstance(data_section, Mapping) and isinstance(model_section, Mapping | type(None)):
         model_section = dict(model_section or {})
         for key in ("window_length", "sampling_rate"):  # set in data; the model derives them
             if key not in model_section:
                 model_section[key] = data_section.get(key, _DATA_DEFAULTS[key])
+                copied[f"$.model.{key}"] = f"$.data.{key}"
         objective_section = nested.get("objective")
         if isinstance(objective_section, Mapping | type(None)):
             objective_section = dict(objective_section or {})
             if "target" in objective_section and "target" not in model_section:
                 model_section["target"] = objective_section["target"]
+                copied["$.model.target"] = "$.objective.target"
             elif "target" in model_section and "target" not in objective_section:
                 nested["objective"] = {**objective_section, "target": model_section["target"]}
+                copied["$.objective.target"] = "$.model.target"
         nested["model"] = model_section
-    return structure(nested, PretrainConfig, source)
+    try:
+        return structure(nested, PretrainConfig, source)
+    except ConfigError as exc:
+        raise ConfigError(_where_the_user_set_it(exc.problems, copied), source) from None
+
+
+def _where_the_user_set_it(problems: list[str], copied: Mapping[str, str]) -> list[str]:
+    """Report a problem with a copied value (``model.window_length`` from ``data.window_length``) once,
+    at the key the user wrote: dropped when the original's own check already reported it, else moved
+    there (e.g. the model's band-power transform needs longer windows than the data section asks for)."""
+    where = [problem.rpartition(" @ ")[2] for problem in problems]
+    kept = []
+    for problem, path in zip(problems, where, strict=True):
+        if path in copied:
+            if copied[path] in where:
+                continue
+            problem = f"{problem.rpartition(' @ ')[0]} @ {copied[path]}"
+        kept.append(problem)
+    return kept
 
 
 def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> PretrainConfig:

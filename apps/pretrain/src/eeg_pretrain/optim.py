@@ -9,7 +9,7 @@ import torch
 
 from eeg_pretrain.config import TrainConfig
 from eeg_ssm import param_groups
-from eeg_train import warmup_cosine
+from eeg_train import adamw_with_schedule
 
 #: ``train.precision`` -> the autocast dtype (None: no autocast)
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -23,15 +23,15 @@ def build_optimizer(
     ``batches_per_epoch`` is one rank's count; ``train.grad_accum_steps`` batches make one step, the last
     group of an epoch may be shorter.
     """
-    optimizer = torch.optim.AdamW(
-        param_groups(model, train.weight_decay), lr=train.lr, betas=(train.beta1, train.beta2)
-    )
     total_steps = math.ceil(batches_per_epoch / train.grad_accum_steps) * train.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        warmup_cosine(total_steps, int(train.warmup_fraction * total_steps), train.min_lr_ratio),
+    return adamw_with_schedule(
+        param_groups(model, train.weight_decay),
+        lr=train.lr,
+        betas=(train.beta1, train.beta2),
+        total_steps=total_steps,
+        warmup_fraction=train.warmup_fraction,
+        min_lr_ratio=train.min_lr_ratio,
     )
-    return optimizer, scheduler
 
 
 def mixed_precision(precision: str, device: torch.device) -> tuple[torch.dtype | None, torch.amp.GradScaler]:

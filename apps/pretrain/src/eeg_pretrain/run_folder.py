@@ -1,8 +1,9 @@
 """The run-folder contract: what a pretraining run leaves in ``train.save_dir``, and how others read it.
 
-This is the one module of the pretrain app that other apps import (sweep launches and collects runs,
+This is the module of the pretrain app that other apps import (sweep launches and collects runs,
 finetune finds a run's checkpoint and checks it against a config); everything else they need comes from
-the libraries. A run folder holds:
+the libraries. The one exception is :mod:`eeg_pretrain.run_files`, the file names alone (standard library
+only), for code that must not import torch: a sweep's SLURM tasks. A run folder holds:
 
 - :data:`CHECKPOINT_BEST` (best validation loss) and :data:`CHECKPOINT_LAST` (last epoch, for resume),
   plain-dict checkpoints (``torch.load(..., weights_only=True)``), with ``model_config`` and ``run_config``;
@@ -30,17 +31,14 @@ from eeg_config import UserError, atomic_write_text
 from eeg_pretrain.checkpoint import TrainState
 from eeg_pretrain.checkpoint import config_differences as model_differences
 from eeg_pretrain.config import (
-    CHECKPOINT_BEST,
-    CHECKPOINT_LAST,
     FLAT_KEYS,
-    RESOLVED_CONFIG,
-    SUMMARY,
     PretrainConfig,
     build_config,
     config_to_dict,
     load_config,
     run_name_for,
 )
+from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, RESOLVED_CONFIG, SUMMARY
 
 __all__ = [
     "CHECKPOINT_BEST",

@@ -24,18 +24,13 @@ from tqdm import tqdm
 
 from eeg_config import atomic_write_text, dump_yaml
 from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, set_rng_state
-from eeg_pretrain.config import (
-    CHECKPOINT_BEST,
-    CHECKPOINT_LAST,
-    RESOLVED_CONFIG,
-    PretrainConfig,
-    config_to_dict,
-)
+from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import build_data, fit_band_statistics
 from eeg_pretrain.optim import build_optimizer, mixed_precision
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.reporting import epoch_metrics, log_epoch, log_start, open_tracker, run_facts
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
+from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, RESOLVED_CONFIG
 from eeg_pretrain.run_folder import run_summary
 from eeg_pretrain.stopping import Interrupted, StopRequest, TrainingDiverged
 from eeg_ssl import (

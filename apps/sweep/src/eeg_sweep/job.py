@@ -1,7 +1,8 @@
 """What each task of a run's SLURM job executes (:class:`PretrainJob`).
 
-Kept apart and light (standard library and submitit only): every task of every job unpickles it, and
-pretrain, which it starts, imports torch itself.
+Kept apart and light (standard library, submitit and the run folder's file names from
+``eeg_pretrain.run_files``): every task of every job unpickles it, and pretrain, which it starts, imports
+torch itself.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 
 import submitit
 
+from eeg_pretrain.run_files import SUMMARY  # not run_folder: that imports torch
 from eeg_sweep.launch import _PDEATHSIG_EXEC
 
-SUMMARY = "summary.json"  # eeg_pretrain.config.SUMMARY (not imported: that would import torch)
 STOP_SECONDS = 100.0  # how long checkpoint() waits for pretrain to write its last checkpoint
 
 

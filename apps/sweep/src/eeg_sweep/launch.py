@@ -179,34 +179,6 @@ def start_logged(
         ), start
 
 
-def run_logged(
-    command: Sequence[str],
-    log_path: Path,
-    stop: StopRequests,
-    name: str,
-    echo: Callable[[str], None] | None = None,
-) -> int:
-    """Run ``command`` with stdout and stderr appended to ``log_path``; return its exit status.
-
-    Waits for the child even after a forwarded Ctrl-C, so its last checkpoint is complete on return."""
-    child, start = start_logged(command, log_path)
-    follower = LogFollower(log_path, echo, offset=start)
-    stop.children[name] = child
-    try:
-        while True:
-            try:
-                code = child.wait(timeout=POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                follower.pump()
-    finally:
-        stop.children.pop(name, None)
-        if child.poll() is None:  # the sweep itself failed: let the run stop cleanly, then make sure
-            stop_child(child)
-        follower.pump(final=True)
-    return code
-
-
 def stop_child(child: subprocess.Popen) -> None:
     """SIGTERM (pretrain writes its last checkpoint), then SIGKILL after :data:`CLEANUP_SECONDS`."""
     with contextlib.suppress(ProcessLookupError):

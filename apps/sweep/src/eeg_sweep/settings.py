@@ -13,12 +13,15 @@ slurm:
   gpus_per_node: 4
   cpus_per_task: 8
   mem_gb: 64
+  sbatch_options: {constraint: a100, exclusive: true}   # any other #SBATCH option; true: a bare flag
 ```
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,40 @@ def _time_minutes(value: Any) -> int:
     return minutes
 
 
+def _sbatch_options(value: Any) -> dict[str, str | bool]:
+    """YAML ``{key: value}`` -> what submitit writes as ``#SBATCH --key=value``: strings as they are,
+    numbers as text (``threads-per-core: 1``), ``true`` as a bare flag (``exclusive: true`` ->
+    ``--exclusive``: submitit writes that for the value ``True``). ``false`` is refused rather than
+    dropped: PyYAML reads an unquoted ``no`` as false, and a yes/no option (``kill-on-invalid-dep: no``)
+    must not vanish."""
+    if not isinstance(value, Mapping):
+        raise FieldError(
+            f"SlurmSettings.sbatch_options must be a mapping of sbatch option -> value, got {value!r}",
+            field="sbatch_options",
+        )
+    options: dict[str, str | bool] = {}
+    for key, option in value.items():
+        field = f"sbatch_options.{key}"
+        if not isinstance(key, str) or not key.strip():
+            raise FieldError(f"SlurmSettings.sbatch_options: expected option names, got {key!r}", field=field)
+        if option is True or isinstance(option, str):
+            options[key] = option
+        elif option is False:
+            raise FieldError(
+                f"SlurmSettings.{field} is false: leave the option out, or quote a yes/no value ('no')",
+                field=field,
+            )
+        elif isinstance(option, int | float) and math.isfinite(option):
+            options[key] = str(option)
+        else:
+            raise FieldError(
+                f"SlurmSettings.{field} must be a string, a number or true (a flag without value), "
+                f"got {option!r}",
+                field=field,
+            )
+    return options
+
+
 @attrs.frozen(kw_only=True)
 class SlurmSettings:
     """One SLURM job per run, submitted with submitit. ``gpus_per_node`` GPUs and ``tasks_per_node``
@@ -87,7 +124,8 @@ class SlurmSettings:
     mem_gb: float | None = attrs.field(default=None, validator=optional(positive_number("GB")))
     account: str | None = None
     qos: str | None = None
-    sbatch_options: dict[str, str] = attrs.Factory(dict)  # any other #SBATCH --key=value
+    # any other #SBATCH --key=value (str values; True for a flag without value) once converted
+    sbatch_options: Any = attrs.field(factory=dict, converter=_sbatch_options)
     setup: tuple[str, ...] = ()  # shell lines run before the job (module load ..., source .venv/bin/activate)
     max_requeues: int = attrs.field(default=3, validator=non_negative_int)  # requeues after a time-out
     signal_delay_s: int = attrs.field(default=120, validator=at_least(10))  # warning before the time limit

@@ -1,7 +1,7 @@
 """eeg_train: the run plumbing that pretraining and fine-tuning share.
 
-MLflow trackers behind a tiny protocol (:class:`Tracker`; nested child runs), the warmup + cosine
-learning-rate schedule, device choice, and the DDP helpers (process group under torchrun, sums and
+MLflow trackers behind a tiny protocol (:class:`Tracker`; nested child runs), AdamW with the warmup +
+cosine learning-rate schedule, device choice, and the DDP helpers (process group under torchrun, sums and
 flags across ranks).
 """
 
@@ -15,7 +15,7 @@ from eeg_train.distributed import (
     pick_device,
     shutdown,
 )
-from eeg_train.schedule import warmup_cosine
+from eeg_train.schedule import adamw_with_schedule, warmup_cosine
 from eeg_train.tracking import (
     MAX_PARAM_LENGTH,
     ChildRunTracker,
@@ -34,6 +34,7 @@ __all__ = [
     "NullTracker",
     "Tracker",
     "TrackingConfig",
+    "adamw_with_schedule",
     "all_reduce_sum",
     "any_rank",
     "barrier",
