@@ -75,15 +75,16 @@ def synthetic_sequences(participants: int = 24, windows: int = 96) -> tuple[list
     return sequences, 128.0
 
 
-def spectra(sequences: list[dict], sampling_rate: float) -> list[dict]:
-    """Add ``power`` [L, C, n_bands] (log band power of the z-scored sequence) and ``flat`` [L, C]."""
+def spectra(sequences: list[dict], sampling_rate: float, tapers: int = 1) -> list[dict]:
+    """Add ``power`` [L, C, n_bands] (log band power of the z-scored sequence, ``tapers`` as
+    ``model.tapers``) and ``flat`` [L, C]."""
     for seq in sequences:
         x = seq["windows"].astype(np.float64)
         mean = x.mean(axis=(0, 2), keepdims=True)
         std = x.std(axis=(0, 2), keepdims=True)
         z = (x - mean) / np.where(std > 0, std, 1.0)
         edges = band_edges(x.shape[-1], sampling_rate)
-        seq["power"] = log_band_power(torch.from_numpy(z), sampling_rate, edges).numpy()
+        seq["power"] = log_band_power(torch.from_numpy(z), sampling_rate, edges, tapers=tapers).numpy()
         seq["flat"] = np.ptp(x, axis=-1) == 0
     return sequences
 
@@ -153,12 +154,15 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=4, help="mask draws per sequence (default 4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--tapers", type=int, default=1, help="model.tapers: 1 = Hann periodogram, K > 1 = K DPSS tapers"
+    )
+    parser.add_argument(
         "--gbm", action="store_true", help="also gradient-boosted trees (slow: minutes per fold)"
     )
     args = parser.parse_args()
 
     sequences, rate = blink_sequences() if args.dataset == "blink" else synthetic_sequences()
-    sequences = spectra(sequences, rate)
+    sequences = spectra(sequences, rate, args.tapers)
     people = sorted({s["person"] for s in sequences})
     names = ["local_mean_k1", "local_mean_k2", "local_mean_k4", "ridge_same_channel", "ridge_cross_channel"]
     if args.gbm:

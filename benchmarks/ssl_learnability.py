@@ -140,6 +140,7 @@ def run_one(
                 "bidirectional": True,
                 "input": inputs,
                 "dropout": args.dropout,
+                "tapers": args.tapers,
             },
             "masking": {"style": "mae", "ratio": args.ratio},
             "objective": {"target": target},
@@ -200,6 +201,9 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--ratio", type=float, default=0.4, help="mask ratio")
+    parser.add_argument(
+        "--tapers", type=int, default=1, help="model.tapers: 1 = Hann periodogram, K > 1 = K DPSS tapers"
+    )
     parser.add_argument("--synthetic-windows", type=int, default=96, help="windows per synthetic recording")
     parser.add_argument(
         "--test-people",
@@ -209,12 +213,12 @@ def main() -> None:
         "best validation epoch and at the last",
     )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.test_people:
         nested(args)
         return
     logging.basicConfig(level=logging.WARNING)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     combos = COMBOS if args.combos is None else [tuple(c.split("/")) for c in args.combos.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     builders = {"synthetic": synthetic_corpus, "blink": blink_corpus}

@@ -159,7 +159,7 @@ def test_raw_checkpoint_from_before_the_objective_settings_resumes(
     _run(["--config", str(path), "--stop-after-epochs", "1"])
     last = tmp_path / "old" / "mamba2_eeg_pretrained_last.pt"
     payload = torch.load(last, weights_only=True)
-    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context"):
+    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context", "tapers"):
         del payload["model_config"][key]
     torch.save(payload, last)
     _run(["--config", str(path), "--resume", str(last)])
@@ -176,6 +176,9 @@ def test_resume_with_other_bands_or_rate_is_an_error(
     _run(["--config", str(path), "--resume", last, "--set", "model.n_bands=4"], expect=2)
     err = capsys.readouterr().err
     assert "n_bands: checkpoint None, config 4" in err and "Traceback" not in err
+    _run(["--config", str(path), "--resume", last, "--set", "model.tapers=3"], expect=2)
+    err = capsys.readouterr().err
+    assert "tapers: checkpoint 1, config 3" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
@@ -191,6 +194,8 @@ def test_resume_with_other_bands_or_rate_is_an_error(
         ),
         ("model.input=power", "ModelConfig.input must be one of 'raw', 'raw+spectrum', 'spectrum'; got"),
         ("data.sampling_rate=0", "sampling_rate must be a positive number of Hz"),
+        ("model.tapers=0", "ModelConfig.tapers must be a positive integer, got 0"),
+        ("model.tapers=99", "ModelConfig.tapers: expected an integer in 1..15 for 64-sample windows, got 99"),
     ],
 )
 def test_bad_objective_settings_exit_2_naming_the_key(

@@ -187,7 +187,16 @@ def _retag_storages_as_cuda(path):
     return out
 
 
-NEW_OBJECTIVE_KEYS = ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context")
+NEW_OBJECTIVE_KEYS = (
+    "input",
+    "target",
+    "sampling_rate",
+    "n_bands",
+    "fmin",
+    "fmax",
+    "spectral_context",
+    "tapers",
+)
 
 
 def test_checkpoint_from_before_spectra_loads_as_raw_raw(tmp_path, make_model, make_batch, channels) -> None:

@@ -9,9 +9,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy.signal import periodogram
+from scipy.signal.windows import dpss
 
 from eeg_ssm import BandPower, EEGModel, ModelConfig, ModelConfigError, SpectralConfigError, band_edges
-from eeg_ssm.spectral import POWER_FLOOR, log_band_power
+from eeg_ssm.spectral import POWER_FLOOR, log_band_power, max_tapers
 
 
 def scipy_band_power(x: np.ndarray, fs: float, edges: np.ndarray) -> np.ndarray:
@@ -45,6 +46,66 @@ def test_sine_lands_in_its_band(frequency) -> None:
     power = log_band_power(torch.from_numpy(x), fs, edges).numpy()
     expected = np.searchsorted(edges, frequency, side="right") - 1
     assert int(power.argmax()) == expected, (edges, power)
+
+
+def multitaper_band_power(x: np.ndarray, fs: float, edges: np.ndarray, tapers: int) -> np.ndarray:
+    """Reference: Thomson's multitaper PSD (the mean periodogram under scipy's DPSS tapers, NW = (K + 1) / 2,
+    one-sided density) of the mean-removed window, averaged over each band's bins."""
+    width = x.shape[-1]
+    windows = dpss(width, (tapers + 1) / 2, tapers)  # (K, W), unit energy
+    centred = x - x.mean(axis=-1, keepdims=True)
+    psd = (np.abs(np.fft.rfft(centred[..., None, :] * windows, axis=-1)) ** 2).mean(axis=-2) / fs
+    psd[..., 1 : (width + 1) // 2] *= 2  # one-sided: all but DC and (even W) Nyquist twice
+    freqs = np.fft.rfftfreq(width, 1 / fs)
+    out = []
+    for i in range(len(edges) - 1):
+        upper = freqs <= edges[i + 1] if i == len(edges) - 2 else freqs < edges[i + 1]
+        out.append(psd[..., (freqs >= edges[i]) & upper].mean(axis=-1))
+    return np.log(np.stack(out, axis=-1) + POWER_FLOOR)
+
+
+@pytest.mark.parametrize(
+    ("width", "fs", "tapers"), [(510, 255.0, 3), (2048, 256.0, 5), (128, 128.0, 3), (101, 200.0, 7)]
+)
+def test_multitaper_equals_a_direct_computation(width, fs, tapers) -> None:
+    x = np.random.default_rng(1).standard_normal((3, width)) * 5 + 840.0
+    edges = band_edges(width, fs)
+    ours = log_band_power(torch.from_numpy(x), fs, edges, tapers=tapers).numpy()
+    assert_allclose(ours, multitaper_band_power(x, fs, edges, tapers), rtol=1e-9, atol=1e-9)
+    module = BandPower(width, fs, tapers=tapers)  # float32, on the module's buffers
+    assert_allclose(module.log_power(torch.from_numpy(x).float()).numpy(), ours, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("frequency", [3.0, 10.0, 21.0, 40.0])
+def test_multitaper_sine_lands_in_its_band(frequency) -> None:
+    fs, width = 255.0, 510
+    x = 840.0 + 20 * np.sin(2 * np.pi * frequency * np.arange(width) / fs + 0.3)
+    edges = band_edges(width, fs)
+    power = log_band_power(torch.from_numpy(x), fs, edges, tapers=3).numpy()
+    assert int(power.argmax()) == np.searchsorted(edges, frequency, side="right") - 1, (edges, power)
+
+
+def test_multitaper_band_power_is_less_noisy() -> None:
+    """On white noise every band's true power is the same; the spread of one window's log band power around
+    it shrinks with more tapers, most in the low bands that hold one or two bins."""
+    fs, width = 255.0, 510
+    x = torch.from_numpy(np.random.default_rng(2).standard_normal((400, width)))
+    edges = band_edges(width, fs)
+    spread = {k: log_band_power(x, fs, edges, tapers=k).std(dim=0) for k in (1, 3, 5)}
+    assert (spread[3] < spread[1]).all() and (spread[5] < spread[3]).all()
+    assert float(spread[5][0]) < 0.6 * float(spread[1][0])  # the 1-Hz band: one or two bins
+
+
+def test_tapers_must_fit_the_window() -> None:
+    assert max_tapers(16) == 3 and max_tapers(510) == 15
+    with pytest.raises(SpectralConfigError, match=r"tapers: expected an integer in 1\.\.3 for 16-sample"):
+        BandPower(16, 64.0, tapers=4)
+    with pytest.raises(
+        ModelConfigError,
+        match=r"ModelConfig\.tapers: expected an integer in 1\.\.3 for 16-sample windows, got 4",
+    ):
+        ModelConfig(window_length=16, sampling_rate=64.0, target="spectrum", tapers=4)
+    assert ModelConfig(window_length=16, tapers=99).tapers == 99  # raw/raw: no band power, nothing to check
 
 
 def test_zero_and_constant_windows_are_a_finite_floor() -> None:
@@ -173,6 +234,27 @@ def test_spectrum_only_input_sees_band_power_and_marks_hidden_windows() -> None:
     torch.testing.assert_close(content[0], bias)
     torch.testing.assert_close(content[2], bias + model.mask_embedding.detach())
     assert (content[2] - content[0]).abs().max() > 1e-3
+
+
+def test_an_untrained_spectrum_head_predicts_the_context_mean() -> None:
+    """A new model's spectrum outputs are the context mean exactly (their head rows start at zero), for
+    either spectral input; the raw rows of a ``both`` target keep their random initialisation."""
+    for inputs in ("spectrum", "raw+spectrum"):
+        config = ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8,
+                             target="both", input=inputs, sampling_rate=64.0)  # fmt: skip
+        torch.manual_seed(0)
+        model = EEGModel(config).eval()
+        windows = torch.randn(2, 5, 64)
+        windows[:, 1] = 0.0  # masked
+        with torch.no_grad():
+            out = model(windows, ["CZ", "O1"], torch.tensor([5, 5]))
+            spectrum = model.band_power(windows)
+        mean = spectrum[:, [0, 2, 3, 4]].mean(dim=1, keepdim=True).expand(2, 5, -1)
+        torch.testing.assert_close(out[..., 64:], mean)
+        assert out[..., :64].abs().amax() > 0.0
+    # without the context the head is an ordinary Linear (nothing to start from)
+    plain = EEGModel(config.evolve(spectral_context=False))
+    assert plain.head.weight[-plain.band_power.n_bands :].abs().amax() > 0.0
 
 
 def test_spectral_context_starts_the_spectrum_head_at_the_context_mean() -> None:

@@ -72,7 +72,9 @@ class ModelConfig:
     (``window_length`` samples), ``"spectrum"`` (``n_bands`` standardised log band powers) or ``"both"``
     (concatenated, samples first). Bands (:mod:`eeg_ssm.spectral`): ``n_bands`` log-spaced bands between
     ``fmin`` and ``fmax`` Hz at ``sampling_rate`` Hz; null values are derived from the window's frequency
-    resolution. A config written before these fields existed reads as ``raw``/``raw``. With
+    resolution. ``tapers``: 1 estimates each window's spectrum with one Hann taper (a periodogram), K > 1
+    with K DPSS tapers (multitaper: less noisy band power, smoothed over ``±(K + 1) / 2`` frequency bins).
+    A config written before these fields existed reads as ``raw``/``raw`` (and one taper). With
     ``spectral_context`` the spectrum head predicts the deviation from the mean standardised band power of
     the sequence's visible windows (real, not flat: masked windows are zeros), so an untrained head starts
     at the context-mean baseline and learning is what the sequence's own average does not explain.
@@ -111,13 +113,15 @@ class ModelConfig:
         default=None, converter=optional_float, validator=optional(positive_number("Hz"))
     )
     spectral_context: bool = attrs.field(default=True, validator=boolean)
+    tapers: int = attrs.field(default=1, validator=positive_int)
 
     def __attrs_post_init__(self) -> None:
         if self.uses_spectrum:
-            from eeg_ssm.spectral import SpectralConfigError, band_edges
+            from eeg_ssm.spectral import SpectralConfigError, band_edges, check_tapers
 
             try:
                 band_edges(self.window_length, self.sampling_rate, self.n_bands, self.fmin, self.fmax)
+                check_tapers(self.window_length, self.tapers)
             except SpectralConfigError as error:
                 raise ModelConfigError(f"ModelConfig.{error}", field=error.key) from None
         if self.is_transformer:

@@ -52,7 +52,12 @@ class EEGModel(nn.Module):
         self.spectral_projection: nn.Linear | None = None
         if config.uses_spectrum:
             self.band_power = BandPower(
-                config.window_length, config.sampling_rate, config.n_bands, config.fmin, config.fmax
+                config.window_length,
+                config.sampling_rate,
+                config.n_bands,
+                config.fmin,
+                config.fmax,
+                tapers=config.tapers,
             )
         self.mask_embedding: nn.Parameter | None = None
         if config.input != "raw":
@@ -62,6 +67,12 @@ class EEGModel(nn.Module):
             # Without the samples' projection a masked (or flat) window would show the standardised mean,
             # like a visible window of average power; a learned mask embedding (MAE's mask token) tells them apart.
             self.mask_embedding = nn.Parameter(torch.empty(config.d_model).normal_(std=0.02))
+        if config.target != "raw" and config.spectral_context:
+            # The spectrum outputs start at zero deviation: an untrained model predicts exactly the context
+            # mean (skill 0) instead of the context mean plus a random projection of its features.
+            with torch.no_grad():
+                self.head.weight[-self.band_power.n_bands :].zero_()
+                self.head.bias[-self.band_power.n_bands :].zero_()
 
     @property
     def backend_name(self) -> str:

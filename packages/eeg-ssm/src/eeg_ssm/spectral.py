@@ -8,6 +8,12 @@ scaling="density")``) is averaged over the rFFT bins of each of ``n_bands`` log-
 ``fmin`` and ``fmax``, and ``log(power + floor)`` is taken, so an all-zero (masked or flat) window has the
 defined, finite spectrum ``log(floor)``.
 
+With ``tapers = K > 1`` the PSD is a multitaper estimate instead (Thomson's method): the mean of the
+periodograms under the first ``K`` DPSS tapers of time-bandwidth ``NW = (K + 1) / 2`` (scipy's
+``windows.dpss``). One tapered periodogram has two degrees of freedom per bin, so a short window's band
+power is noisy, most of all in the low bands that hold one or two bins; ``K`` tapers give ``2K`` at the
+price of smoothing the spectrum over ``±NW / T`` Hz (``T`` the window's duration).
+
 :func:`band_edges` derives what the caller leaves unset from the window's frequency resolution
 ``sampling_rate / window_length``, so every band holds at least one rFFT bin for any window length >= 16
 and any sampling rate; only explicit settings that cannot work raise :class:`SpectralConfigError`.
@@ -19,6 +25,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.signal import windows as scipy_windows
 from torch import nn
 
 #: Defaults when the caller sets nothing: ~30 bands from 1 Hz to 45 Hz (below 50/60 Hz mains).
@@ -126,6 +133,34 @@ def band_edges(
     return _log_edges(fmin, fmax, n_bands)
 
 
+def taper_matrix(window_length: int, tapers: int = 1, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The tapers of the band-power estimate: the periodic Hann window ``(W,)`` for ``tapers = 1``, else
+    the first ``tapers`` DPSS tapers of time-bandwidth ``(tapers + 1) / 2``, ``(tapers, W)`` with unit
+    energy. Raises :class:`SpectralConfigError` (key ``tapers``) outside ``1..max_tapers(W)``."""
+    check_tapers(window_length, tapers)
+    if tapers == 1:
+        return torch.hann_window(window_length, periodic=True, dtype=dtype)
+    return torch.as_tensor(
+        np.ascontiguousarray(scipy_windows.dpss(window_length, (tapers + 1) / 2, tapers)), dtype=dtype
+    )
+
+
+def check_tapers(window_length: int, tapers: int) -> None:
+    """Raise :class:`SpectralConfigError` (key ``tapers``) unless ``tapers`` is an integer in
+    ``1..max_tapers(window_length)``."""
+    most = max_tapers(window_length)
+    if isinstance(tapers, bool) or not isinstance(tapers, int) or not 1 <= tapers <= most:
+        raise SpectralConfigError(
+            f"tapers: expected an integer in 1..{most} for {window_length}-sample windows, got {tapers!r}"
+        )
+
+
+def max_tapers(window_length: int) -> int:
+    """The most DPSS tapers :func:`taper_matrix` gives a window: ``2 NW - 1`` with ``NW`` at most ``W / 8``
+    (and at most 15 tapers)."""
+    return max(1, min(15, window_length // 4 - 1))
+
+
 def band_matrix(window_length: int, sampling_rate: float, edges: np.ndarray) -> np.ndarray:
     """``(window_length // 2 + 1, n_bands)`` float64 matrix that averages one-sided PSD bins into bands."""
     freqs = np.fft.rfftfreq(window_length, 1.0 / sampling_rate)
@@ -146,16 +181,18 @@ def log_band_power(
     sampling_rate: float,
     edges: np.ndarray | torch.Tensor,
     floor: float = POWER_FLOOR,
+    tapers: int = 1,
 ) -> torch.Tensor:
     """``log(mean PSD in each band + floor)`` of every window: ``(..., W) -> (..., n_bands)`` (float32, or
     float64 for float64 input).
 
-    The PSD is the one-sided density of the mean-removed, Hann-tapered window (data units² / Hz).
+    The PSD is the one-sided density of the mean-removed window (data units² / Hz), Hann-tapered, or the
+    mean over ``tapers`` DPSS tapers (:func:`taper_matrix`).
     """
     edges_np = edges.detach().cpu().numpy() if isinstance(edges, torch.Tensor) else np.asarray(edges)
     width = windows.shape[-1]
     matrix = torch.as_tensor(band_matrix(width, sampling_rate, edges_np), dtype=torch.float64)
-    taper = torch.hann_window(width, periodic=True, dtype=torch.float64)
+    taper = taper_matrix(width, tapers)
     return _log_band_power(windows, taper.to(windows.device), matrix.to(windows.device), sampling_rate, floor)
 
 
@@ -168,16 +205,22 @@ def _log_band_power(
     with torch.autocast(windows.device.type, enabled=False):
         x = windows.to(dtype)
         taper, matrix = taper.to(dtype), matrix.to(dtype)
-        x = (x - x.mean(dim=-1, keepdim=True)) * taper  # (..., W)
-        spectrum = torch.fft.rfft(x, dim=-1)  # (..., F)
-        power = spectrum.real.square() + spectrum.imag.square()
+        x = x - x.mean(dim=-1, keepdim=True)
+        if taper.dim() == 1:  # one taper (Hann): (..., W)
+            spectrum = torch.fft.rfft(x * taper, dim=-1)  # (..., F)
+            power = spectrum.real.square() + spectrum.imag.square()
+            energy = taper.square().sum()
+        else:  # K tapers (K, W): the mean of their periodograms
+            spectrum = torch.fft.rfft(x.unsqueeze(-2) * taper, dim=-1)  # (..., K, F)
+            power = (spectrum.real.square() + spectrum.imag.square()).mean(dim=-2)
+            energy = taper.square().sum(dim=-1).mean()  # 1 for DPSS
         # One-sided density: every bin but DC and (even W) Nyquist counts twice.
         width = windows.shape[-1]
         scale = torch.full((power.shape[-1],), 2.0, device=power.device, dtype=dtype)
         scale[0] = 1.0
         if width % 2 == 0:
             scale[-1] = 1.0
-        power = power * (scale / (sampling_rate * taper.square().sum()))
+        power = power * (scale / (sampling_rate * energy))
         return torch.log(power @ matrix + floor)  # (..., n_bands)
 
 
@@ -201,9 +244,12 @@ class BandPower(nn.Module):
         fmin: float | None = None,
         fmax: float | None = None,
         floor: float = POWER_FLOOR,
+        tapers: int = 1,
     ) -> None:
         super().__init__()
         edges = band_edges(window_length, sampling_rate, n_bands, fmin, fmax)
+        taper = taper_matrix(window_length, tapers, dtype=torch.float32)
+        self.tapers = tapers
         self.window_length = window_length
         self.sampling_rate = float(sampling_rate)
         self.floor = floor
@@ -211,9 +257,7 @@ class BandPower(nn.Module):
         self.n_bands = len(edges) - 1
         matrix = band_matrix(window_length, sampling_rate, edges)
         self.register_buffer("matrix", torch.as_tensor(matrix, dtype=torch.float32), persistent=False)
-        self.register_buffer(
-            "taper", torch.hann_window(window_length, periodic=True, dtype=torch.float32), persistent=False
-        )
+        self.register_buffer("taper", taper, persistent=False)
         self.register_buffer("mean", torch.zeros(self.n_bands), persistent=True)
         self.register_buffer("std", torch.ones(self.n_bands), persistent=True)
 
@@ -244,7 +288,7 @@ class BandPower(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"window_length={self.window_length}, sampling_rate={self.sampling_rate:g}, n_bands={self.n_bands}, "
-            f"fmin={self.edges[0]:.3g}, fmax={self.edges[-1]:.3g}"
+            f"fmin={self.edges[0]:.3g}, fmax={self.edges[-1]:.3g}, tapers={self.tapers}"
         )
 
 
