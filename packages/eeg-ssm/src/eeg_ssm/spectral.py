@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.signal import windows as scipy_windows
 from torch import nn
 
 #: Defaults when the caller sets nothing: ~30 bands from 1 Hz to 45 Hz (below 50/60 Hz mains).
@@ -140,6 +139,8 @@ def taper_matrix(window_length: int, tapers: int = 1, dtype: torch.dtype = torch
     check_tapers(window_length, tapers)
     if tapers == 1:
         return torch.hann_window(window_length, periodic=True, dtype=dtype)
+    from scipy.signal import windows as scipy_windows  # only multitaper needs scipy (and its import time)
+
     return torch.as_tensor(
         np.ascontiguousarray(scipy_windows.dpss(window_length, (tapers + 1) / 2, tapers)), dtype=dtype
     )
