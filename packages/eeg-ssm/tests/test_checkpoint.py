@@ -211,8 +211,9 @@ def test_checkpoint_from_before_spectra_loads_as_raw_raw(tmp_path, make_model, m
         assert torch.equal(loaded(windows, channels[:2], lengths), model(windows, channels[:2], lengths))
 
 
-def test_band_statistics_round_trip(tmp_path, make_model, make_batch, channels) -> None:
-    model = make_model(dtype=torch.float32, input="raw+spectrum", target="spectrum")
+@pytest.mark.parametrize("tapers", [1, 3])
+def test_band_statistics_round_trip(tmp_path, make_model, make_batch, channels, tapers) -> None:
+    model = make_model(dtype=torch.float32, input="raw+spectrum", target="spectrum", tapers=tapers)
     n = model.band_power.n_bands
     model.band_power.set_statistics(torch.linspace(-4, -2, n), torch.linspace(0.5, 1.5, n))
     path = save_checkpoint(tmp_path / "s.pt", _payload(model))
@@ -222,6 +223,7 @@ def test_band_statistics_round_trip(tmp_path, make_model, make_batch, channels) 
     windows, lengths = make_batch([9, 4], dtype=torch.float32)
     with torch.no_grad():
         assert torch.equal(loaded(windows, channels[:2], lengths), model(windows, channels[:2], lengths))
+    assert loaded.config.tapers == tapers and loaded.band_power.taper.shape == model.band_power.taper.shape
 
 
 def test_checkpoint_with_other_bands_does_not_load_into_a_model_with_fewer(tmp_path) -> None:

@@ -145,11 +145,12 @@ def fit_band_statistics(
     mean, std = BandStatistics.mean_std(stats.totals())
     band_power.set_statistics(mean.to(device), std.to(device))
     log.info(
-        "band-power standardisation from %d training sequences: %d bands %.3g-%.3g Hz",
+        "band-power standardisation from %d training sequences: %d bands %.3g-%.3g Hz, %s",
         len(indices),
         band_power.n_bands,
         band_power.edges[0],
         band_power.edges[-1],
+        "Hann periodogram" if band_power.tapers == 1 else f"{band_power.tapers} DPSS tapers (multitaper)",
     )
 
 
