@@ -24,7 +24,7 @@ the encoder learns band power beyond the context mean but not the time course in
 long blink from a short one, and its probe was no better than a random encoder's (``benchmarks/RESULTS.md``,
 where every variant tried is listed; ``both`` was chosen after those runs, on the same five people).
 
-A benchmark (a script), not a test. CPU: a few minutes per held-out person on 2 cores.
+A benchmark (a script), not a test. CPU: 1-3 minutes in all on 2 cores (10 pretraining epochs).
 """
 
 from __future__ import annotations
