@@ -77,7 +77,8 @@ def test_spectral_model_beats_the_context_mean(slow_spectrum_corpus, tmp_path, m
     )  # fmt: skip
     _run(["--config", str(write_config(cfg))])
     summary = json.loads((save / "summary.json").read_text())
-    for key in ("val_skill", "val_context_mean_baseline", "train_r2", "r2_gap", "val_r2", "target", "input"):
+    for key in ("val_skill", "val_context_mean_baseline", "val_local_mean_baseline", "train_r2", "r2_gap",
+                "val_r2", "target", "input"):  # fmt: skip
         assert key in summary, key
     assert summary["target"] == "spectrum" and summary["input"] == "raw+spectrum"
     assert summary["val_skill"] > 0, summary  # knows more than the sequence's own mean spectrum
@@ -86,7 +87,13 @@ def test_spectral_model_beats_the_context_mean(slow_spectrum_corpus, tmp_path, m
     run = mlflow.tracking.MlflowClient(uri).get_run(
         json.loads((save / "summary.json").read_text())["mlflow_run_id"]
     )
-    for metric in ("val_skill", "val_context_mean_baseline", "train_skill", "r2_gap"):
+    for metric in (
+        "val_skill",
+        "val_context_mean_baseline",
+        "val_local_mean_baseline",
+        "train_skill",
+        "r2_gap",
+    ):
         assert metric in run.data.metrics, metric
 
     # the standardisation lives in the checkpoint: a reload predicts with the same numbers

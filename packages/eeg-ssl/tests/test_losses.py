@@ -4,7 +4,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eeg_ssl import ReconstructionMeter, interpolate_masked, mask_tokens, masked_mse, reconstruction_r2
+from eeg_ssl import (
+    ReconstructionMeter,
+    interpolate_masked,
+    local_mean,
+    mask_tokens,
+    masked_mse,
+    reconstruction_r2,
+)
 
 
 def test_masked_mse_ignores_unmasked_positions():
@@ -84,3 +91,60 @@ def test_meter_and_r2():
     assert s["loss"] == 1.0 and s["zero_baseline"] == 4.0 and s["interp_baseline"] == 0.0
     assert s["r2"] == 0.75 == reconstruction_r2(1.0, 4.0)
     assert s["context_mean_baseline"] == 0.0 and math.isnan(s["skill"])
+
+
+def test_meter_reports_the_local_mean_baseline():
+    # one sequence: visible 0, 1, 2 at value 0 and 3, 4 at value 10; window 5 masked
+    target = torch.tensor([[0.0, 0.0, 0.0, 10.0, 10.0, 7.0]]).unsqueeze(-1)
+    valid = torch.ones(1, 6, dtype=torch.bool)
+    mask = torch.tensor([[False, False, False, False, False, True]])
+    meter = ReconstructionMeter()
+    meter.update(torch.full((1, 6, 1), 7.0), target, mask, valid)
+    s = meter.summary(meter.totals())
+    # the 4 nearest visible windows of 5 are 4, 3, 2, 1: mean 5; the context mean is 4
+    assert s["local_mean_baseline"] == 4.0 and s["context_mean_baseline"] == 9.0 and s["loss"] == 0.0
+
+
+def reference_local_mean(target, mask, valid, k):
+    """Per masked window: the first k visible real windows of its row by distance, ties to the earlier one
+    (a stable sort of the ascending positions), averaged; none visible: zeros."""
+    out = target.clone()
+    for b in range(target.shape[0]):
+        positions = (valid[b] & ~mask[b]).nonzero().flatten().tolist()
+        for t in mask[b].nonzero().flatten().tolist():
+            near = sorted(positions, key=lambda p: abs(p - t))[:k]  # sorted() is stable
+            out[b, t] = target[b, near].mean(dim=0) if near else torch.zeros(target.shape[-1])
+    return out
+
+
+def test_local_mean_by_hand_and_padding():
+    target = torch.arange(8.0).reshape(1, 8, 1).repeat(2, 1, 1)
+    target[1, 6:] = 1e6  # padding of row 1 (length 6), never read
+    valid = torch.tensor([[True] * 8, [True] * 6 + [False] * 2])
+    mask = torch.tensor([[False, False, True, False, False, False, True, False]] * 2)
+    pred = local_mean(target, mask, valid, k=2)
+    assert pred[0, 2, 0] == 2.0  # neighbours 1 and 3 (distance 1 each)
+    assert pred[0, 6, 0] == 6.0  # 5 and 7
+    assert pred[1, 6, 0] == 4.5  # row 1: 7 is padding, so 5 and then 4 (distance 2)
+    assert pred[1, 2, 0] == 2.0
+    assert torch.equal(pred[~mask], target[~mask])  # visible windows keep their values
+    tie = local_mean(torch.tensor([[[0.0], [0.0], [5.0], [9.0]]]), torch.tensor([[False, True, False, True]]),
+                     torch.ones(1, 4, dtype=torch.bool), k=1)  # fmt: skip
+    assert tie[0, 1, 0] == 0.0 and tie[0, 3, 0] == 5.0  # a tie goes to the earlier window
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 24), min_size=1, max_size=4),
+    ratio=st.floats(0.0, 0.95),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_local_mean_equals_a_direct_computation(lengths, ratio, k, seed):
+    generator = torch.Generator().manual_seed(seed)
+    L = max(lengths)
+    target = torch.randn(len(lengths), L, 3, generator=generator, dtype=torch.float64)
+    valid = torch.arange(L)[None, :] < torch.tensor(lengths)[:, None]
+    mask = (torch.rand(len(lengths), L, generator=generator) < ratio) & valid
+    expected = reference_local_mean(target, mask, valid, k)
+    torch.testing.assert_close(local_mean(target, mask, valid, k)[valid], expected[valid])

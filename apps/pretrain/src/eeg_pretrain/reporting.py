@@ -82,7 +82,7 @@ def log_epoch(
         train["skill"],
         f", val loss {val['loss']:.4f} r2 {val['r2']:.3f} skill {val['skill']:.3f} (zero "
         f"{val['zero_baseline']:.4f}, interp {val['interp_baseline']:.4f}, context mean "
-        f"{val['context_mean_baseline']:.4f})"
+        f"{val['context_mean_baseline']:.4f}, local mean {val['local_mean_baseline']:.4f})"
         if val
         else "",
         seconds,

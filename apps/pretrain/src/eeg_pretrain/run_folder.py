@@ -135,6 +135,7 @@ def run_summary(
         "val_zero_baseline": val("zero_baseline"),
         "val_interp_baseline": val("interp_baseline"),
         "val_context_mean_baseline": val("context_mean_baseline"),
+        "val_local_mean_baseline": val("local_mean_baseline"),
         "train_r2": best.get("train_r2"),
         "r2_gap": best.get("r2_gap"),
         **{f"val_{p}_{k}": val(f"{p}_{k}") for p in parts if len(parts) > 1 for k in ("r2", "skill")},

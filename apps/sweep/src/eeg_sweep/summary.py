@@ -36,6 +36,7 @@ COLUMNS = (
     "val_zero_baseline",
     "val_interp_baseline",
     "val_context_mean_baseline",
+    "val_local_mean_baseline",
     "train_r2",
     "r2_gap",
     "target",
@@ -80,6 +81,10 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "val_zero_baseline": _number(summary.get("val_zero_baseline")) if finished else None,
                 "val_interp_baseline": _number(summary.get("val_interp_baseline")) if finished else None,
                 "val_context_mean_baseline": _number(summary.get("val_context_mean_baseline"))
+                if finished
+                else None,
+                # summaries written before the local mean existed have none
+                "val_local_mean_baseline": _number(summary.get("val_local_mean_baseline"))
                 if finished
                 else None,
                 "train_r2": _number(summary.get("train_r2")) if finished else None,

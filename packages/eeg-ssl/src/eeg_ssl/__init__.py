@@ -4,7 +4,16 @@ Knows nothing of Parquet or models: it works on ``[B, L, W]`` tensors and ``[B, 
 """
 
 from eeg_ssl.config import BERT_PROPORTIONS, MASKING_STYLES, MaskingConfig, MaskingError
-from eeg_ssl.losses import context_mean, interpolate_masked, masked_mse, masked_sse, reconstruction_r2, skill
+from eeg_ssl.losses import (
+    LOCAL_K,
+    context_mean,
+    interpolate_masked,
+    local_mean,
+    masked_mse,
+    masked_sse,
+    reconstruction_r2,
+    skill,
+)
 from eeg_ssl.masking import MaskPlan, apply_mask, draw_masks, mask_tokens, masked_counts, select_tokens
 from eeg_ssl.metrics import ReconstructionMeter
 from eeg_ssl.objective import (
@@ -20,6 +29,7 @@ from eeg_ssl.objective import (
 
 __all__ = [
     "BERT_PROPORTIONS",
+    "LOCAL_K",
     "MASKING_STYLES",
     "TARGETS",
     "TARGET_PARTS",
@@ -33,6 +43,7 @@ __all__ = [
     "context_mean",
     "draw_masks",
     "interpolate_masked",
+    "local_mean",
     "make_targets",
     "mask_tokens",
     "masked_counts",

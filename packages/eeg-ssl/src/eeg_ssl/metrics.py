@@ -7,10 +7,21 @@ from collections.abc import Mapping
 import attrs
 import torch
 
-from eeg_ssl.losses import context_mean, interpolate_masked, masked_sse, reconstruction_r2, skill
+from eeg_ssl.losses import (
+    LOCAL_K,
+    context_mean,
+    interpolate_masked,
+    local_mean,
+    masked_sse,
+    reconstruction_r2,
+    skill,
+)
 
-#: Per part, the sums ``totals()`` carries: model, zero, interpolation and context-mean SSE, scored count.
-_COLUMNS = 5
+#: Per part, the sums ``totals()`` carries: model, zero, interpolation, context-mean and local-mean SSE,
+#: scored count.
+_COLUMNS = 6
+#: The baselines' summary keys, in the order of their columns.
+BASELINES = ("zero_baseline", "interp_baseline", "context_mean_baseline", "local_mean_baseline")
 
 
 def _sums(parts: tuple[str, ...]) -> torch.Tensor:
@@ -19,13 +30,14 @@ def _sums(parts: tuple[str, ...]) -> torch.Tensor:
 
 @attrs.define
 class ReconstructionMeter:
-    """Sums squared errors of the model and three baselines on the same masks, in the target's space.
+    """Sums squared errors of the model and four baselines on the same masks, in the target's space.
 
     Baselines: **zero** (the normalised / standardised mean), **interp** (linear between the nearest
-    unmasked windows) and **context_mean** (the mean of the sequence's unmasked windows). ``parts`` are
+    unmasked windows), **context_mean** (the mean of the sequence's unmasked windows) and **local_mean**
+    (the mean of the ``LOCAL_K`` = 4 nearest unmasked windows, :func:`~eeg_ssl.losses.local_mean`). ``parts`` are
     the target's parts (``("raw",)``, ``("spectrum",)`` or ``("raw", "spectrum")``) with ``weights``.
     ``totals()`` is one float64 tensor to all-reduce; ``summary(totals)`` gives ``loss``, ``zero_baseline``,
-    ``interp_baseline``, ``context_mean_baseline``, ``r2 = 1 - loss / zero_baseline`` and
+    ``interp_baseline``, ``context_mean_baseline``, ``local_mean_baseline``, ``r2 = 1 - loss / zero_baseline`` and
     ``skill = 1 - loss / context_mean_baseline``; with two parts also each part's, prefixed (``raw_r2``,
     ``spectrum_skill``, ...), while the unprefixed ones are the weighted sums.
     """
@@ -62,10 +74,9 @@ class ReconstructionMeter:
                 zero_sse, _ = masked_sse(torch.zeros_like(t), t, mask_p)
                 interp_sse, _ = masked_sse(interpolate_masked(t, mask_p, valid_p), t, mask_p)
                 context_sse, _ = masked_sse(context_mean(t, mask_p, valid_p), t, mask_p)
-                step[row] = torch.tensor(
-                    [float(sse), float(zero_sse), float(interp_sse), float(context_sse), float(count)],
-                    dtype=torch.float64,
-                )
+                local_sse, _ = masked_sse(local_mean(t, mask_p, valid_p, LOCAL_K), t, mask_p)
+                sums = (sse, zero_sse, interp_sse, context_sse, local_sse, count)
+                step[row] = torch.tensor([float(v) for v in sums], dtype=torch.float64)
         self.sums += step
 
     def totals(self) -> torch.Tensor:
@@ -78,7 +89,7 @@ class ReconstructionMeter:
             return per_part[self.parts[0]]
         out = {
             key: sum(w * per_part[name][key] for name, w in zip(self.parts, self.weights, strict=True))
-            for key in ("loss", "zero_baseline", "interp_baseline", "context_mean_baseline")
+            for key in ("loss", *BASELINES)
         }
         out["r2"] = reconstruction_r2(out["loss"], out["zero_baseline"])
         out["skill"] = skill(out["loss"], out["context_mean_baseline"])
@@ -88,17 +99,10 @@ class ReconstructionMeter:
 
 
 def _part_summary(row: torch.Tensor) -> dict[str, float]:
-    sse, zero_sse, interp_sse, context_sse, count = (float(v) for v in row)
+    *sses, count = (float(v) for v in row)
     if count == 0:
-        nan = float("nan")
-        keys = ("loss", "zero_baseline", "interp_baseline", "context_mean_baseline", "r2", "skill")
-        return dict.fromkeys(keys, nan)
-    loss, zero, interp, context = sse / count, zero_sse / count, interp_sse / count, context_sse / count
-    return {
-        "loss": loss,
-        "zero_baseline": zero,
-        "interp_baseline": interp,
-        "context_mean_baseline": context,
-        "r2": reconstruction_r2(loss, zero),
-        "skill": skill(loss, context),
-    }
+        return dict.fromkeys(("loss", *BASELINES, "r2", "skill"), float("nan"))
+    out = dict(zip(("loss", *BASELINES), (value / count for value in sses), strict=True))
+    out["r2"] = reconstruction_r2(out["loss"], out["zero_baseline"])
+    out["skill"] = skill(out["loss"], out["context_mean_baseline"])
+    return out
