@@ -130,9 +130,12 @@ def test_a_run_is_told_to_stop_when_the_sweep_is_killed(tmp_path):
     marker = tmp_path / "got-sigterm"
     child = textwrap.dedent(
         f"""
-        import signal, sys, time
+        import os, signal, sys, time
         def stop(*a):
-            open({str(marker)!r}, "w").write("checkpoint written")
+            # written whole, then renamed: the test polls for the file and must never read it half-written
+            with open({str(marker) + ".tmp"!r}, "w") as f:
+                f.write("checkpoint written")
+            os.replace({str(marker) + ".tmp"!r}, {str(marker)!r})
             sys.exit(130)
         signal.signal(signal.SIGTERM, stop)
         print("ready", flush=True)
