@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.signal import periodogram
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,8 +29,7 @@ from eeg_finetune.data import LabelledData, Sample, collate_windows, sample_targ
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.metrics import Predictions, unit_predictions
 from eeg_finetune.splits import Fold
-from eeg_ssm import SpectralConfigError, band_edges
-from eeg_ssm.spectral import band_matrix
+from eeg_ssm import SpectralConfigError, band_edges, band_psd
 
 __all__ = [
     "CLASSIC",
@@ -69,16 +67,14 @@ def band_power(
     The bands are pretraining's (:func:`eeg_ssm.band_edges`): ``bands`` log-spaced bands between ``fmin``
     and ``fmax`` Hz, unset values derived from the window's frequency resolution (by default 1 Hz to
     ``min(45 Hz, Nyquist)``; ``bands: None`` as many as fit, up to 30). Each window's one-sided PSD is
-    scipy's periodogram of the mean-removed, Hann-tapered window (the spectrum pretraining computes), averaged
-    over the bins of each band; log10 of it plus :data:`POWER_FLOOR`. Settings that the window length
+    the periodogram of the mean-removed, Hann-tapered window that pretraining computes
+    (:func:`eeg_ssm.band_psd`, equal to scipy's ``periodogram``), averaged over the bins of each band;
+    log10 of it plus :data:`POWER_FLOOR`. Settings that the window length
     and rate cannot satisfy raise :class:`eeg_ssm.SpectralConfigError` naming the argument.
     """
-    width = windows.shape[-1]
-    edges = band_edges(width, float(sampling_rate), bands, fmin, fmax)  # (n_bands + 1,) Hz
-    _, power = periodogram(
-        windows, fs=sampling_rate, window="hann", detrend="constant", scaling="density", axis=-1
-    )  # (..., C, F)
-    banded = power @ band_matrix(width, float(sampling_rate), edges)  # (..., C, n_bands)
+    edges = band_edges(windows.shape[-1], float(sampling_rate), bands, fmin, fmax)  # (n_bands + 1,) Hz
+    x = torch.from_numpy(np.asarray(windows, dtype=np.float64))
+    banded = band_psd(x, float(sampling_rate), edges).numpy()  # (..., C, n_bands)
     return np.log10(banded + POWER_FLOOR).reshape(*banded.shape[:-2], -1)
 
 

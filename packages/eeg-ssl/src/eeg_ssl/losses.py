@@ -86,9 +86,10 @@ def local_mean(
     a multitaper spectrum) it can beat the context mean; where single windows are noisy it loses to it.
 
     Unmasked positions keep ``target``. target: ``[B, L, D]``; mask, valid: bool ``[B, L]``. Returns
-    ``[B, L, D]``. Cost ``O(B L k D)``: only the ``k`` nearest on each side are candidates.
+    ``[B, L, D]``. Cost ``O(B L k)`` to find the neighbours (only the ``k`` nearest on each side are
+    candidates) and ``O(N k D)`` to average them over the ``N`` masked windows.
     """
-    B, L, _ = target.shape
+    B, L, D = target.shape
     known = valid & ~mask  # (B, L)
     pos = torch.arange(L, device=target.device).expand(B, L)
     # known positions first, in order: known_pos[b, j] is the j-th known position of row b
@@ -106,14 +107,15 @@ def local_mean(
     key = (where - pos.unsqueeze(-1)).abs() * 2 + is_right
     key = torch.where(usable, key, torch.full_like(key, 4 * L + 2))
     chosen = key.argsort(dim=-1)[..., :k]  # (B, L, k)
-    picked = where.gather(-1, chosen)
-    weight = usable.gather(-1, chosen).to(target.dtype)  # (B, L, k)
-    total = torch.zeros_like(target)
-    for i in range(k):
-        index = picked[..., i].clamp(0, L - 1)[..., None].expand_as(target)
-        total = total + target.gather(1, index) * weight[..., i, None]
-    pred = total / weight.sum(dim=-1, keepdim=True).clamp(min=1.0)
-    return torch.where(mask[..., None], pred, target)
+    # only the masked windows are predicted: gather their k neighbours' rows (N, k, D) from (B * L, D)
+    first_row = torch.arange(B, device=target.device)[:, None, None] * L  # row b starts at b * L
+    rows = where.gather(-1, chosen).clamp(0, L - 1) + first_row  # (B, L, k)
+    rows, weight = rows[mask], usable.gather(-1, chosen)[mask].to(target.dtype)  # (N, k)
+    neighbours = target.reshape(B * L, D).index_select(0, rows.reshape(-1)).reshape(*rows.shape, D)
+    pred = (neighbours * weight[..., None]).sum(dim=1) / weight.sum(dim=1, keepdim=True).clamp(min=1.0)
+    out = target.clone()
+    out[mask] = pred
+    return out
 
 
 def reconstruction_r2(loss: float, zero_baseline_loss: float) -> float:

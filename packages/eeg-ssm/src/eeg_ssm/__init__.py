@@ -32,7 +32,14 @@ from eeg_ssm.heads import POOLINGS, ClassificationHead
 from eeg_ssm.mamba2 import Mamba2, RMSNormGated
 from eeg_ssm.model import EEGModel
 from eeg_ssm.optim import param_groups
-from eeg_ssm.spectral import BandPower, BandStatistics, SpectralConfigError, band_edges, log_band_power
+from eeg_ssm.spectral import (
+    BandPower,
+    BandStatistics,
+    SpectralConfigError,
+    band_edges,
+    band_psd,
+    log_band_power,
+)
 from eeg_ssm.ssd import ssd_chunked, ssd_sequential
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "TransformerBackbone",
     "TransformerLayer",
     "band_edges",
+    "band_psd",
     "lengths_to_mask",
     "load_checkpoint",
     "load_pretrained",

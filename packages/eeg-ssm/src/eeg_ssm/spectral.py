@@ -187,18 +187,43 @@ def log_band_power(
     """``log(mean PSD in each band + floor)`` of every window: ``(..., W) -> (..., n_bands)`` (float32, or
     float64 for float64 input).
 
-    The PSD is the one-sided density of the mean-removed window (data units² / Hz), Hann-tapered, or the
-    mean over ``tapers`` DPSS tapers (:func:`taper_matrix`).
+    The PSD is :func:`band_psd`'s: the one-sided density of the mean-removed window (data units² / Hz),
+    Hann-tapered, or the mean over ``tapers`` DPSS tapers (:func:`taper_matrix`).
     """
+    taper, matrix = _transform(windows, sampling_rate, edges, tapers)
+    return _log_band_power(windows, taper, matrix, sampling_rate, floor)
+
+
+def band_psd(
+    windows: torch.Tensor, sampling_rate: float, edges: np.ndarray | torch.Tensor, tapers: int = 1
+) -> torch.Tensor:
+    """The mean one-sided PSD (data units² / Hz) in each band, before the log: ``(..., W) -> (..., n_bands)``
+    (float32, or float64 for float64 input); an all-zero or constant window gives exactly 0. Equals scipy's
+    ``periodogram(x, fs, window="hann", detrend="constant", scaling="density")`` averaged over each band's
+    bins for ``tapers = 1``."""
+    taper, matrix = _transform(windows, sampling_rate, edges, tapers)
+    return _band_psd(windows, taper, matrix, sampling_rate)
+
+
+def _transform(
+    windows: torch.Tensor, sampling_rate: float, edges: np.ndarray | torch.Tensor, tapers: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The taper(s) and band-averaging matrix for ``windows``' length, float64 on their device."""
     edges_np = edges.detach().cpu().numpy() if isinstance(edges, torch.Tensor) else np.asarray(edges)
     width = windows.shape[-1]
     matrix = torch.as_tensor(band_matrix(width, sampling_rate, edges_np), dtype=torch.float64)
-    taper = taper_matrix(width, tapers)
-    return _log_band_power(windows, taper.to(windows.device), matrix.to(windows.device), sampling_rate, floor)
+    return taper_matrix(width, tapers).to(windows.device), matrix.to(windows.device)
 
 
 def _log_band_power(
     windows: torch.Tensor, taper: torch.Tensor, matrix: torch.Tensor, sampling_rate: float, floor: float
+) -> torch.Tensor:
+    with torch.autocast(windows.device.type, enabled=False):
+        return torch.log(_band_psd(windows, taper, matrix, sampling_rate) + floor)  # (..., n_bands)
+
+
+def _band_psd(
+    windows: torch.Tensor, taper: torch.Tensor, matrix: torch.Tensor, sampling_rate: float
 ) -> torch.Tensor:
     # FFTs in float32 (float64 for float64 input) whatever autocast says: cuFFT's half precision needs
     # power-of-two lengths.
@@ -222,7 +247,7 @@ def _log_band_power(
         if width % 2 == 0:
             scale[-1] = 1.0
         power = power * (scale / (sampling_rate * energy))
-        return torch.log(power @ matrix + floor)  # (..., n_bands)
+        return power @ matrix  # (..., n_bands)
 
 
 class BandPower(nn.Module):
