@@ -57,6 +57,26 @@ def slow_spectrum_corpus(tmp_path_factory) -> object:
     return root
 
 
+@pytest.fixture(scope="module")
+def drifting_corpus(tmp_path_factory) -> object:
+    """White noise whose power drifts slowly (a smoothed random walk over ~10 windows, range about 30x), so
+    a window's spectrum is told best by its nearest neighbours: the plain mean of the sequence is far off."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("drifting")
+    rng = np.random.default_rng(1)
+    windows = 48
+    for p in range(6):
+        columns = {"participant": [f"sub-{p:02d}"] * windows, "run": ["1"] * windows}
+        for channel in ("C3", "C4", "O1"):
+            walk = np.convolve(rng.standard_normal(windows + 9), np.ones(10) / np.sqrt(10), mode="valid")
+            rows = [(np.exp(0.8 * w) * rng.standard_normal(WINDOW)).astype(np.float32) for w in walk]
+            columns[channel] = pa.array(rows, pa.list_(pa.float32()))
+        pq.write_table(pa.table(columns), root / f"sub-{p:02d}_run-1.parquet")
+    return root
+
+
 def _config(make_config, corpus, save, uri=None, **sections):
     cfg = make_config(
         corpus, save, uri, data={"window_length": WINDOW, "sampling_rate": SFREQ, "val_ratio": 0.25}
@@ -130,6 +150,29 @@ def test_spectrum_only_input_beats_the_context_mean(
     assert torch.equal(model.mask_embedding.detach(), payload["model"]["mask_embedding"])
 
 
+def test_local_context_learns_its_rate(drifting_corpus, tmp_path, make_config, write_config, caplog):
+    """``model.local_context``: on windows whose power drifts slowly the learned rate grows, the model's own
+    (distance-weighted) context beats the plain context mean, and the run reports both."""
+    save = tmp_path / "local"
+    cfg = _config(
+        make_config, drifting_corpus, save, objective={"target": "spectrum"},
+        train={"epochs": 4, "lr": 1.0e-2}, model={"input": "spectrum", "bidirectional": True, "local_context": True},
+    )  # fmt: skip
+    with caplog.at_level("INFO", logger="eeg_pretrain"):
+        _run(["--config", str(write_config(cfg))])
+    summary = json.loads((save / "summary.json").read_text())
+    assert summary["context_rate"] > 0.05, summary  # started at 0.001
+    assert summary["val_model_context_baseline"] < 0.9 * summary["val_context_mean_baseline"], summary
+    assert summary["val_encoder_skill"] == pytest.approx(
+        1.0 - summary["best_val_loss"] / summary["val_model_context_baseline"]
+    )
+    assert "local context (rate" in caplog.text and "encoder skill" in caplog.text
+    model = load_pretrained(save / "mamba2_eeg_pretrained.pt")
+    assert model.config.local_context and float(model.context_rate.detach()) == pytest.approx(
+        summary["context_rate"]
+    )
+
+
 @pytest.mark.parametrize(
     "sections",
     [
@@ -166,7 +209,8 @@ def test_raw_checkpoint_from_before_the_objective_settings_resumes(
     _run(["--config", str(path), "--stop-after-epochs", "1"])
     last = tmp_path / "old" / "mamba2_eeg_pretrained_last.pt"
     payload = torch.load(last, weights_only=True)
-    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context", "tapers"):
+    for key in ("input", "target", "sampling_rate", "n_bands", "fmin", "fmax", "spectral_context", "tapers",
+                "local_context"):  # fmt: skip
         del payload["model_config"][key]
     torch.save(payload, last)
     _run(["--config", str(path), "--resume", str(last)])

@@ -4,6 +4,8 @@ import csv
 import math
 from pathlib import Path
 
+import pytest
+
 from eeg_sweep.plan import PlannedRun
 from eeg_sweep.summary import (
     COLUMNS,
@@ -30,6 +32,8 @@ def _summary(loss: float, r2: float) -> dict:
         "val_r2": r2,
         "val_skill": r2 - 0.5,
         "val_context_mean_baseline": 1.2,
+        "val_encoder_skill": r2 - 0.6,
+        "context_rate": 0.25,
         "train_r2": r2 + 0.25,
         "r2_gap": 0.25,
         "target": "spectrum",
@@ -96,6 +100,9 @@ def test_rows_csv_and_table(tmp_path):
     ]
     assert rows[0]["val_skill"] == -0.3 and rows[0]["target"] == "spectrum" and rows[0]["r2_gap"] == 0.25
     assert float(read[0]["val_skill"]) == -0.3 and read[0]["input"] == "raw+spectrum"
+    assert (
+        float(read[0]["val_encoder_skill"]) == pytest.approx(-0.4) and float(read[0]["context_rate"]) == 0.25
+    )
     assert table[2].split()[:4] == ["0.40", "mae", "failed", "-"]
     assert table[5].split()[2:4] == ["not", "run"]
 

@@ -105,6 +105,22 @@ def test_meter_reports_the_local_mean_baseline():
     assert s["local_mean_baseline"] == 4.0 and s["context_mean_baseline"] == 9.0 and s["loss"] == 0.0
 
 
+def test_meter_scores_the_model_context_where_given():
+    # window 5 masked; the model's own context predicts 8 (the context mean 4, the target 7)
+    target = torch.tensor([[0.0, 0.0, 0.0, 10.0, 10.0, 7.0]]).unsqueeze(-1)
+    valid = torch.ones(1, 6, dtype=torch.bool)
+    mask = torch.tensor([[False, False, False, False, False, True]])
+    meter = ReconstructionMeter(parts=("raw", "spectrum"), weights=(0.5, 0.5))
+    pred = {"raw": torch.full((1, 6, 1), 6.0), "spectrum": torch.full((1, 6, 1), 6.0)}
+    targets = {"raw": target, "spectrum": target}
+    meter.update(pred, targets, mask, valid, {"spectrum": torch.full((1, 6, 1), 8.0)})
+    s = meter.summary(meter.totals())
+    # spectrum: the model's context is scored (1.0); raw has none, so the context mean stands in (9.0)
+    assert s["spectrum_model_context_baseline"] == 1.0 and s["raw_model_context_baseline"] == 9.0
+    assert s["spectrum_encoder_skill"] == 0.0 and s["raw_encoder_skill"] == s["raw_skill"] == 1.0 - 1.0 / 9.0
+    assert s["model_context_baseline"] == 5.0 and s["encoder_skill"] == 1.0 - 1.0 / 5.0
+
+
 def reference_local_mean(target, mask, valid, k):
     """Per masked window: the first k visible real windows of its row by distance, ties to the earlier one
     (a stable sort of the ascending positions), averaged; none visible: zeros."""

@@ -196,6 +196,7 @@ NEW_OBJECTIVE_KEYS = (
     "fmax",
     "spectral_context",
     "tapers",
+    "local_context",
 )
 
 

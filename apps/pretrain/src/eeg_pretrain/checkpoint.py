@@ -31,7 +31,7 @@ RESUME_KEYS = (
 # Model settings that may differ between the run that wrote a checkpoint and the run resuming it.
 FREE_MODEL_KEYS = {"backend", "dropout", "chunk_size"}
 # Settings of the band-power transform: only compared when a side uses a spectral input or target.
-SPECTRAL_KEYS = {"sampling_rate", "n_bands", "fmin", "fmax", "spectral_context", "tapers"}
+SPECTRAL_KEYS = {"sampling_rate", "n_bands", "fmin", "fmax", "spectral_context", "tapers", "local_context"}
 
 
 @attrs.define

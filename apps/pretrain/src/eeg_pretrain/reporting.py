@@ -59,22 +59,36 @@ def log_start(
 
 
 def epoch_metrics(
-    train: dict[str, float], val: dict[str, float], epoch: int, seconds: float
+    train: dict[str, float],
+    val: dict[str, float],
+    epoch: int,
+    seconds: float,
+    context_rate: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """One epoch's metrics: ``train_*`` and ``val_*`` (the meters' summaries), ``r2_gap``, epoch, seconds."""
+    """One epoch's metrics: ``train_*`` and ``val_*`` (the meters' summaries), ``r2_gap``, epoch, seconds,
+    and with ``model.local_context`` the learned ``context_rate``."""
     metrics = {f"train_{k}": v for k, v in train.items()}
     metrics.update({f"val_{k}": v for k, v in val.items()})
     if val:  # overfitting shows as a growing gap
         metrics["r2_gap"] = train["r2"] - val["r2"]
     metrics.update(epoch=float(epoch), epoch_seconds=seconds)
+    if context_rate is not None:
+        metrics["context_rate"] = float(context_rate.detach())
     return metrics
 
 
 def log_epoch(
-    epoch: int, epochs: int, train: dict[str, float], val: dict[str, float], seconds: float
+    epoch: int,
+    epochs: int,
+    train: dict[str, float],
+    val: dict[str, float],
+    seconds: float,
+    context_rate: float | None = None,
 ) -> None:
+    # the model's own (learned) context is worth a figure only when it differs from the context mean
+    own = context_rate is not None and val
     log.info(
-        "epoch %d/%d: train loss %.4f (r2 %.3f, skill %.3f)%s, %.1fs",
+        "epoch %d/%d: train loss %.4f (r2 %.3f, skill %.3f)%s%s, %.1fs",
         epoch,
         epochs,
         train["loss"],
@@ -84,6 +98,10 @@ def log_epoch(
         f"{val['zero_baseline']:.4f}, interp {val['interp_baseline']:.4f}, context mean "
         f"{val['context_mean_baseline']:.4f}, local mean {val['local_mean_baseline']:.4f})"
         if val
+        else "",
+        f"; local context (rate {context_rate:.3f}) {val['model_context_baseline']:.4f}, encoder skill "
+        f"{val['encoder_skill']:.3f}"
+        if own
         else "",
         seconds,
     )

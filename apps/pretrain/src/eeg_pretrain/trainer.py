@@ -194,12 +194,12 @@ class Trainer:
             sync = i == len(group) - 1 or not isinstance(self.forward_model, DistributedDataParallel)
             ctx = contextlib.nullcontext() if sync else self.forward_model.no_sync()
             with ctx:
-                pred, target, mask, valid = self._forward(self.forward_model, batch)
+                pred, target, mask, valid, context = self._forward(self.forward_model, batch)
                 scaled, sses = weighted_sse(pred, target, mask, weights, counts)
                 self.scaler.scale(scaled).backward()
             for part, sse in sses.items():
                 part_sums[part] += float(sse.detach())
-            meter.update({k: v.detach() for k, v in pred.items()}, target, mask, valid)
+            meter.update({k: v.detach() for k, v in pred.items()}, target, mask, valid, context)
         self.scaler.unscale_(self.optimizer)
         max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
@@ -246,9 +246,10 @@ class Trainer:
     def _forward(self, model: torch.nn.Module, batch: dict[str, Any]):
         """Hide the batch's masked windows on the device (the loader sends only the mask plan), run the model.
 
-        Returns ``(pred, target, mask, valid)`` on the device; ``pred`` and ``target`` are ``{part: (B, L,
-        D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked windows),
-        ``mask`` and ``valid`` ``{part: (B, L)}`` (:func:`eeg_ssl.scored_windows`).
+        Returns ``(pred, target, mask, valid, context)`` on the device; ``pred`` and ``target`` are ``{part:
+        (B, L, D_part)}`` in the target's space (raw samples; standardised log band power of the unmasked
+        windows), ``mask`` and ``valid`` ``{part: (B, L)}`` (:func:`eeg_ssl.scored_windows`), ``context``
+        ``{"spectrum": (B, L, n_bands)}``, the model's spectral context (detached), or ``{}`` without one.
         """
         target = batch["windows"].to(self.device, non_blocking=True)
         plan = batch["mask_plan"].to(self.device, non_blocking=True)
@@ -256,15 +257,16 @@ class Trainer:
         lengths = batch["lengths"].to(self.device, non_blocking=True)
         inputs = apply_mask(target, plan)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            pred = model(inputs, batch["channels"], lengths)
+            pred, prior = model(inputs, batch["channels"], lengths, return_context=True)
         preds = split_prediction(pred.float(), self.parts, self.config.model.window_length)
+        context = {} if prior is None else {"spectrum": prior.detach().float()}
         if "scored" in batch:  # train_step found them already
             masks, valids = (
                 {p: m.to(self.device, non_blocking=True) for p, m in d.items()} for d in batch["scored"]
             )
         else:
             masks, valids = scored_windows(target, plan.mask, valid, self.parts)
-        return preds, make_targets(target, self.parts, self.model.band_power), masks, valids
+        return preds, make_targets(target, self.parts, self.model.band_power), masks, valids, context
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -274,8 +276,8 @@ class Trainer:
         self.val_set.set_epoch(0)
         meter = self._meter()
         for batch in self.val_loader:
-            pred, target, mask, valid = self._forward(self.model, batch)
-            meter.update(pred, target, mask, valid)
+            pred, target, mask, valid, context = self._forward(self.model, batch)
+            meter.update(pred, target, mask, valid, context)
         self.model.train()
         return meter.summary(all_reduce_sum(meter.totals(), self.dist))
 
@@ -289,12 +291,12 @@ class Trainer:
             state.best_val_loss, state.epochs_since_best = score, 0
         else:
             state.epochs_since_best += 1
-        metrics = epoch_metrics(train, val, state.epoch, seconds)
+        metrics = epoch_metrics(train, val, state.epoch, seconds, self.model.context_rate)
         if improved:
             state.best_metrics = {**metrics, "best_epoch": float(state.epoch)}
         metrics["best_val_loss"] = state.best_val_loss
         self.tracker.log_metrics(metrics, step=state.step)
-        log_epoch(state.epoch, self.config.train.epochs, train, val, seconds)
+        log_epoch(state.epoch, self.config.train.epochs, train, val, seconds, metrics.get("context_rate"))
         if self.dist.is_main:
             self.save(self.save_dir / CHECKPOINT_LAST)
             if improved:
@@ -313,7 +315,7 @@ class Trainer:
         batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():
-            pred, target, mask, valid = self._forward(self.model, batch)
+            pred, target, mask, valid, _ = self._forward(self.model, batch)
         self.model.train()
         path = self.save_dir / "reconstructions.png"
         inputs = apply_mask(batch["windows"], batch["mask_plan"])

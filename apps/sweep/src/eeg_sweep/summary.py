@@ -37,6 +37,8 @@ COLUMNS = (
     "val_interp_baseline",
     "val_context_mean_baseline",
     "val_local_mean_baseline",
+    "val_encoder_skill",
+    "context_rate",
     "train_r2",
     "r2_gap",
     "target",
@@ -87,6 +89,9 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "val_local_mean_baseline": _number(summary.get("val_local_mean_baseline"))
                 if finished
                 else None,
+                # against the model's own spectral context; the learned rate only with model.local_context
+                "val_encoder_skill": _number(summary.get("val_encoder_skill")) if finished else None,
+                "context_rate": _number(summary.get("context_rate")) if finished else None,
                 "train_r2": _number(summary.get("train_r2")) if finished else None,
                 "r2_gap": _number(summary.get("r2_gap")) if finished else None,
                 # summaries written before targets existed were raw/raw

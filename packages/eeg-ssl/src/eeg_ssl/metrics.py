@@ -17,11 +17,17 @@ from eeg_ssl.losses import (
     skill,
 )
 
-#: Per part, the sums ``totals()`` carries: model, zero, interpolation, context-mean and local-mean SSE,
-#: scored count.
-_COLUMNS = 6
+#: Per part, the sums ``totals()`` carries: model, zero, interpolation, context-mean, local-mean and the
+#: model's own context SSE, scored count.
+_COLUMNS = 7
 #: The baselines' summary keys, in the order of their columns.
-BASELINES = ("zero_baseline", "interp_baseline", "context_mean_baseline", "local_mean_baseline")
+BASELINES = (
+    "zero_baseline",
+    "interp_baseline",
+    "context_mean_baseline",
+    "local_mean_baseline",
+    "model_context_baseline",
+)
 
 
 def _sums(parts: tuple[str, ...]) -> torch.Tensor:
@@ -37,9 +43,14 @@ class ReconstructionMeter:
     (the mean of the ``LOCAL_K`` = 4 nearest unmasked windows, :func:`~eeg_ssl.losses.local_mean`). ``parts`` are
     the target's parts (``("raw",)``, ``("spectrum",)`` or ``("raw", "spectrum")``) with ``weights``.
     ``totals()`` is one float64 tensor to all-reduce; ``summary(totals)`` gives ``loss``, ``zero_baseline``,
-    ``interp_baseline``, ``context_mean_baseline``, ``local_mean_baseline``, ``r2 = 1 - loss / zero_baseline`` and
-    ``skill = 1 - loss / context_mean_baseline``; with two parts also each part's, prefixed (``raw_r2``,
+    ``interp_baseline``, ``context_mean_baseline``, ``local_mean_baseline``, ``model_context_baseline``,
+    ``r2 = 1 - loss / zero_baseline``, ``skill = 1 - loss / context_mean_baseline`` and ``encoder_skill =
+    1 - loss / model_context_baseline``; with two parts also each part's, prefixed (``raw_r2``,
     ``spectrum_skill``, ...), while the unprefixed ones are the weighted sums.
+
+    ``model_context_baseline`` is what the model predicts before its encoder adds anything (``context`` in
+    :meth:`update`: e.g. :class:`eeg_ssm.EEGModel`'s learned, distance-weighted spectral context); for a part
+    without one it is the context mean, so ``encoder_skill`` equals ``skill`` there.
     """
 
     parts: tuple[str, ...] = ("raw",)
@@ -58,9 +69,11 @@ class ReconstructionMeter:
         target: torch.Tensor | Mapping[str, torch.Tensor],
         mask: torch.Tensor | Mapping[str, torch.Tensor],
         valid: torch.Tensor | Mapping[str, torch.Tensor],
+        context: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         """``pred``/``target``: ``[B, L, D]`` tensors (one part) or ``{part: [B, L, D_part]}``; ``mask`` and
-        ``valid``: bool ``[B, L]``, or one per part (:func:`~eeg_ssl.scored_windows`)."""
+        ``valid``: bool ``[B, L]``, or one per part (:func:`~eeg_ssl.scored_windows`); ``context``: the
+        model's own context prediction of some parts, ``{part: [B, L, D_part]}``."""
         if isinstance(pred, torch.Tensor):
             pred, target = {self.parts[0]: pred}, {self.parts[0]: target}
         assert isinstance(target, Mapping)
@@ -75,7 +88,10 @@ class ReconstructionMeter:
                 interp_sse, _ = masked_sse(interpolate_masked(t, mask_p, valid_p), t, mask_p)
                 context_sse, _ = masked_sse(context_mean(t, mask_p, valid_p), t, mask_p)
                 local_sse, _ = masked_sse(local_mean(t, mask_p, valid_p, LOCAL_K), t, mask_p)
-                sums = (sse, zero_sse, interp_sse, context_sse, local_sse, count)
+                own_sse = context_sse
+                if context is not None and name in context:
+                    own_sse, _ = masked_sse(context[name].float(), t, mask_p)
+                sums = (sse, zero_sse, interp_sse, context_sse, local_sse, own_sse, count)
                 step[row] = torch.tensor([float(v) for v in sums], dtype=torch.float64)
         self.sums += step
 
@@ -93,6 +109,7 @@ class ReconstructionMeter:
         }
         out["r2"] = reconstruction_r2(out["loss"], out["zero_baseline"])
         out["skill"] = skill(out["loss"], out["context_mean_baseline"])
+        out["encoder_skill"] = skill(out["loss"], out["model_context_baseline"])
         for name in self.parts:
             out.update({f"{name}_{key}": value for key, value in per_part[name].items()})
         return out
@@ -101,8 +118,9 @@ class ReconstructionMeter:
 def _part_summary(row: torch.Tensor) -> dict[str, float]:
     *sses, count = (float(v) for v in row)
     if count == 0:
-        return dict.fromkeys(("loss", *BASELINES, "r2", "skill"), float("nan"))
+        return dict.fromkeys(("loss", *BASELINES, "r2", "skill", "encoder_skill"), float("nan"))
     out = dict(zip(("loss", *BASELINES), (value / count for value in sses), strict=True))
     out["r2"] = reconstruction_r2(out["loss"], out["zero_baseline"])
     out["skill"] = skill(out["loss"], out["context_mean_baseline"])
+    out["encoder_skill"] = skill(out["loss"], out["model_context_baseline"])
     return out

@@ -30,7 +30,7 @@ from eeg_ssm.config import (
 from eeg_ssm.encoders import InputProjection, SpatialEncoding, TemporalEncoding
 from eeg_ssm.heads import POOLINGS, ClassificationHead
 from eeg_ssm.mamba2 import Mamba2, RMSNormGated
-from eeg_ssm.model import EEGModel
+from eeg_ssm.model import EEGModel, weighted_context
 from eeg_ssm.optim import param_groups
 from eeg_ssm.spectral import (
     BandPower,
@@ -78,4 +78,5 @@ __all__ = [
     "save_checkpoint",
     "ssd_chunked",
     "ssd_sequential",
+    "weighted_context",
 ]

@@ -77,7 +77,10 @@ class ModelConfig:
     A config written before these fields existed reads as ``raw``/``raw`` (and one taper). With
     ``spectral_context`` the spectrum head predicts the deviation from the mean standardised band power of
     the sequence's visible windows (real, not flat: masked windows are zeros), so an untrained head starts
-    at the context-mean baseline and learning is what the sequence's own average does not explain.
+    at the context-mean baseline and learning is what the sequence's own average does not explain. With
+    ``local_context`` too, that mean is weighted by ``exp(-rate * distance)`` (distance in windows) with one
+    learned ``rate >= 0`` (:attr:`EEGModel.context_rate <eeg_ssm.model.EEGModel.context_rate>`), starting
+    near 0 (the plain mean): spectra drift, so near windows can say more about a masked one than far ones.
     """
 
     #: validators raise this library's error type (a FieldError naming the field)
@@ -114,8 +117,14 @@ class ModelConfig:
     )
     spectral_context: bool = attrs.field(default=True, validator=boolean)
     tapers: int = attrs.field(default=1, validator=positive_int)
+    local_context: bool = attrs.field(default=False, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
+        if self.local_context and not self.spectral_context:
+            raise ModelConfigError(
+                "ModelConfig.local_context: weights the spectral context, so it needs spectral_context: true",
+                field="local_context",
+            )
         if self.uses_spectrum:
             from eeg_ssm.spectral import SpectralConfigError, band_edges, check_tapers
 

@@ -18,6 +18,38 @@ def flat_windows(windows: torch.Tensor) -> torch.Tensor:
     return windows.amax(dim=-1) == windows.amin(dim=-1)
 
 
+#: ``EEGModel.context_rate = CONTEXT_RATE_GAIN * root ** 2``: the square keeps the rate >= 0 with no dead
+#: zone, and the gain lets AdamW move it at a useful pace (to a rate of 0.3 within about 30 steps at lr 3e-3).
+CONTEXT_RATE_GAIN = 40.0
+#: The learned root starts here: rate 0.001 (a window 10 away weighs 0.99 of the nearest), so an untrained
+#: model's context is the plain mean to within a few thousandths.
+CONTEXT_RATE_START = 0.005
+
+
+def weighted_context(
+    spectrum: torch.Tensor, visible: torch.Tensor, rate: torch.Tensor | float | None = None
+) -> torch.Tensor:
+    """The spectral context of every window: the mean of its sequence's ``visible`` windows' ``spectrum``,
+    weighted by ``exp(-rate * |i - j|)``. ``rate`` None: the plain mean, one row ``(B, 1, D)``; a rate (0 is
+    the plain mean again): ``(B, L, D)``, with ``O(B L^2)`` memory. A sequence with no visible window gives
+    zeros.
+
+    spectrum ``(B, L, D)``; visible bool ``(B, L, 1)`` (real, not masked, not flat).
+    """
+    weights = visible.to(spectrum.dtype)
+    if rate is None:
+        return (spectrum * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
+    length = spectrum.shape[1]
+    position = torch.arange(length, device=spectrum.device, dtype=spectrum.dtype)
+    distance = (position[:, None] - position[None, :]).abs()  # (L, L)
+    seen = visible.squeeze(-1).unsqueeze(1)  # (B, 1, L): which j a window i may average
+    # measured from each window's nearest visible one, so the weights cannot all underflow to zero
+    nearest = distance.masked_fill(~seen, float(length)).amin(dim=-1, keepdim=True)  # (B, L, 1)
+    kernel = torch.exp(-rate * (distance - nearest).clamp(min=0.0)).masked_fill(~seen, 0.0)  # (B, L, L)
+    total = kernel.sum(dim=-1, keepdim=True)
+    return torch.bmm(kernel, spectrum * weights) / torch.where(total > 0, total, torch.ones_like(total))
+
+
 class EEGModel(nn.Module):
     """Mamba-2 (or Transformer) encoder of sequences of EEG windows, one sequence per channel.
 
@@ -67,12 +99,22 @@ class EEGModel(nn.Module):
             # Without the samples' projection a masked (or flat) window would show the standardised mean,
             # like a visible window of average power; a learned mask embedding (MAE's mask token) tells them apart.
             self.mask_embedding = nn.Parameter(torch.empty(config.d_model).normal_(std=0.02))
+        self.context_root: nn.Parameter | None = None
         if config.target != "raw" and config.spectral_context:
             # The spectrum outputs start at zero deviation: an untrained model predicts exactly the context
             # mean (skill 0) instead of the context mean plus a random projection of its features.
             with torch.no_grad():
                 self.head.weight[-self.band_power.n_bands :].zero_()
                 self.head.bias[-self.band_power.n_bands :].zero_()
+            if config.local_context:
+                self.context_root = nn.Parameter(torch.tensor(CONTEXT_RATE_START))
+
+    @property
+    def context_rate(self) -> torch.Tensor | None:
+        """The learned decay of the local spectral context per window of distance (``model.local_context``;
+        None without it): near 0 the context is the sequence's plain mean; at 0.35 a window's weight halves
+        with every 2 windows of distance."""
+        return None if self.context_root is None else CONTEXT_RATE_GAIN * self.context_root.square()
 
     @property
     def backend_name(self) -> str:
@@ -146,26 +188,36 @@ class EEGModel(nn.Module):
         return self.backbone(self._embed(windows, channels, lengths, spectral), lengths)
 
     def forward(
-        self, windows: torch.Tensor, channels: Sequence[str] | torch.Tensor, lengths: torch.Tensor
-    ) -> torch.Tensor:
+        self,
+        windows: torch.Tensor,
+        channels: Sequence[str] | torch.Tensor,
+        lengths: torch.Tensor,
+        *,
+        return_context: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         """Reconstruction of every window: ``(B, L, config.head_size)`` (arguments as in :meth:`encode`).
 
         With a spectral target and ``config.spectral_context``, the band-power outputs (the last
-        ``n_bands``) are the head's output plus the mean standardised band power of the sequence's visible
-        windows (real and not flat; masked windows are zeros), the context-mean prediction.
+        ``n_bands``) are the head's output plus the spectral context: the mean standardised band power of
+        the sequence's visible windows (real and not flat; masked windows are zeros), the context-mean
+        prediction, or with ``config.local_context`` that mean weighted by distance
+        (:func:`weighted_context` at :attr:`context_rate`). ``return_context``: also return that context,
+        ``(B, L, n_bands)`` (None without a spectral context): what the model predicts before its encoder
+        adds anything.
         """
         context = self.config.target != "raw" and self.config.spectral_context
         if not context:
-            return self.head(self._encode(windows, channels, lengths, self._input_spectrum(windows)))
-        # one band-power transform serves the spectral input and the context mean
+            out = self.head(self._encode(windows, channels, lengths, self._input_spectrum(windows)))
+            return (out, None) if return_context else out
+        # one band-power transform serves the spectral input and the context
         spectrum, visible = self._visible_spectrum(windows)  # (B, L, n_bands), (B, L, 1)
         spectral = (spectrum, visible) if self.spectral_projection is not None else None
         out = self.head(self._encode(windows, channels, lengths, spectral))
         visible = visible & lengths_to_mask(lengths.to(windows.device), windows.shape[1]).unsqueeze(-1)
-        weights = visible.to(spectrum.dtype)
-        mean = (spectrum * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B, n_bands)
+        prior = weighted_context(spectrum, visible, self.context_rate).to(out.dtype)
         bands = self.band_power.n_bands
-        return torch.cat([out[..., :-bands], out[..., -bands:] + mean.unsqueeze(1).to(out.dtype)], dim=-1)
+        out = torch.cat([out[..., :-bands], out[..., -bands:] + prior], dim=-1)
+        return (out, prior.expand(*out.shape[:2], bands)) if return_context else out
 
     def _visible_spectrum(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardised band power ``(B, L, n_bands)``, 0 on flat (masked) windows, and ``(B, L, 1)`` not flat."""
