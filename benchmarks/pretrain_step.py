@@ -8,9 +8,9 @@ kinds of step hide the masked windows on the device and then run forward, backwa
 (b) first) see the same machine conditions, and the medians of the per-step times ignore the odd step
 slowed by another process. Prints sequences/s, tokens/s and the ratio of the medians (a)/(b); the target
 is <= 1.10 (data loading adds at most 10 %). Also prints the loader's time per batch on its own, and the
-cost of the spectral features: in-memory steps of the demo's objective (spectrum target, spectrum input)
-against the same model with a raw+spectrum and a raw input, and against the seed's raw/raw objective,
-alternated.
+cost of the spectral features: in-memory steps of the demo's objective (spectrum target, spectrum input,
+3 tapers, local context) against the same model with a raw+spectrum and a raw input, with one taper and
+without the local context, and against the seed's raw/raw objective, alternated.
 
     uv run --package pretrain python benchmarks/pretrain_step.py [--steps 24] [--rounds 4] [--workers 0] [--no-cache]
 """
@@ -145,6 +145,11 @@ def main() -> None:
             "spectrum, raw input": build_trainer(corpus, tmp / "run_b", 0, cache, ("model.input=raw",)),
             "raw, raw (the seed's)": build_trainer(
                 corpus, tmp / "run_c", 0, cache, ("model.input=raw", "objective.target=raw")
+            ),
+            # what the demo's multitaper estimate and local context cost on their own
+            "demo with one taper": build_trainer(corpus, tmp / "run_e", 0, cache, ("model.tapers=1",)),
+            "demo without local context": build_trainer(
+                corpus, tmp / "run_f", 0, cache, ("model.local_context=false",)
             ),
         }
         variant_times: dict[str, list[float]] = {name: [] for name in variants}

@@ -17,7 +17,7 @@ differences of (d), (e) against (c) and the classic baselines, and the verdict l
     uv sync --all-packages --group blink
     uv run --all-packages --group blink python benchmarks/real_eeg_probe.py [--pretrain-epochs 12]
         [--context context|alone] [--head early_stopping|defaults] [--seed 0] [--resamples 1000] [--threads N]
-        [--target both|spectrum|raw] [--input raw+spectrum|spectrum|raw]
+        [--target both|spectrum|raw] [--input raw+spectrum|spectrum|raw] [--local-context]
 
 The default pretraining target is ``both`` because it is the one that transferred: with ``spectrum`` alone
 the encoder learns band power beyond the context mean but not the time course inside a trial that tells a
@@ -69,6 +69,7 @@ def pretrain(
     epochs: int,
     target: str = "both",
     inputs: str = "raw+spectrum",
+    local_context: bool = False,
 ) -> tuple[Path, dict]:
     """Masked pretraining (the configuration of ``benchmarks/ssl_learnability.py``: a 2-layer
     bidirectional Mamba-2, d_model 64, MAE masking 0.4; by default target ``both``, raw+spectrum input)."""
@@ -77,7 +78,7 @@ def pretrain(
             "data": {"dataset_path": str(corpus), "window_length": TRIAL_SAMPLES, "sampling_rate": SAMPLING_RATE,
                      "val_ratio": 0.25, "batch_size": 8, "num_workers": 0, "split_group": "participant"},
             "model": {"d_model": 64, "num_layers": 2, "d_state": 16, "headdim": 16, "backend": "torch",
-                      "bidirectional": True, "input": inputs},
+                      "bidirectional": True, "input": inputs, "local_context": local_context},
             "masking": {"style": "mae", "ratio": 0.4},
             "objective": {"target": target},
             "train": {"save_dir": str(save_dir), "epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
@@ -112,6 +113,11 @@ def main() -> None:
         choices=("raw", "raw+spectrum", "spectrum"),
         default="raw+spectrum",
         help="pretraining model.input (default raw+spectrum: keeps the time course inside a trial)",
+    )
+    parser.add_argument(
+        "--local-context",
+        action="store_true",
+        help="pretraining model.local_context (the spectral context weighted by distance, learned rate)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -154,7 +160,13 @@ def main() -> None:
                     shutil.copytree(pretraining / person, corpus / person)  # the file search skips links
             tick = time.perf_counter()
             checkpoint, best = pretrain(
-                corpus, root / f"run_{fold.index}", args.seed, args.pretrain_epochs, args.target, args.input
+                corpus,
+                root / f"run_{fold.index}",
+                args.seed,
+                args.pretrain_epochs,
+                args.target,
+                args.input,
+                args.local_context,
             )
             record = load_checkpoint(checkpoint)["pretraining_data"]
             seen = set(record["participants"]) | set(record["val_participants"])

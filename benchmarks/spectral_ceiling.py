@@ -5,9 +5,12 @@ of the sequence's visible windows a prediction is. This script measures, without
 the information available to the encoder allows, on held-out people (leave one person out):
 
 - ``context_mean``: the baseline itself (skill 0 by definition);
-- ``local_mean``: the mean of the k nearest visible windows on each side (k = 1, 2, 4);
+- ``local_mean``: the mean of the k nearest visible windows (k = 1, 2, 4);
+- ``weighted_mean``: the mean of all visible windows weighted by ``exp(-rate * distance)``, the rate (from
+  ``RATES``) chosen on the training people: what ``model.local_context`` computes with its learned rate;
 - ``ridge_same_channel``: ridge regression on the context mean, the nearest visible window before and after
-  (with their distances), the local means, and the channel, fitted on the training people. This is the
+  (with their distances), the local means, the weighted means at every candidate rate, and the channel,
+  fitted on the training people. This is the
   information a channel-independent encoder (ours: one channel's sequence of windows per sample) has;
 - ``ridge_cross_channel``: the same plus the other channels' spectra of the *same* window. Our encoder
   never sees these; the row shows what an encoder that mixes channels could reach.
@@ -89,13 +92,18 @@ def spectra(sequences: list[dict], sampling_rate: float, tapers: int = 1) -> lis
     return sequences
 
 
+#: Candidate rates of the distance-weighted mean (weights exp(-rate * distance in windows)); the rate is
+#: chosen on the training people, as model.local_context learns it there.
+RATES = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8)
+
+
 def features(seq: dict, masks: np.ndarray, standard: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
     """Rows = masked, non-flat (window, channel) pairs of one sequence and one mask draw per channel."""
     mean, std = standard
     power = (seq["power"] - mean) / std  # [L, C, B]
     n_channels = power.shape[1]
     usable = ~seq["flat"]
-    rows: dict[str, list] = {k: [] for k in ("target", "ctx", "same", "cross")}
+    rows: dict[str, list] = {k: [] for k in ("target", "ctx", "same", "cross", "weighted")}
     for c in range(n_channels):
         visible = ~masks[c] & usable[:, c]
         if not visible.any():
@@ -117,10 +125,13 @@ def features(seq: dict, masks: np.ndarray, standard: tuple[np.ndarray, np.ndarra
             others = [power[t, o] if usable[t, o] else ctx * 0.0 for o in range(n_channels) if o != c] + [
                 np.array([float(usable[t, o]) for o in range(n_channels) if o != c])
             ]
+            # the distance-weighted mean at each candidate rate (model.local_context's context)
+            weighted = [np.average(power[positions, c], axis=0, weights=np.exp(-r * distance)) for r in RATES]
+            rows["weighted"].append(np.stack(weighted))
             rows["target"].append(power[t, c])
             rows["ctx"].append(ctx)
-            rows["same"].append(np.concatenate([ctx, *near, *local, onehot]))
-            rows["cross"].append(np.concatenate([ctx, *near, *local, onehot, *others]))
+            rows["same"].append(np.concatenate([ctx, *near, *local, onehot, *weighted]))
+            rows["cross"].append(np.concatenate([ctx, *near, *local, onehot, *weighted, *others]))
     return {k: np.asarray(v) for k, v in rows.items()}
 
 
@@ -164,7 +175,8 @@ def main() -> None:
     sequences, rate = blink_sequences() if args.dataset == "blink" else synthetic_sequences()
     sequences = spectra(sequences, rate, args.tapers)
     people = sorted({s["person"] for s in sequences})
-    names = ["local_mean_k1", "local_mean_k2", "local_mean_k4", "ridge_same_channel", "ridge_cross_channel"]
+    names = ["local_mean_k1", "local_mean_k2", "local_mean_k4", "weighted_mean", "ridge_same_channel",
+             "ridge_cross_channel"]  # fmt: skip
     if args.gbm:
         names += ["gbm_same_channel", "gbm_cross_channel"]
     # Blink: leave one person out; synthetic (24 people): six folds of four
@@ -180,7 +192,13 @@ def main() -> None:
         te = dataset(test, standard, args.draws, args.ratio, args.seed + 1)
         ctx_r2.append(1.0 - float(((te["ctx"] - te["target"]) ** 2).sum()) / float((te["target"] ** 2).sum()))
         bands = te["target"].shape[1]
+        chosen_rates: list[float] = []
         for n in names:
+            if n == "weighted_mean":  # the rate that does best on the training people, scored on the held out
+                best = max(range(len(RATES)), key=lambda i: skill(tr["weighted"][:, i], tr))
+                chosen_rates.append(RATES[best])
+                results[n].append(skill(te["weighted"][:, best], te))
+                continue
             if n.startswith("local_mean"):
                 k = LOCAL_K.index(int(n[-1]))
                 start = 3 * bands + 2 + bands * k  # ctx, before, distance, after, distance, local means
@@ -203,7 +221,8 @@ def main() -> None:
         label = ",".join(held)
         print(
             f"held out {label}: ctx r2 {ctx_r2[-1]:.3f}  "
-            + "  ".join(f"{n} {results[n][-1]:+.3f}" for n in names),
+            + "  ".join(f"{n} {results[n][-1]:+.3f}" for n in names)
+            + f"  (weighted_mean's rate, chosen on the training people: {chosen_rates[0]})",
             flush=True,
         )
     print()

@@ -10,7 +10,9 @@ masks and reports, at the best validation epoch, on held-out participants:
   ``last``: the same for the final epoch's weights (the best epoch is chosen on the validation people,
   which here are also the people scored, so ``skill`` is optimistic and ``last`` is not);
 * ``gap``: train r2 - val r2 (overfitting);
-* ``ctx r2``: the context-mean baseline's own r2 (how much a trivial predictor already explains).
+* ``ctx r2``: the context-mean baseline's own r2 (how much a trivial predictor already explains);
+* ``enc skill``: 1 - loss / the loss of the model's own spectral context (with ``--local-context`` its
+  learned distance-weighted mean, whose ``rate`` is printed): what the encoder adds beyond it.
 
 For ``both`` the spectral part's skill is printed too (``spec skill``). Datasets:
 
@@ -96,9 +98,11 @@ class LastEpoch(NullTracker):
             self.last = dict(metrics)
 
 
-def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> float:
+def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> tuple[float, float]:
     """Skill on the sequences under ``test_root`` (fixed masks drawn as for validation) of the trainer's
-    model, or of the weights saved in ``checkpoint``; the trainer's own split never saw these people."""
+    model, or of the weights saved in ``checkpoint``; the trainer's own split never saw these people.
+    Also the skill of the model's spectral context alone (its head's spectrum rows zeroed: what the model
+    predicts before the encoder adds anything; with ``model.local_context`` its learned weighted mean)."""
     config = trainer.config
     if checkpoint is not None:
         trainer.model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
@@ -116,7 +120,20 @@ def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> fl
     trainer.val_loader = DataLoader(
         tested, batch_size=config.data.batch_size, collate_fn=MaskingCollate(config.masking)
     )
-    return trainer.evaluate()["skill"]
+    whole = trainer.evaluate()["skill"]
+    model = trainer.model
+    if not (config.model.target == "spectrum" and config.model.spectral_context):
+        return whole, float("nan")
+    bands = model.band_power.n_bands
+    saved = model.head.weight.detach().clone(), model.head.bias.detach().clone()
+    with torch.no_grad():
+        model.head.weight[-bands:].zero_()
+        model.head.bias[-bands:].zero_()
+    prior = trainer.evaluate()["skill"]
+    with torch.no_grad():
+        model.head.weight.copy_(saved[0])
+        model.head.bias.copy_(saved[1])
+    return whole, prior
 
 
 def run_one(
@@ -141,6 +158,7 @@ def run_one(
                 "input": inputs,
                 "dropout": args.dropout,
                 "tapers": args.tapers,
+                "local_context": args.local_context,
             },
             "masking": {"style": "mae", "ratio": args.ratio},
             "objective": {"target": target},
@@ -165,8 +183,12 @@ def run_one(
     best = trainer.state.best_metrics
     tested = {}
     if test_root is not None:  # the final weights first, then the checkpoint of the best validation epoch
-        tested["test_last"] = test_skill(trainer, test_root, None)
-        tested["test_best"] = test_skill(trainer, test_root, save_dir / "mamba2_eeg_pretrained.pt")
+        tested["test_last"], tested["prior_last"] = test_skill(trainer, test_root, None)
+        tested["rate_last"] = _rate(trainer.model)
+        tested["test_best"], tested["prior_best"] = test_skill(
+            trainer, test_root, save_dir / "mamba2_eeg_pretrained.pt"
+        )
+        tested["rate_best"] = _rate(trainer.model)
     ctx_r2 = 1.0 - best["val_context_mean_baseline"] / best["val_zero_baseline"]
     return {
         "val_r2": best["val_r2"],
@@ -175,6 +197,9 @@ def run_one(
             "val_spectrum_skill", best["val_skill"] if target == "spectrum" else float("nan")
         ),
         "last_skill": tracker.last.get("val_skill", float("nan")),
+        # against the model's own spectral context (with model.local_context its learned weighted mean)
+        "encoder_skill": best.get("val_encoder_skill", float("nan")),
+        "rate": best.get("context_rate", float("nan")),
         "gap": best["r2_gap"],
         "ctx_r2": ctx_r2,
         "best_epoch": int(best["best_epoch"]),
@@ -204,6 +229,11 @@ def main() -> None:
     parser.add_argument(
         "--tapers", type=int, default=1, help="model.tapers: 1 = Hann periodogram, K > 1 = K DPSS tapers"
     )
+    parser.add_argument(
+        "--local-context",
+        action="store_true",
+        help="model.local_context: the spectral context weighted by distance with a learned rate",
+    )
     parser.add_argument("--synthetic-windows", type=int, default=96, help="windows per synthetic recording")
     parser.add_argument(
         "--test-people",
@@ -223,7 +253,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     builders = {"synthetic": synthetic_corpus, "blink": blink_corpus}
     header = (f"{'dataset':9s} {'target':8s} {'input':12s} {'seed':>4s} {'held out':14s} {'val r2':>7s} "
-              f"{'skill':>7s} {'last':>7s} {'spec skill':>10s} {'gap':>7s} {'ctx r2':>7s} {'best ep':>7s} {'s':>5s}")  # fmt: skip
+              f"{'skill':>7s} {'last':>7s} {'spec skill':>10s} {'enc skill':>9s} {'rate':>6s} {'gap':>7s} {'ctx r2':>7s} "
+              f"{'best ep':>7s} {'s':>5s}")  # fmt: skip
     print(header, flush=True)
     results: dict[tuple[str, str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,7 +267,7 @@ def main() -> None:
                     print(
                         f"{dataset:9s} {target:8s} {inputs:12s} {seed:4d} {r['held_out'][:14]:14s} "
                         f"{r['val_r2']:7.3f} {r['skill']:7.3f} {r['last_skill']:7.3f} {r['spec_skill']:10.3f} "
-                        f"{r['gap']:7.3f} "
+                        f"{r['encoder_skill']:9.3f} {r['rate']:6.3f} {r['gap']:7.3f} "
                         f"{r['ctx_r2']:7.3f} {r['best_epoch']:7d} {r['seconds']:5.0f}",
                         flush=True,
                     )
@@ -253,7 +284,8 @@ def nested(args: argparse.Namespace) -> None:
     combos = COMBOS if args.combos is None else [tuple(c.split("/")) for c in args.combos.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"{'target':8s} {'input':12s} {'test':4s} {'seed':>4s} {'val':4s} {'val skill':>9s} {'best ep':>7s} "
-          f"{'test skill (best ep)':>20s} {'test skill (last ep)':>20s}", flush=True)  # fmt: skip
+          f"{'test skill (best ep)':>20s} {'test skill (last ep)':>20s} {'context alone (best/last)':>25s} "
+          f"{'rate (best/last)':>16s}", flush=True)  # fmt: skip
     results: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = blink_corpus(Path(tmp) / "blink")
@@ -271,12 +303,23 @@ def nested(args: argparse.Namespace) -> None:
                     r = run_one(train_data, target, inputs, seed, args, Path(tmp) / "run", everyone / person)
                     results.setdefault((target, inputs), []).append(r)
                     print(f"{target:8s} {inputs:12s} {person:4s} {seed:4d} {r['held_out']:4s} {r['skill']:9.3f} "
-                          f"{r['best_epoch']:7d} {r['test_best']:20.3f} {r['test_last']:20.3f}", flush=True)  # fmt: skip
+                          f"{r['best_epoch']:7d} {r['test_best']:20.3f} {r['test_last']:20.3f} "
+                          f"{r['prior_best']:12.3f} / {r['prior_last']:6.3f} "
+                          f"{r['rate_best']:7.3f} / {r['rate_last']:6.3f}", flush=True)  # fmt: skip
     print("\nover test people and seeds (min .. max, median) and the mean:")
     for (target, inputs), rows in results.items():
         best, last = [r["test_best"] for r in rows], [r["test_last"] for r in rows]
         print(f"{target:8s} {inputs:12s} test skill at the best validation epoch {_span(best)} mean "
               f"{statistics.mean(best):.3f}; at the last epoch {_span(last)} mean {statistics.mean(last):.3f}")  # fmt: skip
+        prior = [r["prior_best"] for r in rows]
+        if all(p == p for p in prior):  # not NaN: a spectrum target with a spectral context
+            print(f"{'':21s} its spectral context alone at the best validation epoch {_span(prior)} mean "
+                  f"{statistics.mean(prior):.3f}")  # fmt: skip
+
+
+def _rate(model: torch.nn.Module) -> float:
+    rate = model.context_rate
+    return float("nan") if rate is None else float(rate.detach())
 
 
 def _span(values: list[float]) -> str:
