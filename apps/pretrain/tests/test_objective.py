@@ -167,6 +167,7 @@ def test_local_context_learns_its_rate(drifting_corpus, tmp_path, make_config, w
         1.0 - summary["best_val_loss"] / summary["val_model_context_baseline"]
     )
     assert "local context (rate" in caplog.text and "encoder skill" in caplog.text
+    assert (save / "reconstructions.png").is_file()  # drawn with the model's context beside the mean
     model = load_pretrained(save / "mamba2_eeg_pretrained.pt")
     assert model.config.local_context and float(model.context_rate.detach()) == pytest.approx(
         summary["context_rate"]

@@ -1,5 +1,5 @@
 """A PNG of a few masked windows in the target's space: the target, the model's prediction and the
-context-mean baseline (and, for raw samples, what the model saw)."""
+context-mean baseline (for raw samples also what the model saw; with a learned local context, that context)."""
 
 from __future__ import annotations
 
@@ -27,13 +27,16 @@ def plot_reconstructions(
     limit: int = 4,
     sfreq: float | None = None,
     band_edges: np.ndarray | None = None,
+    context: Mapping[str, torch.Tensor] | None = None,
 ) -> bool:
     """Plot up to ``limit`` masked windows, one from each of the first sequences that have one.
 
     ``target``/``pred``: ``{part: [B, L, D]}`` with parts ``raw`` (samples, normalised units) and/or
     ``spectrum`` (standardised log band power; drawn against the bands' centre frequencies when
     ``band_edges`` are given); one column per part. inputs: ``[B, L, W]`` what the model saw; mask, valid:
-    bool ``[B, L]``, or one per part. Returns False when nothing in the batch was masked (no file is written then).
+    bool ``[B, L]``, or one per part. ``context``: the model's own context of some parts (``{part: [B, L,
+    D]}``, e.g. a learned local spectral context), drawn beside the context mean. Returns False when nothing
+    in the batch was masked (no file is written then).
     """
     parts = list(target)
     masks = mask if isinstance(mask, Mapping) else dict.fromkeys(parts, mask)
@@ -54,6 +57,8 @@ def plot_reconstructions(
                 "prediction": pred[part][b, t],
                 "context mean": baseline[part][b, t],
             }
+            if context and part in context:
+                series["model's context"] = context[part][b, t]
             if part == "raw":
                 width = target[part].shape[-1]
                 x = np.arange(width) / sfreq if sfreq else np.arange(width)

@@ -315,7 +315,7 @@ class Trainer:
         batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():
-            pred, target, mask, valid, _ = self._forward(self.model, batch)
+            pred, target, mask, valid, context = self._forward(self.model, batch)
         self.model.train()
         path = self.save_dir / "reconstructions.png"
         inputs = apply_mask(batch["windows"], batch["mask_plan"])
@@ -323,6 +323,7 @@ class Trainer:
         if plot_reconstructions(
             path, target, inputs, pred, mask, valid, batch["channels"], limit,
             sfreq=self.config.data.sampling_rate, band_edges=edges,
+            context=context if self.config.model.local_context else None,
         ):  # fmt: skip
             self.tracker.log_artifact(path, "plots")
 
