@@ -53,13 +53,21 @@ def test_weighted_context_limits() -> None:
     assert mean.shape == (1, 1, 1) and float(mean) == pytest.approx(15.0 / 4.0)
     torch.testing.assert_close(weighted_context(spectrum, visible, torch.tensor(0.0)), mean.expand(1, 6, 1))
     # a steep rate: the nearest visible window, an average of the two at a tie; far windows cannot underflow
-    steep = weighted_context(spectrum, visible, torch.tensor(200.0)).squeeze()
+    steep = weighted_context(spectrum, visible, torch.tensor(20.0)).squeeze()
     torch.testing.assert_close(steep, torch.tensor([1.0, 2.0, 3.0, 4.0, 6.0, 8.0]))
     far = torch.zeros(1, 300, 1)
     far[0, 0] = 5.0
     seen = torch.zeros(1, 300, 1, dtype=torch.bool)
     seen[0, 0] = True
     assert torch.equal(weighted_context(far, seen, torch.tensor(50.0)), torch.full((1, 300, 1), 5.0))
+    # beyond the exponent limit every visible window weighs the same: their plain mean, never 0 / 0
+    beyond = weighted_context(far[:, :100], seen[:, :100] | (torch.arange(100) == 99)[None, :, None], 50.0)
+    assert torch.isfinite(beyond).all() and float(beyond[0, 50, 0]) == pytest.approx(2.5)
+    # under autocast it still weighs in float32 (a bfloat16 weight would round 1 - 0.001 to 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cast = weighted_context(spectrum, visible, torch.tensor(0.3))
+    assert cast.dtype == torch.float32
+    torch.testing.assert_close(cast, weighted_context(spectrum, visible, torch.tensor(0.3)))
     # nothing visible: zeros, never NaN
     nothing = weighted_context(spectrum, torch.zeros_like(visible), torch.tensor(1.0))
     assert torch.equal(nothing, torch.zeros(1, 6, 1))
@@ -103,7 +111,7 @@ def test_local_context_starts_at_the_context_mean_and_its_rate_gets_a_gradient()
 def test_steep_rate_predicts_the_nearest_visible_window() -> None:
     model = EEGModel(_config(local_context=True)).eval()
     with torch.no_grad():
-        model.context_root.fill_((100.0 / CONTEXT_RATE_GAIN) ** 0.5)
+        model.context_root.fill_((20.0 / CONTEXT_RATE_GAIN) ** 0.5)
         windows = torch.randn(1, 5, 64)
         windows[:, 1] = 0.0
         _, prior = model(windows, ["CZ"], torch.tensor([5]), return_context=True)

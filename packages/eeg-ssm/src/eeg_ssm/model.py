@@ -26,28 +26,35 @@ CONTEXT_RATE_GAIN = 40.0
 CONTEXT_RATE_START = 0.005
 
 
+#: Weights of the local context stop falling at ``exp(-CONTEXT_EXPONENT_LIMIT)`` (about 1e-35, still a
+#: normal float32): a window whose every visible neighbour is that far away gets their plain mean, not zero.
+CONTEXT_EXPONENT_LIMIT = 80.0
+
+
 def weighted_context(
     spectrum: torch.Tensor, visible: torch.Tensor, rate: torch.Tensor | float | None = None
 ) -> torch.Tensor:
     """The spectral context of every window: the mean of its sequence's ``visible`` windows' ``spectrum``,
-    weighted by ``exp(-rate * |i - j|)``. ``rate`` None: the plain mean, one row ``(B, 1, D)``; a rate (0 is
-    the plain mean again): ``(B, L, D)``, with ``O(B L^2)`` memory. A sequence with no visible window gives
-    zeros.
+    weighted by ``exp(-rate * |i - j|)`` (the exponent held at :data:`CONTEXT_EXPONENT_LIMIT` at most).
+    ``rate`` None: the plain mean, one row ``(B, 1, D)``; a rate (0 is the plain mean again): ``(B, L, D)``,
+    from one ``(L, L)`` weight matrix shared by the batch. A sequence with no visible window gives zeros.
+    Computed in float32 (float64 for float64 input) whatever autocast says.
 
     spectrum ``(B, L, D)``; visible bool ``(B, L, 1)`` (real, not masked, not flat).
     """
     weights = visible.to(spectrum.dtype)
     if rate is None:
         return (spectrum * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
-    length = spectrum.shape[1]
-    position = torch.arange(length, device=spectrum.device, dtype=spectrum.dtype)
-    distance = (position[:, None] - position[None, :]).abs()  # (L, L)
-    seen = visible.squeeze(-1).unsqueeze(1)  # (B, 1, L): which j a window i may average
-    # measured from each window's nearest visible one, so the weights cannot all underflow to zero
-    nearest = distance.masked_fill(~seen, float(length)).amin(dim=-1, keepdim=True)  # (B, L, 1)
-    kernel = torch.exp(-rate * (distance - nearest).clamp(min=0.0)).masked_fill(~seen, 0.0)  # (B, L, L)
-    total = kernel.sum(dim=-1, keepdim=True)
-    return torch.bmm(kernel, spectrum * weights) / torch.where(total > 0, total, torch.ones_like(total))
+    dtype = torch.float64 if spectrum.dtype == torch.float64 else torch.float32
+    with torch.autocast(spectrum.device.type, enabled=False):
+        position = torch.arange(spectrum.shape[1], device=spectrum.device, dtype=dtype)
+        distance = (position[:, None] - position[None, :]).abs()  # (L, L)
+        rate = torch.as_tensor(rate, dtype=dtype, device=spectrum.device)
+        kernel = torch.exp(-(rate * distance).clamp(max=CONTEXT_EXPONENT_LIMIT))  # (L, L)
+        seen = weights.to(dtype)
+        total = torch.matmul(kernel, seen)  # (B, L, 1): zero only where nothing is visible
+        context = torch.matmul(kernel, spectrum.to(dtype) * seen)
+        return context / torch.where(total > 0, total, torch.ones_like(total))
 
 
 class EEGModel(nn.Module):
