@@ -35,26 +35,28 @@ def interpolate_masked(target: torch.Tensor, mask: torch.Tensor, valid: torch.Te
 
     target: ``[B, L, W]``; mask, valid: bool ``[B, L]``. Returns ``[B, L, W]``.
     """
-    B, L, _ = target.shape
+    B, L, D = target.shape
     known = valid & ~mask  # (B, L)
     pos = torch.arange(L, device=target.device).expand(B, L)
     left = torch.where(known, pos, torch.full_like(pos, -1)).cummax(dim=1).values  # (B, L) last known <= t
     right_rev = torch.where(known, pos, torch.full_like(pos, L)).flip(1).cummin(dim=1).values
     right = right_rev.flip(1)  # (B, L) first known >= t
-    has_left, has_right = left >= 0, right < L
-
-    def gather(idx: torch.Tensor) -> torch.Tensor:
-        idx = idx.clamp(0, L - 1)[..., None].expand_as(target)
-        return target.gather(1, idx)
-
-    w_left, w_right = gather(left), gather(right)
+    # only the masked windows are predicted: gather their two neighbours as rows (N, D) of (B * L, D)
+    left, right, at = left[mask], right[mask], pos[mask]  # (N,)
+    first_row = torch.arange(B, device=target.device)[:, None].expand(B, L)[mask] * L
+    rows = target.reshape(B * L, D)
+    w_left = rows.index_select(0, first_row + left.clamp(0, L - 1))
+    w_right = rows.index_select(0, first_row + right.clamp(0, L - 1))
+    has_left, has_right = (left >= 0)[:, None], (right < L)[:, None]
     span = (right - left).clamp(min=1).to(target.dtype)
-    frac = ((pos - left).to(target.dtype) / span)[..., None]
+    frac = ((at - left).to(target.dtype) / span)[:, None]
     both = w_left + frac * (w_right - w_left)
-    pred = torch.where((has_left & has_right)[..., None], both, torch.zeros_like(target))
-    pred = torch.where((has_left & ~has_right)[..., None], w_left, pred)
-    pred = torch.where((~has_left & has_right)[..., None], w_right, pred)
-    return torch.where(mask[..., None], pred, target)
+    pred = torch.where(has_left & has_right, both, torch.zeros_like(both))
+    pred = torch.where(has_left & ~has_right, w_left, pred)
+    pred = torch.where(~has_left & has_right, w_right, pred)
+    out = target.clone()
+    out[mask] = pred
+    return out
 
 
 def context_mean(target: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
