@@ -56,8 +56,15 @@ def test_sigterm_writes_the_last_checkpoint_and_says_how_to_resume(
     "objective",
     [
         pytest.param({}, id="raw"),
-        # both target parts and the spectral input (tiny_corpus: 64-sample windows at 32 Hz)
-        pytest.param({"objective": {"target": "both"}, "model": {"input": "raw+spectrum"}}, id="spectral"),
+        # both target parts, the spectral input, multitaper band power and the learned local context (the
+        # configs' defaults; tiny_corpus: 64-sample windows at 32 Hz)
+        pytest.param(
+            {
+                "objective": {"target": "both"},
+                "model": {"input": "raw+spectrum", "tapers": 3, "local_context": True},
+            },
+            id="spectral",
+        ),
     ],
 )
 def test_ddp_two_gloo_ranks_match_one_process(tiny_corpus, tmp_path, make_config, write_config, objective):

@@ -180,7 +180,11 @@ def test_local_context_learns_its_rate(drifting_corpus, tmp_path, make_config, w
         pytest.param({}, id="raw"),
         pytest.param({"objective": {"target": "both"}, "model": {"input": "raw+spectrum"}}, id="both"),
         pytest.param(
-            {"objective": {"target": "spectrum"}, "model": {"input": "spectrum"}}, id="spectrum-input"
+            {
+                "objective": {"target": "spectrum"},
+                "model": {"input": "spectrum", "tapers": 3, "local_context": True},
+            },
+            id="spectrum-input-local-context",
         ),
     ],
 )
