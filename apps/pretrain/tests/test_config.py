@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import pytest
 import yaml
@@ -215,3 +216,27 @@ def test_print_config_shows_resolved_values(tiny_corpus, tmp_path, make_config, 
     assert info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["masking"]["ratio"] == 0.3 and printed["model"]["window_length"] == 64
+
+
+@pytest.mark.parametrize("name", ["pretrain.yaml", "demo.yaml"])
+@pytest.mark.parametrize(
+    ("window", "rate"),
+    [(16, 128.0), (128, 128.0), (256, 256.0), (510, 255.0), (2048, 256.0)],
+    ids=["16@128", "1s@128", "1s@256", "2s@255", "8s@256"],
+)
+def test_shipped_configs_work_for_any_window_the_contract_allows(name, window, rate):
+    """The configs' spectral defaults (derived bands, three tapers, the learned local context) build a
+    model that runs, from the shortest window the band-power transform takes to 8-s windows."""
+    import torch
+
+    from eeg_ssm import EEGModel
+
+    path = Path(__file__).parents[3] / "configs" / name
+    config = load_config(path, [f"data.window_length={window}", f"data.sampling_rate={rate}"])
+    assert config.model.tapers == 3 and config.model.local_context
+    model = EEGModel(config.model.evolve(d_model=16, num_layers=1, headdim=4, d_state=8)).eval()
+    windows = torch.randn(2, 6, window)
+    windows[:, 2] = 0.0  # masked
+    with torch.no_grad():
+        out = model(windows, ["CZ", "O1"], torch.tensor([6, 4]))
+    assert out.shape == (2, 6, config.model.head_size) and torch.isfinite(out).all()
