@@ -93,10 +93,10 @@ def test_rows_csv_and_table(tmp_path):
         "0.8000",
         "0.200",
         "-0.300",
+        "-0.400",
         "0.250",
         "1.5000",
         "3",
-        "1:02:05",
     ]
     assert rows[0]["val_skill"] == -0.3 and rows[0]["target"] == "spectrum" and rows[0]["r2_gap"] == 0.25
     assert float(read[0]["val_skill"]) == -0.3 and read[0]["input"] == "raw+spectrum"

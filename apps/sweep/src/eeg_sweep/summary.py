@@ -126,7 +126,8 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A fixed-width text table: ratio, style, status, best val loss, r2 (vs zero baseline), skill (vs
-    the context mean), train-val r2 gap, interpolation-baseline loss, epochs, wall time, checkpoint."""
+    the context mean), encoder skill (vs the model's own context), train-val r2 gap, interpolation-baseline
+    loss, epochs, wall time, checkpoint."""
     header = (
         "ratio",
         "style",
@@ -134,6 +135,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         "best val loss",
         "r2",
         "skill",
+        "encoder skill",
         "r2 gap",
         "interp loss",
         "epochs",
@@ -150,6 +152,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 _fmt(row["best_val_loss"], ".4f"),
                 _fmt(row["val_r2"], ".3f"),
                 _fmt(row.get("val_skill"), ".3f"),
+                _fmt(row.get("val_encoder_skill"), ".3f"),
                 _fmt(row.get("r2_gap"), ".3f"),
                 _fmt(row["val_interp_baseline"], ".4f"),
                 "-" if row["epochs"] is None else str(row["epochs"]),
