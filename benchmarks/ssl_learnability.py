@@ -17,7 +17,7 @@ masks and reports, at the best validation epoch, on held-out participants:
 For ``both`` the spectral part's skill is printed too (``spec skill``). Datasets:
 
 * ``synthetic``: ``eeg_io.write_synthetic_corpus`` (spectrum changing over time), 24 participants x 6
-  channels, validation = a quarter of the participants;
+  channels (``--synthetic-participants``), validation = a quarter of the participants;
 * ``blink``: the real Muse ``Blink`` recordings (``benchmarks/blink.py``: duplicates dropped, people
   assigned; one file per recording, one window per trial), validation = people held out (one of five
   per run; the held-out person changes with the seed: seeds 0, 1, 8, 11, 13 hold out S3, S5, S4, S2, S1,
@@ -63,11 +63,11 @@ COMBOS = tuple(
 SYNTHETIC_CHANNELS = ["Fz", "C3", "C4", "Pz", "O1", "O2"]
 
 
-def synthetic_corpus(root: Path, windows: int = 96) -> dict:
-    """24 participants x 6 channels x ``windows`` windows of 4 s at 128 Hz; returns the data section."""
+def synthetic_corpus(root: Path, windows: int = 96, participants: int = 24) -> dict:
+    """``participants`` x 6 channels x ``windows`` windows of 4 s at 128 Hz; returns the data section."""
     write_synthetic_corpus(
         root,
-        participants=24,
+        participants=participants,
         channels=SYNTHETIC_CHANNELS,
         windows_per_run=windows,
         window_length=512,
@@ -76,7 +76,7 @@ def synthetic_corpus(root: Path, windows: int = 96) -> dict:
     return {"dataset_path": str(root), "window_length": 512, "sampling_rate": 128.0, "val_ratio": 0.25}
 
 
-def blink_corpus(root: Path, windows: int = 0) -> dict:
+def blink_corpus(root: Path, windows: int = 0, participants: int = 0) -> dict:
     """The Blink recordings in the pretraining layout (17 files, 4 channels, 50 trials of 510 samples)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from blink import SAMPLING_RATE, TRIAL_SAMPLES, write_blink
@@ -236,6 +236,9 @@ def main() -> None:
     )
     parser.add_argument("--synthetic-windows", type=int, default=96, help="windows per synthetic recording")
     parser.add_argument(
+        "--synthetic-participants", type=int, default=24, help="synthetic participants (a quarter validate)"
+    )
+    parser.add_argument(
         "--test-people",
         default=None,
         help="Blink only, e.g. S1,S2,S3,S4,S5: hold each person out as a test person, train on the other four "
@@ -259,7 +262,7 @@ def main() -> None:
     results: dict[tuple[str, str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets.split(","):
-            data = builders[dataset](Path(tmp) / dataset, args.synthetic_windows)
+            data = builders[dataset](Path(tmp) / dataset, args.synthetic_windows, args.synthetic_participants)
             for target, inputs in combos:
                 for seed in seeds:
                     r = run_one(data, target, inputs, seed, args, Path(tmp) / "run")
