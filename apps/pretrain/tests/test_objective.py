@@ -264,6 +264,18 @@ def test_bad_objective_settings_exit_2_naming_the_key(
     assert needle in err and "Traceback" not in err, err
 
 
+def test_local_context_without_the_spectral_context_exits_2_naming_the_key(
+    slow_spectrum_corpus, tmp_path, make_config, write_config, capsys
+):
+    cfg = _config(make_config, slow_spectrum_corpus, tmp_path / "bad", **SPECTRAL)
+    args = ["--set", "model.local_context=true", "--set", "model.spectral_context=false"]
+    _run(["--config", str(write_config(cfg)), *args], expect=2)
+    err = capsys.readouterr().err
+    assert "local_context: weights the spectral context, so it needs spectral_context: true" in err, err
+    assert "$.model.local_context" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()  # nothing written
+
+
 def test_sampling_rate_disagreeing_with_window_times_is_a_config_error(
     slow_spectrum_corpus, tmp_path, make_config, write_config, capsys
 ):
