@@ -218,3 +218,29 @@ def test_resume_of_an_mlflow_run_refuses_another_experiment_and_renames_the_run(
     assert torch.load(last, weights_only=True)["mlflow_run_id"] == run_id
     mlflow.set_tracking_uri(uri)
     assert mlflow.get_run(run_id).data.tags["mlflow.runName"] == "renamed"
+
+
+def test_the_demo_corpus_is_written_whole_and_its_settings_are_remembered(
+    tmp_path, make_config, write_config, capsys, caplog
+):
+    """``synthetic.enabled``: the first run writes the corpus (through a hidden folder moved in when
+    complete, so an interrupted write leaves nothing to train on) with a record of its settings; a later
+    run with other ``synthetic.*`` settings reuses it and says so."""
+    corpus = tmp_path / "data" / "demo_corpus"
+    staging = corpus.with_name(".demo_corpus.writing")
+    staging.mkdir(parents=True)
+    (staging / "sub-00_run-1.parquet").write_text("half written by an interrupted first run")
+    synthetic = {"enabled": True, "participants": 3, "windows_per_run": 6, "sfreq": 64.0}
+    cfg = make_config(corpus, tmp_path / "run", None, synthetic=synthetic, train={"epochs": 1})
+    cfg["data"]["sampling_rate"] = 64.0
+    path = write_config(cfg)
+    run(["--config", str(path)], capsys)
+    assert not staging.exists()
+    assert len(list(corpus.rglob("*.parquet"))) == 3 and (corpus / "synthetic_corpus.json").is_file()
+    written = sorted((str(p), p.stat().st_mtime_ns) for p in corpus.rglob("*"))
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="eeg_pretrain"):
+        run(["--config", str(path), "--set", "synthetic.participants=4"], capsys)
+    assert "holds a synthetic corpus written with other settings: participants 3 (config: 4)" in caplog.text
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in corpus.rglob("*")) == written  # reused as it is

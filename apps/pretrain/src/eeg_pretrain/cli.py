@@ -52,26 +52,65 @@ def _setup_logging(is_main: bool) -> None:
     )
 
 
+#: What a synthetic corpus was written with, kept beside its files (written last: the corpus is whole).
+SYNTHETIC_RECORD = "synthetic_corpus.json"
+
+
 def _ensure_synthetic_corpus(config, is_main: bool) -> None:
+    """With ``synthetic.enabled``, write the corpus to ``data.dataset_path`` unless Parquet files are there.
+
+    It is written into a hidden sibling folder and moved in when complete, so an interrupted first run
+    leaves no partial corpus for the next run to train on. A corpus written with other ``synthetic.*``
+    settings is reused as it is, with a warning that says how to get the one the config asks for."""
+    import json
+    import shutil
+
+    from eeg_config import atomic_write_text
     from eeg_io import write_synthetic_corpus
 
     syn = config.synthetic
     root = Path(config.data.dataset_path)
-    if not syn.enabled or (root.is_dir() and any(root.rglob("*.parquet"))):
+    settings = {
+        "participants": syn.participants,
+        "runs": syn.runs,
+        "windows_per_run": syn.windows_per_run,
+        "window_length": config.data.window_length,
+        "sfreq": syn.sfreq,
+        "seed": syn.seed,
+    }
+    if syn.channels is not None:
+        settings["channels"] = list(syn.channels)
+    if not syn.enabled or not is_main:
         return
-    if is_main:
-        logging.getLogger("eeg_pretrain").info("writing a synthetic EEG corpus to %s (first run)", root)
-        kwargs = dict(
-            participants=syn.participants,
-            runs=syn.runs,
-            windows_per_run=syn.windows_per_run,
-            window_length=config.data.window_length,
-            sfreq=syn.sfreq,
-            seed=syn.seed,
-        )
-        if syn.channels is not None:
-            kwargs["channels"] = list(syn.channels)
-        write_synthetic_corpus(root, **kwargs)
+    log = logging.getLogger("eeg_pretrain")
+    if root.is_dir() and any(root.rglob("*.parquet")):
+        try:
+            written = json.loads((root / SYNTHETIC_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # not a corpus this app wrote (or one from before the record): nothing to compare
+        differs = {k: (written.get(k), v) for k, v in settings.items() if written.get(k) != v}
+        if differs:
+            detail = ", ".join(f"{k} {old} (config: {new})" for k, (old, new) in differs.items())
+            log.warning(
+                "%s holds a synthetic corpus written with other settings: %s; it is used as it is. "
+                "Delete the folder to write the one the config asks for.",
+                root,
+                detail,
+            )
+        return
+    log.info("writing a synthetic EEG corpus to %s (first run)", root)
+    staging = root.with_name(f".{root.name}.writing")
+    shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted first run
+    write_synthetic_corpus(staging, **settings)
+    atomic_write_text(staging / SYNTHETIC_RECORD, json.dumps(settings, indent=2) + "\n")
+    if root.is_dir() and not any(root.iterdir()):
+        root.rmdir()
+    if root.exists():  # a folder with other files and no Parquet: move the corpus in, its record last
+        for entry in sorted(staging.iterdir(), key=lambda p: p.name == SYNTHETIC_RECORD):
+            os.replace(entry, root / entry.name)
+        staging.rmdir()
+    else:
+        staging.rename(root)
 
 
 def main(argv: list[str] | None = None) -> None:
