@@ -99,7 +99,7 @@ def _ensure_synthetic_corpus(config, is_main: bool) -> None:
             )
         return
     log.info("writing a synthetic EEG corpus to %s (first run)", root)
-    staging = root.with_name(f".{root.name}.writing")
+    staging = root.resolve().with_name(f".{root.resolve().name}.writing")  # "." has no name of its own
     shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted first run
     write_synthetic_corpus(staging, **settings)
     atomic_write_text(staging / SYNTHETIC_RECORD, json.dumps(settings, indent=2) + "\n")
