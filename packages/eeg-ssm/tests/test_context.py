@@ -74,8 +74,9 @@ def test_weighted_context_limits() -> None:
 
 
 def _config(**kwargs) -> ModelConfig:
-    return ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, target="spectrum",
-                       input="spectrum", sampling_rate=64.0, **kwargs)  # fmt: skip
+    settings = {"target": "spectrum", "input": "spectrum", **kwargs}
+    return ModelConfig(window_length=64, d_model=16, num_layers=1, headdim=4, d_state=8, sampling_rate=64.0,
+                       **settings)  # fmt: skip
 
 
 def test_local_context_starts_at_the_context_mean_and_its_rate_gets_a_gradient() -> None:
@@ -123,3 +124,25 @@ def test_local_context_needs_the_spectral_context() -> None:
     with pytest.raises(ModelConfigError, match="local_context") as info:
         _config(local_context=True, spectral_context=False)
     assert info.value.field == "local_context"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"local_context": True}, {"input": "raw+spectrum", "target": "both"}, {"spectral_context": False}],
+    ids=["local-context", "both-raw+spectrum", "no-context"],
+)
+def test_the_targets_band_power_serves_an_mae_masked_input(kwargs) -> None:
+    """Pretraining hands the model the band power of the unmasked windows (its target) instead of letting
+    it transform the masked input again: under MAE the outputs are identical, bit for bit."""
+    torch.manual_seed(0)
+    model = EEGModel(_config(**kwargs)).eval()
+    windows = torch.randn(2, 7, 64)
+    windows[1, 3] = 2.0  # a flat (dropout) window
+    keep = torch.ones(2, 7, 1)
+    keep[:, [1, 4]] = 0.0  # hidden, as eeg_ssl.apply_mask hides them
+    inputs = windows * keep
+    lengths = torch.tensor([7, 6])
+    with torch.no_grad():
+        own = model(inputs, ["CZ", "O1"], lengths)
+        given = model(inputs, ["CZ", "O1"], lengths, spectrum=model.band_power(windows))
+    assert torch.equal(own, given)

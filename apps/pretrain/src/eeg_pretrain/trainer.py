@@ -256,8 +256,12 @@ class Trainer:
         valid = batch["valid"].to(self.device, non_blocking=True)
         lengths = batch["lengths"].to(self.device, non_blocking=True)
         inputs = apply_mask(target, plan)
+        targets = make_targets(target, self.parts, self.model.band_power)
+        # MAE hides windows as zeros: the target's band power is the input's on every window left visible,
+        # so the model need not compute it again (BERT's noise windows would differ)
+        known = targets.get("spectrum") if self.config.masking.style == "mae" else None
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            pred, prior = model(inputs, batch["channels"], lengths, return_context=True)
+            pred, prior = model(inputs, batch["channels"], lengths, return_context=True, spectrum=known)
         preds = split_prediction(pred.float(), self.parts, self.config.model.window_length)
         context = {} if prior is None else {"spectrum": prior.detach().float()}
         if "scored" in batch:  # train_step found them already
@@ -266,7 +270,7 @@ class Trainer:
             )
         else:
             masks, valids = scored_windows(target, plan.mask, valid, self.parts)
-        return preds, make_targets(target, self.parts, self.model.band_power), masks, valids, context
+        return preds, targets, masks, valids, context
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:

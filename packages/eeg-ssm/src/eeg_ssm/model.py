@@ -137,10 +137,12 @@ class EEGModel(nn.Module):
         """Token embeddings ``(B, L, d_model)`` before the backbone (arguments as in :meth:`encode`)."""
         return self._embed(windows, channels, lengths, self._input_spectrum(windows))
 
-    def _input_spectrum(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _input_spectrum(
+        self, windows: torch.Tensor, spectrum: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """What the spectral input projects: :meth:`_visible_spectrum`'s band power and live windows, or None
         for a raw input."""
-        return self._visible_spectrum(windows) if self.spectral_projection is not None else None
+        return self._visible_spectrum(windows, spectrum) if self.spectral_projection is not None else None
 
     def _embed(
         self,
@@ -201,6 +203,7 @@ class EEGModel(nn.Module):
         lengths: torch.Tensor,
         *,
         return_context: bool = False,
+        spectrum: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         """Reconstruction of every window: ``(B, L, config.head_size)`` (arguments as in :meth:`encode`).
 
@@ -210,14 +213,17 @@ class EEGModel(nn.Module):
         prediction, or with ``config.local_context`` that mean weighted by distance
         (:func:`weighted_context` at :attr:`context_rate`). ``return_context``: also return that context,
         ``(B, L, n_bands)`` (None without a spectral context): what the model predicts before its encoder
-        adds anything.
+        adds anything. ``spectrum``: ``band_power`` of ``windows`` when the caller has it already, computed
+        here when None. Under MAE masking the band power of the *unmasked* windows (the reconstruction
+        target) serves too: it is the same on every window left visible, and hidden (all-zero) windows read
+        as 0 either way; BERT's noise and unchanged windows are not hidden, so there it does not.
         """
         context = self.config.target != "raw" and self.config.spectral_context
         if not context:
-            out = self.head(self._encode(windows, channels, lengths, self._input_spectrum(windows)))
+            out = self.head(self._encode(windows, channels, lengths, self._input_spectrum(windows, spectrum)))
             return (out, None) if return_context else out
         # one band-power transform serves the spectral input and the context
-        spectrum, visible = self._visible_spectrum(windows)  # (B, L, n_bands), (B, L, 1)
+        spectrum, visible = self._visible_spectrum(windows, spectrum)  # (B, L, n_bands), (B, L, 1)
         spectral = (spectrum, visible) if self.spectral_projection is not None else None
         out = self.head(self._encode(windows, channels, lengths, spectral))
         visible = visible & lengths_to_mask(lengths.to(windows.device), windows.shape[1]).unsqueeze(-1)
@@ -226,10 +232,14 @@ class EEGModel(nn.Module):
         out = torch.cat([out[..., :-bands], out[..., -bands:] + prior], dim=-1)
         return (out, prior.expand(*out.shape[:2], bands)) if return_context else out
 
-    def _visible_spectrum(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardised band power ``(B, L, n_bands)``, 0 on flat (masked) windows, and ``(B, L, 1)`` not flat."""
+    def _visible_spectrum(
+        self, windows: torch.Tensor, spectrum: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardised band power ``(B, L, n_bands)`` (``spectrum``, or computed), 0 on flat (masked)
+        windows, and ``(B, L, 1)`` not flat."""
         assert self.band_power is not None
-        spectrum = self.band_power(windows)
+        if spectrum is None:
+            spectrum = self.band_power(windows)
         live = ~flat_windows(windows).unsqueeze(-1)  # (B, L, 1)
         return spectrum.masked_fill(~live, 0.0), live
 
