@@ -101,8 +101,8 @@ class LastEpoch(NullTracker):
 def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> tuple[float, float]:
     """Skill on the sequences under ``test_root`` (fixed masks drawn as for validation) of the trainer's
     model, or of the weights saved in ``checkpoint``; the trainer's own split never saw these people.
-    Also the skill of the model's spectral context alone (its head's spectrum rows zeroed: what the model
-    predicts before the encoder adds anything; with ``model.local_context`` its learned weighted mean)."""
+    Also the skill of the model's spectral context alone (what the model predicts before the encoder adds
+    anything; with ``model.local_context`` its learned weighted mean), from the same evaluation."""
     config = trainer.config
     if checkpoint is not None:
         trainer.model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
@@ -120,20 +120,11 @@ def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> tu
     trainer.val_loader = DataLoader(
         tested, batch_size=config.data.batch_size, collate_fn=MaskingCollate(config.masking)
     )
-    whole = trainer.evaluate()["skill"]
-    model = trainer.model
+    tested = trainer.evaluate()
     if not (config.model.target == "spectrum" and config.model.spectral_context):
-        return whole, float("nan")
-    bands = model.band_power.n_bands
-    saved = model.head.weight.detach().clone(), model.head.bias.detach().clone()
-    with torch.no_grad():
-        model.head.weight[-bands:].zero_()
-        model.head.bias[-bands:].zero_()
-    prior = trainer.evaluate()["skill"]
-    with torch.no_grad():
-        model.head.weight.copy_(saved[0])
-        model.head.bias.copy_(saved[1])
-    return whole, prior
+        return tested["skill"], float("nan")
+    # the meter scores the model's own context beside it: the context alone, against the context mean
+    return tested["skill"], 1.0 - tested["model_context_baseline"] / tested["context_mean_baseline"]
 
 
 def run_one(

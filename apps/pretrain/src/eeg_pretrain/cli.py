@@ -69,6 +69,8 @@ def _ensure_synthetic_corpus(config, is_main: bool) -> None:
     from eeg_io import write_synthetic_corpus
 
     syn = config.synthetic
+    if not syn.enabled or not is_main:
+        return
     root = Path(config.data.dataset_path)
     settings = {
         "participants": syn.participants,
@@ -80,8 +82,6 @@ def _ensure_synthetic_corpus(config, is_main: bool) -> None:
     }
     if syn.channels is not None:
         settings["channels"] = list(syn.channels)
-    if not syn.enabled or not is_main:
-        return
     log = logging.getLogger("eeg_pretrain")
     if root.is_dir() and any(root.rglob("*.parquet")):
         try:
