@@ -41,7 +41,7 @@ from eeg_config.validators import (
     positive_int,
     positive_number,
 )
-from eeg_io import NormalizationConfig
+from eeg_io import WINDOW_TIME_UNITS, NormalizationConfig
 from eeg_ssm import MAMBA_BACKENDS, POOLINGS
 
 SPLIT_METHODS = ("random", "kfold", "loso", "group_kfold", "logo")
@@ -95,7 +95,8 @@ class DataSection(NormalizationConfig):
     rules as pretraining's ``data`` section, whose values the encoder was trained on). ``sampling_rate``
     (Hz; the band-power baseline needs it) defaults to null: the checkpoint's ``model.sampling_rate``, which
     pretraining copied from its own ``data.sampling_rate``. Like pretraining's, it is checked against the
-    file's ``window_start``/``window_end`` when it carries them (see ``job``)."""
+    file's ``window_start``/``window_end`` when it carries them in seconds; ``window_times`` says how they
+    count (``auto``, ``seconds``, ``samples``: :mod:`eeg_io.timing`), as in pretraining (see ``job``)."""
 
     data_path: str | None = None
     channels: tuple[str, ...] | None = attrs.field(
@@ -108,6 +109,7 @@ class DataSection(NormalizationConfig):
     sampling_rate: float | None = attrs.field(
         default=None, converter=optional_float, validator=optional(positive_number("Hz"))
     )
+    window_times: str = attrs.field(default="auto", validator=one_of(WINDOW_TIME_UNITS))
 
 
 @attrs.frozen(kw_only=True)

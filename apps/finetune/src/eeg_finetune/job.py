@@ -159,7 +159,7 @@ def _check_sampling_rate(config: FinetuneConfig, encoder: EEGModel, data: Labell
     if not config.compare_baselines and config.data.sampling_rate is None:
         return
     try:
-        check_sampling_rate([data.path], rate)
+        check_sampling_rate([data.path], rate, window_times=config.data.window_times)
     except EEGDataError as exc:
         if config.data.sampling_rate is not None:
             raise

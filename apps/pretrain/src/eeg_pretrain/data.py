@@ -69,7 +69,9 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
     )
     train_items, val_items = split_by_group(items, data.val_ratio, group=data.split_group, seed=seed)
     if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
-        check_sampling_rate(dict.fromkeys(item.file for item in items), data.sampling_rate)
+        check_sampling_rate(
+            dict.fromkeys(item.file for item in items), data.sampling_rate, window_times=data.window_times
+        )
     if dist_info.is_main:
         log_data_checks(data, train_items, val_items)  # counts once, leaks across the split named
     mask_seed = config.masking.seed if config.masking.seed is not None else seed

@@ -22,15 +22,18 @@ def log_data_checks(
     for item in (*train_items, *val_items):
         channels.setdefault(item.file, set()).add(item.channel)
     rate = float(data_config.sampling_rate)
-    report = check_data(sorted(channels), sampling_rate=rate, channels=channels)
+    report = check_data(
+        sorted(channels), sampling_rate=rate, channels=channels, window_times=data_config.window_times
+    )
     log.info("data checks on %d file(s) at %g Hz: %s", len(channels), rate, report.summary())
     for line in describe(report, limit=SHOWN):
         log.warning("%s", line)
     if report.warnings:
         log.warning(
-            "all data warnings: python -m eeg_io validate %s --sampling-rate %g",
+            "all data warnings: python -m eeg_io validate %s --sampling-rate %g --window-times %s",
             data_config.dataset_path,
             rate,
+            data_config.window_times,
         )
     for line in report.leaks({i.file for i in train_items}, {i.file for i in val_items}):
         log.warning("train/validation leak: %s", line)

@@ -19,7 +19,13 @@ from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_datas
 from eeg_io.reader import ChannelWindows, read_channel_windows
 from eeg_io.splits import split_by_group
 from eeg_io.synthetic import STANDARD_10_10_64, STANDARD_10_20, write_synthetic_corpus
-from eeg_io.timing import check_sampling_rate, implied_sampling_rate
+from eeg_io.timing import (
+    WINDOW_TIME_UNITS,
+    check_sampling_rate,
+    implied_sampling_rate,
+    recognise_window_times,
+    window_spans,
+)
 from eeg_io.validation import Problem, validate
 
 if TYPE_CHECKING:
@@ -53,6 +59,7 @@ __all__ = [
     "METADATA_COLUMNS",
     "STANDARD_10_10_64",
     "STANDARD_10_20",
+    "WINDOW_TIME_UNITS",
     "ChannelSequenceDataset",
     "ChannelWindows",
     "DataConfig",
@@ -73,7 +80,9 @@ __all__ = [
     "implied_sampling_rate",
     "read_channel_windows",
     "read_primary_dataset",
+    "recognise_window_times",
     "split_by_group",
     "validate",
+    "window_spans",
     "write_synthetic_corpus",
 ]

@@ -10,6 +10,7 @@ from eeg_io.data_checks import DEFAULT_SAMPLING_RATE, check_data
 from eeg_io.errors import EEGDataError
 from eeg_io.layout import find_parquet_files
 from eeg_io.synthetic import STANDARD_10_20, write_synthetic_corpus
+from eeg_io.timing import WINDOW_TIME_UNITS
 from eeg_io.validation import validate
 
 __all__ = ["main"]
@@ -28,6 +29,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=DEFAULT_SAMPLING_RATE,
         help="Hz, to compare window_start/window_end with the samples of a window (default 256)",
+    )
+    check.add_argument(
+        "--window-times",
+        choices=WINDOW_TIME_UNITS,
+        default="auto",
+        help="how window_start/window_end count: seconds, samples (within the parent window, the seed's "
+        "layout) or auto (recognised from the data; default)",
     )
     check.add_argument(
         "--strict", action="store_true", help="data-check warnings (duplicates, flat, gaps, scale) are errors"
@@ -49,11 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         if not args.sampling_rate > 0:
             parser.error(f"--sampling-rate must be positive, got {args.sampling_rate:g}")
-        return _validate(args.path, args.window_length, args.sampling_rate, args.strict)
+        return _validate(args.path, args.window_length, args.sampling_rate, args.strict, args.window_times)
     return _synth(args)
 
 
-def _validate(path: str, window_length: int | None, sampling_rate: float, strict: bool) -> int:
+def _validate(
+    path: str, window_length: int | None, sampling_rate: float, strict: bool, window_times: str = "auto"
+) -> int:
     problems = validate(path, window_length=window_length)
     for problem in problems:
         print(problem)
@@ -64,7 +74,9 @@ def _validate(path: str, window_length: int | None, sampling_rate: float, strict
     bad = {p.file for p in problems}
     if problems:
         print(f"{len(problems)} problem(s) in {len(bad)} of {len(files)} file(s) under {path}")
-    report = check_data([f for f in files if str(f) not in bad], sampling_rate=sampling_rate)
+    report = check_data(
+        [f for f in files if str(f) not in bad], sampling_rate=sampling_rate, window_times=window_times
+    )
     for warning in report.warnings:
         print(warning)
     if report.warnings:

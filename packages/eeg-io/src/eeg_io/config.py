@@ -31,6 +31,7 @@ from eeg_io.cache import CACHE_DTYPES
 from eeg_io.index import MISSING_CHANNEL_POLICIES
 from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
 from eeg_io.splits import GROUPS
+from eeg_io.timing import WINDOW_TIME_UNITS
 
 __all__ = ["CROPS", "DataConfig", "NormalizationConfig", "SequenceConfig"]
 
@@ -85,7 +86,7 @@ class SequenceConfig(NormalizationConfig):
 _DATA_FIELD_ORDER = (
     "dataset_path", "window_length", "include_channels", "exclude_channels", "on_missing_channel",
     "normalization", "scale", "nan_policy", "max_windows", "crop", "cache_dir", "cache_dtype", "num_workers",
-    "batch_size", "val_ratio", "split_group", "sampling_rate",
+    "batch_size", "val_ratio", "split_group", "sampling_rate", "window_times",
 )  # fmt: skip
 
 
@@ -120,7 +121,10 @@ class DataConfig(SequenceConfig):
         val_ratio: fraction of groups held out for validation (0 = no validation split).
         split_group: what a group is: ``"participant"``, ``"run"`` or ``"file"``.
         sampling_rate: Hz of the samples (band-power targets and inputs need it); checked against
-            ``window_start``/``window_end`` when the files carry them.
+            ``window_start``/``window_end`` when the files carry them in seconds.
+        window_times: how ``window_start``/``window_end`` count: ``"seconds"`` from the recording's
+            start, ``"samples"`` within the parent window (the seed's layout), or ``"auto"``: recognised
+            from the data (a span equal to the window's samples is samples; :mod:`eeg_io.timing`).
     """
 
     dataset_path: str = attrs.field(validator=non_empty_str("path string"))
@@ -136,6 +140,7 @@ class DataConfig(SequenceConfig):
     val_ratio: float = attrs.field(default=0.2, validator=in_range(0.0, 1.0))
     split_group: str = attrs.field(default="participant", validator=one_of(GROUPS))
     sampling_rate: float = attrs.field(default=256.0, validator=positive_number("Hz"))
+    window_times: str = attrs.field(default="auto", validator=one_of(WINDOW_TIME_UNITS))
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

@@ -8,9 +8,11 @@ Warnings (not layout problems), each with counts and file names:
 - ``flat_channel``: a channel with zero variance over the whole file;
 - ``flat_window``: a window with zero variance in a channel that is not flat as a whole;
 - ``window_duration``: ``window_end - window_start`` disagrees with the window's samples at the sampling
-  rate (by more than half a sample);
+  rate (by more than half a sample); window times in samples (the seed's layout, :mod:`eeg_io.timing`)
+  are compared with the sample count;
 - ``window_overlap`` / ``window_gap``: consecutive windows (time order) that overlap or leave a gap of
-  more than half a sample;
+  more than half a sample (with window times in samples, only inside one parent window: the offsets
+  restart at each);
 - ``channel_scale``: a channel whose typical (median) window standard deviation is more than
   :data:`SCALE_RATIO` times off the median over the file's channels (3 or more non-flat channels): a unit
   error, e.g. V against µV.
@@ -34,6 +36,7 @@ import pyarrow.compute as pc
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 from eeg_io.layout import channel_columns, find_column, open_parquet, order_columns, row_order
+from eeg_io.timing import recognise_window_times
 from eeg_io.validation import Problem
 
 __all__ = ["CHECKS", "DEFAULT_SAMPLING_RATE", "LABELS", "SCALE_RATIO", "DataReport", "check_data", "describe"]
@@ -111,6 +114,7 @@ def check_data(
     files: Iterable[str | os.PathLike],
     sampling_rate: float = DEFAULT_SAMPLING_RATE,
     channels: Mapping[str, Collection[str]] | None = None,
+    window_times: str = "auto",
 ) -> DataReport:
     """Run the data checks (module docstring) on ``files``.
 
@@ -119,6 +123,8 @@ def check_data(
             reports them).
         sampling_rate: Hz, to compare ``window_end - window_start`` with the samples of a window.
         channels: per file (as given), the upper-cased channels to check; None = every channel column.
+        window_times: ``"seconds"``, ``"samples"`` (offsets within the parent window, the seed's layout) or
+            ``"auto"`` (recognised per file, :func:`eeg_io.timing.recognise_window_times`).
     """
     if not sampling_rate > 0:
         raise ValueError(f"sampling_rate must be positive, got {sampling_rate}")
@@ -132,7 +138,7 @@ def check_data(
         name = str(file)
         wanted = None if channels is None else {c.upper() for c in channels.get(name, ())}
         try:
-            summary = _summarise(Path(file), sampling_rate, wanted)
+            summary = _summarise(Path(file), sampling_rate, wanted, window_times)
         except (EEGDataError, ValueError, OSError):
             continue  # layout problems are validate's to report
         if summary is None:
@@ -180,7 +186,9 @@ class _FileSummary:
     row_hashes: list[bytes | None]  # None: a window flat in every channel (not a meaningful duplicate)
 
 
-def _summarise(file: Path, sampling_rate: float, wanted: set[str] | None) -> _FileSummary | None:
+def _summarise(
+    file: Path, sampling_rate: float, wanted: set[str] | None, window_times: str = "auto"
+) -> _FileSummary | None:
     findings: list[tuple[str, int, str]] = []
     with open_parquet(file) as parquet_file:
         schema = parquet_file.schema_arrow
@@ -234,7 +242,7 @@ def _summarise(file: Path, sampling_rate: float, wanted: set[str] | None) -> _Fi
                 ("flat_window", total, f"{total} flat window(s) (zero variance) in channel(s) {detail}")
             )
         findings += _scale_findings(scales)
-        findings += _timing_findings(parquet_file, schema, order, width, sampling_rate)
+        findings += _timing_findings(parquet_file, schema, order, width, sampling_rate, window_times)
     row_hashes = [None if flat_rows[r] else row_digests[r].digest() for r in range(rows)]
     return _FileSummary(findings, file_digest.digest(), row_hashes)
 
@@ -262,20 +270,36 @@ def _scale_findings(scales: Mapping[str, float]) -> list[tuple[str, int, str]]:
     return findings
 
 
-def _timing_findings(parquet_file, schema, order: np.ndarray, width: int, sampling_rate: float):
+def _timing_findings(
+    parquet_file, schema, order: np.ndarray, width: int, sampling_rate: float, window_times: str = "auto"
+):
     start_column, end_column = find_column(schema, "window_start"), find_column(schema, "window_end")
     if start_column is None or end_column is None or width == 0:
         return []
-    table = parquet_file.read(columns=[start_column, end_column], use_threads=False)
+    parent_column = find_column(schema, "parent_window_id")
+    wanted = [start_column, end_column] + ([parent_column] if parent_column else [])
+    table = parquet_file.read(columns=wanted, use_threads=False)
     try:
         starts = to_numpy(table.column(0)).astype(np.float64)[order]
         ends = to_numpy(table.column(1)).astype(np.float64)[order]
     except (TypeError, ValueError):
         return []
-    findings: list[tuple[str, int, str]] = []
-    tolerance = 0.5 / sampling_rate
-    expected = width / sampling_rate
     durations = ends - starts
+    unit = window_times
+    if unit == "auto":
+        usable = np.isfinite(durations) & (durations > 0)
+        unit = (
+            recognise_window_times(np.full(int(usable.sum()), float(width)), durations[usable])
+            if usable.any()
+            else "seconds"
+        )
+    findings: list[tuple[str, int, str]] = []
+    if unit == "samples":  # offsets within the parent window (the seed's layout)
+        expected, tolerance, suffix = float(width), 0.5, ""
+        description = f"{width} samples (window times in samples)"
+    else:
+        expected, tolerance, suffix = width / sampling_rate, 0.5 / sampling_rate, " s"
+        description = f"{width} samples at {sampling_rate:g} Hz ({expected:g} s)"
     wrong = np.flatnonzero(np.abs(durations - expected) > tolerance)
     if wrong.size:
         first = int(wrong[0])
@@ -283,11 +307,14 @@ def _timing_findings(parquet_file, schema, order: np.ndarray, width: int, sampli
             (
                 "window_duration",
                 int(wrong.size),
-                f"{wrong.size} window(s) whose window_end - window_start disagrees with {width} samples at "
-                f"{sampling_rate:g} Hz ({expected:g} s); first: row {first}, {durations[first]:g} s",
+                f"{wrong.size} window(s) whose window_end - window_start disagrees with {description}; "
+                f"first: row {first}, {durations[first]:g}{suffix}",
             )
         )
     between = starts[1:] - ends[:-1]  # (L - 1,): > 0 a gap, < 0 an overlap
+    if unit == "samples" and parent_column is not None:  # offsets restart at each parent window
+        parents = to_numpy(table.column(2))[order]
+        between = np.where(parents[1:] == parents[:-1], between, 0.0)
     for check, hits, word in (
         ("window_overlap", np.flatnonzero(between < -tolerance), "overlap"),
         ("window_gap", np.flatnonzero(between > tolerance), "gap"),
@@ -298,8 +325,8 @@ def _timing_findings(parquet_file, schema, order: np.ndarray, width: int, sampli
                 (
                     check,
                     int(hits.size),
-                    f"{hits.size} {word}(s) between consecutive windows, {np.abs(between[hits]).sum():g} s in all; "
-                    f"first: rows {first} and {first + 1} ({abs(between[first]):g} s)",
+                    f"{hits.size} {word}(s) between consecutive windows, {np.abs(between[hits]).sum():g}{suffix or ' samples'} in all; "
+                    f"first: rows {first} and {first + 1} ({abs(between[first]):g}{suffix or ' samples'})",
                 )
             )
     return findings
