@@ -13,7 +13,7 @@ from eeg_config import ConfigError
 from eeg_finetune.baselines import band_power, band_power_edges
 from eeg_finetune.config import build_config
 from eeg_finetune.errors import FinetuneError
-from eeg_finetune.job import data_sampling_rate
+from eeg_finetune.inputs import data_sampling_rate
 from eeg_ssm import SpectralConfigError, band_edges, load_pretrained, log_band_power
 
 

@@ -10,7 +10,7 @@ import torch
 from numpy.testing import assert_allclose
 
 from eeg_finetune.data import collate_windows, load_labelled, make_samples
-from eeg_finetune.model import ParticipantClassifier, load_finetuned, save_finetuned
+from eeg_finetune.model import EncoderClassifier, load_finetuned, save_finetuned
 from eeg_ssm import EEGModel, ModelConfig, load_pretrained
 
 
@@ -28,7 +28,7 @@ def test_logits_do_not_depend_on_batch_padding(labelled):
         (tiny_encoder(), "mean"),
         (tiny_encoder(bidirectional=True, dropout=0.2), "attention"),
     ):
-        classifier = ParticipantClassifier(encoder, data.channels, 2, pooling=pooling).eval()
+        classifier = EncoderClassifier(encoder, data.channels, 2, pooling=pooling).eval()
         samples = make_samples(data, range(len(data)), "participant", 4)
         lengths = [s.stop - s.start for s in samples]
         assert len(set(lengths)) > 1, "the fixture must have participants of different lengths"
@@ -55,7 +55,7 @@ def test_window_samples_cover_each_participant_in_groups(labelled):
 
 
 def test_frozen_encoder_stays_in_eval_mode_and_gets_no_gradients():
-    classifier = ParticipantClassifier(tiny_encoder(dropout=0.3), ["AF7"], 2)
+    classifier = EncoderClassifier(tiny_encoder(dropout=0.3), ["AF7"], 2)
     classifier.set_backbone_trainable(False)
     classifier.train()
     assert classifier.head.training and not classifier.encoder.training
@@ -67,7 +67,7 @@ def test_frozen_encoder_stays_in_eval_mode_and_gets_no_gradients():
 
 def test_checkpoint_round_trip_and_encoder_reuse(tmp_path, labelled):
     data = load_labelled(labelled, channels=["AF7", "AF8"], window_length=64)
-    classifier = ParticipantClassifier(tiny_encoder(), data.channels, 3, hidden=0, pooling="attention").eval()
+    classifier = EncoderClassifier(tiny_encoder(), data.channels, 3, hidden=0, pooling="attention").eval()
     path = save_finetuned(tmp_path / "model.pt", classifier, {"classes": [0, 1, 2]})
     loaded, info = load_finetuned(path)
     batch = collate_windows(data, make_samples(data, range(4), "participant", 1))

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from eeg_eval import concatenate
 from eeg_finetune.baselines import (
     classic_window_features,
     logistic_predictions,
@@ -17,9 +18,8 @@ from eeg_finetune.baselines import (
 )
 from eeg_finetune.config import build_config
 from eeg_finetune.data import load_labelled, make_samples
-from eeg_finetune.job import split_data
-from eeg_finetune.metrics import concatenate
-from eeg_finetune.model import ParticipantClassifier
+from eeg_finetune.inputs import split_data
+from eeg_finetune.model import EncoderClassifier
 from eeg_finetune.synthetic import write_synthetic_windows
 from eeg_ssm import EEGModel, ModelConfig
 
@@ -91,7 +91,7 @@ def test_a_spectral_input_encoder_probe_beats_a_random_raw_encoder_probe(power_o
     samples = make_samples(data, range(len(data)), "participant", 1, "alone")
     scores = {}
     for token_input in ("raw", "raw+spectrum", "spectrum"):
-        classifier = ParticipantClassifier(encoder(token_input), data.channels, data.num_classes)
+        classifier = EncoderClassifier(encoder(token_input), data.channels, data.num_classes)
         features = probe_embeddings(classifier, data, samples, torch.device("cpu"))
         scores[token_input] = out_of_fold_auroc(data, folds, features, samples)
     assert scores["raw+spectrum"] > 0.8, scores

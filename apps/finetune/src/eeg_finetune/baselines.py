@@ -1,18 +1,20 @@
 """The baselines a fine-tuned encoder must beat, on the same folds and the same samples and units:
 
-- ``band_power``: log band power per channel in Hz bands (the periodogram pretraining's spectrum uses,
-  ``bands`` log-spaced bands between ``fmin`` and ``fmax``, see :func:`band_power`) + logistic regression;
+- ``band_power``: log band power per channel in Hz bands (pretraining's bands, :func:`eeg_ssm.band_edges`,
+  computed by :func:`eeg_eval.band_power`) + logistic regression;
 - ``waveform``: each channel's window downsampled to ``waveform_bins`` bin means + logistic regression;
 - ``linear_probe``: logistic regression on the frozen pretrained encoder's pooled embedding of each
   sample (the mean over channels of the mean token feature, or of the classified window's token);
-- ``random_encoder`` (trained in ``job``): the fine-tuned classifier's head on a randomly initialised
+- ``random_encoder`` (trained in ``folds``): the fine-tuned classifier's head on a randomly initialised
   encoder.
 
 The classic features are computed per window and averaged over a sample's windows (a window-label sample
-is one window). Every model is a scikit-learn pipeline (standardisation + logistic regression) fitted on
+is one window). **They see what the encoder sees**: with per-window labels and ``window_context:
+context`` the encoder reads the whole run, so each window's classic features are joined by the mean of
+its run's (the context's), and the comparison stays one of representations, not of access to context.
+Every model is :func:`eeg_eval.logistic_probabilities` (standardisation + logistic regression) fitted on
 the fold's training and validation samples; its sample probabilities become unit predictions exactly like
-the fine-tuned model's (:func:`eeg_finetune.metrics.unit_predictions`). Band power needs the data's
-sampling rate (``data.sampling_rate``, by default the checkpoint's; see ``job``).
+the fine-tuned model's (:func:`eeg_finetune.units.unit_predictions`).
 """
 
 from __future__ import annotations
@@ -21,29 +23,23 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+import eeg_eval
+from eeg_eval import Fold, Predictions, downsampled_waveform
 from eeg_finetune.data import LabelledData, Sample, collate_windows, sample_target
 from eeg_finetune.errors import FinetuneError
-from eeg_finetune.metrics import Predictions, unit_predictions
-from eeg_finetune.splits import Fold
-from eeg_ssm import SpectralConfigError, band_edges, band_psd
+from eeg_finetune.units import unit_predictions
+from eeg_ssm import SpectralConfigError, band_edges
 
 __all__ = [
     "CLASSIC",
     "band_power",
     "band_power_edges",
-    "downsampled_waveform",
+    "classic_window_features",
     "logistic_predictions",
     "probe_embeddings",
     "sample_features",
 ]
-
-
-#: Added to the mean band power (data units² / Hz) before the log10: a flat channel stays finite.
-POWER_FLOOR = 1e-12
 
 #: The config key behind each setting :func:`eeg_ssm.band_edges` may reject.
 _SETTINGS = {
@@ -62,20 +58,12 @@ def band_power(
     fmin: float | None = None,
     fmax: float | None = None,
 ) -> np.ndarray:
-    """Log band power ``[..., C * n_bands]`` of windows ``[..., C, W]`` sampled at ``sampling_rate`` Hz.
-
-    The bands are pretraining's (:func:`eeg_ssm.band_edges`): ``bands`` log-spaced bands between ``fmin``
-    and ``fmax`` Hz, unset values derived from the window's frequency resolution (by default 1 Hz to
-    ``min(45 Hz, Nyquist)``; ``bands: None`` as many as fit, up to 30). Each window's one-sided PSD is
-    the periodogram of the mean-removed, Hann-tapered window that pretraining computes
-    (:func:`eeg_ssm.band_psd`, equal to scipy's ``periodogram``), averaged over the bins of each band;
-    log10 of it plus :data:`POWER_FLOOR`. Settings that the window length
-    and rate cannot satisfy raise :class:`eeg_ssm.SpectralConfigError` naming the argument.
-    """
+    """Log band power ``[..., C * n_bands]`` of windows ``[..., C, W]`` in pretraining's bands:
+    ``bands`` log-spaced bands between ``fmin`` and ``fmax`` Hz (:func:`eeg_ssm.band_edges`, unset values
+    derived from the windows), each the mean Hann periodogram over its bins (:func:`eeg_eval.band_power`).
+    Settings the window length and rate cannot satisfy raise :class:`eeg_ssm.SpectralConfigError`."""
     edges = band_edges(windows.shape[-1], float(sampling_rate), bands, fmin, fmax)  # (n_bands + 1,) Hz
-    x = torch.from_numpy(np.asarray(windows, dtype=np.float64))
-    banded = band_psd(x, float(sampling_rate), edges).numpy()  # (..., C, n_bands)
-    return np.log10(banded + POWER_FLOOR).reshape(*banded.shape[:-2], -1)
+    return eeg_eval.band_power(windows, float(sampling_rate), edges)
 
 
 def band_power_edges(evaluation, window_length: int, sampling_rate: float) -> np.ndarray:
@@ -93,13 +81,6 @@ def band_power_edges(evaluation, window_length: int, sampling_rate: float) -> np
         ) from None
 
 
-def downsampled_waveform(windows: np.ndarray, bins: int) -> np.ndarray:
-    """Bin means ``[..., C * bins]`` of windows ``[..., C, W]``: each window cut into ``bins`` near-equal
-    consecutive parts (``np.array_split``), each replaced by its mean."""
-    parts = np.array_split(windows, min(bins, windows.shape[-1]), axis=-1)
-    return np.stack([p.mean(axis=-1) for p in parts], axis=-1).reshape(*windows.shape[:-2], -1)
-
-
 #: name -> per-window feature function ``(windows [L, C, W], evaluation config, sampling rate Hz) -> [L, F]``.
 CLASSIC: dict[str, Callable[[np.ndarray, object, float], np.ndarray]] = {
     "band_power": lambda w, cfg, rate: band_power(w, rate, cfg.bands, cfg.fmin, cfg.fmax),
@@ -110,15 +91,19 @@ CLASSIC: dict[str, Callable[[np.ndarray, object, float], np.ndarray]] = {
 def sample_features(
     data: LabelledData, samples: Sequence[Sample], per_window: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """``[N, F]``: per sample, the mean of ``per_window[sequence]`` (``[L_s, F]``) over its windows (the
-    classified window alone for window labels)."""
+    """``[N, F]`` (``[N, 2F]`` for window labels read in context): per sample, the mean of
+    ``per_window[sequence]`` (``[L_s, F]``) over its windows; for window labels the classified window's
+    features, joined, when the encoder reads it in its run's context (``Sample.token`` set), by the mean
+    over the windows the encoder reads (the same context)."""
     rows = []
     for s in samples:
         features = per_window[s.sequence]
-        if data.label_level == "window":
+        if data.label_level != "window":
+            rows.append(features[s.start : s.stop].mean(axis=0))
+        elif s.token is None:
             rows.append(features[s.window])
         else:
-            rows.append(features[s.start : s.stop].mean(axis=0))
+            rows.append(np.concatenate([features[s.window], features[s.start : s.stop].mean(axis=0)]))
     return np.stack(rows)
 
 
@@ -152,14 +137,6 @@ def probe_embeddings(
     return np.stack(rows)
 
 
-def _class_weight(setting: str | tuple[float, ...]):
-    if setting == "none":
-        return None
-    if setting == "balanced":
-        return "balanced"
-    return dict(enumerate(setting))
-
-
 def logistic_predictions(
     features: np.ndarray,
     samples: Sequence[Sample],
@@ -171,15 +148,16 @@ def logistic_predictions(
     aggregation: str,
     seed: int,
 ) -> Predictions:
-    """Standardisation + logistic regression fitted on the samples ``fit_on`` (indices into ``samples``
+    """:func:`eeg_eval.logistic_probabilities` fitted on the samples ``fit_on`` (indices into ``samples``
     and the rows of ``features``), unit predictions of the samples ``test``."""
-    model = make_pipeline(
-        StandardScaler(),
-        LogisticRegression(max_iter=5000, class_weight=_class_weight(class_weights), random_state=seed),
+    targets = np.asarray([sample_target(data, s) for s in samples])
+    probabilities = eeg_eval.logistic_probabilities(
+        features,
+        targets,
+        np.asarray(fit_on),
+        np.asarray(test),
+        data.num_classes,
+        weights=class_weights,
+        seed=seed,
     )
-    targets = np.asarray([sample_target(data, samples[i]) for i in fit_on])
-    model.fit(features[list(fit_on)], targets)
-    seen = model.predict_proba(features[list(test)])
-    probabilities = np.zeros((len(test), data.num_classes))
-    probabilities[:, model.classes_] = seen  # the classes seen in training, placed in the full class axis
     return unit_predictions(data, [samples[i] for i in test], probabilities, aggregation, fold.index)

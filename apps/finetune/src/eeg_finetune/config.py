@@ -41,10 +41,10 @@ from eeg_config.validators import (
     positive_int,
     positive_number,
 )
+from eeg_eval import PRETRAINED, SPLIT_METHODS
 from eeg_io import WINDOW_TIME_UNITS, NormalizationConfig
 from eeg_ssm import MAMBA_BACKENDS, POOLINGS
 
-SPLIT_METHODS = ("random", "kfold", "loso", "group_kfold", "logo")
 LABEL_LEVELS = ("participant", "window")
 WINDOW_CONTEXTS = ("context", "alone")
 MODES = ("participant", "window")
@@ -116,14 +116,17 @@ class DataSection(NormalizationConfig):
 class SplitConfig:
     """Splits by group (``data.group_column``; default: the participant), never by window.
 
-    ``random``: one stratified train/val/test split of the groups. ``kfold``: stratified k-fold over
+    ``auto`` (the default): every group is tested exactly once: leave one group out up to
+    ``eeg_eval.LOGO_MAX_GROUPS`` groups, stratified group k-fold (``folds``) above.
+    ``random``: one stratified train/val/test split of the groups (a few test groups: its verdict is
+    usually undecided). ``kfold``: stratified k-fold over
     groups (stratified by each group's majority class). ``group_kfold``: scikit-learn's
     StratifiedGroupKFold over the samples (windows or participants), keeping groups whole.
     ``loso`` / ``logo``: leave one group out (with the default group, one participant). In every method
     but ``random`` a stratified ``val_ratio`` of each fold's training groups is held out for early
     stopping; ``test_ratio`` applies to ``random`` only."""
 
-    method: str = attrs.field(default="random", validator=one_of(SPLIT_METHODS))
+    method: str = attrs.field(default="auto", validator=one_of(SPLIT_METHODS))
     # 0: no validation share, the last epoch is the model (early stopping on a handful of validation
     # participants picked noise in the README demo; the head then lost to the linear probe).
     val_ratio: float = attrs.field(default=0.0, validator=in_range(0.0, 1.0))
@@ -209,7 +212,12 @@ class EvaluationConfig:
     log-spaced bands between ``fmin`` and ``fmax`` Hz; null values are derived from the windows'
     frequency resolution (``fmin`` 1 Hz or the lowest bin, ``fmax`` min(45 Hz, Nyquist), ``bands`` as many
     as fit, up to 30). What the window length and sampling rate cannot satisfy (``fmax`` above Nyquist,
-    a band without a frequency bin) is checked once they are known, before anything is written."""
+    a band without a frequency bin) is checked once they are known, before anything is written.
+
+    The verdict (:func:`eeg_eval.judge`) judges ``judged_model`` (named before the results: the linear
+    probe by default, or ``finetuned``); ``transductive: true`` declares that pretraining on the test
+    groups (without their labels) is intended, and only then may a verdict say "helped" for an encoder
+    that saw them."""
 
     bootstrap_resamples: int = attrs.field(default=1000, validator=non_negative_int)
     confidence: float = attrs.field(default=0.95, validator=in_range(0.0, 1.0, low_open=True))
@@ -222,6 +230,8 @@ class EvaluationConfig:
     )
     waveform_bins: int = attrs.field(default=16, validator=positive_int)
     strict_disjoint: bool = attrs.field(default=False, validator=boolean)
+    judged_model: str = attrs.field(default="linear_probe", validator=one_of(PRETRAINED))
+    transductive: bool = attrs.field(default=False, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
         if self.fmin is not None and self.fmax is not None and self.fmin >= self.fmax:

@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 import torch
 
+from eeg_eval import groups_of
 from eeg_finetune.errors import FinetuneError
 from eeg_io import EEGDataError, read_primary_dataset
 from eeg_io.layout import channel_columns, find_column, open_parquet
@@ -256,8 +257,9 @@ def load_labelled(
         label_level=label_level,
         participants=tuple(record.participant for record in dataset.records),
         runs=tuple(record.run for record in dataset.records),
-        groups=tuple(
-            record.participant if group_column is None else str(record.group) for record in dataset.records
+        groups=groups_of(
+            [record.participant for record in dataset.records],
+            None if group_column is None else [record.group for record in dataset.records],
         ),
         group_column=participant_column if group_column is None else group_column,
         windows=tuple(record.windows for record in dataset.records),

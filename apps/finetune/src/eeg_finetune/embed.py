@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eeg_config import atomic_write_bytes
+from eeg_eval import groups_of
 from eeg_finetune.data import check_window_length, file_channels
 from eeg_finetune.embeddings import encode_participant
 from eeg_finetune.errors import FinetuneError
@@ -121,7 +122,10 @@ def embed_dataset(
             vectors.append(rows)
             count = len(rows)
             columns["participant"] += [record.participant] * count
-            columns["group"] += [record.participant if group_column is None else str(record.group)] * count
+            columns["group"] += (
+                list(groups_of([record.participant], None if group_column is None else [record.group]))
+                * count
+            )
             if per_window:
                 columns["label"] += record.window_labels.tolist()
             else:  # the sequence's label where it is constant, else null

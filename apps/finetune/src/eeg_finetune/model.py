@@ -29,10 +29,10 @@ from eeg_ssm import (
     save_checkpoint,
 )
 
-__all__ = ["ParticipantClassifier", "load_finetuned", "save_finetuned"]
+__all__ = ["EncoderClassifier", "load_finetuned", "save_finetuned"]
 
 
-class ParticipantClassifier(nn.Module):
+class EncoderClassifier(nn.Module):
     """Encoder + head over multichannel samples.
 
     Args:
@@ -113,7 +113,7 @@ class ParticipantClassifier(nn.Module):
     def backbone_trainable(self) -> bool:
         return self._backbone_trainable
 
-    def train(self, mode: bool = True) -> ParticipantClassifier:
+    def train(self, mode: bool = True) -> EncoderClassifier:
         super().train(mode)
         if not self.backbone_trainable:
             self.encoder.eval()
@@ -121,7 +121,7 @@ class ParticipantClassifier(nn.Module):
 
 
 def save_finetuned(
-    path: str | os.PathLike[str], classifier: ParticipantClassifier, extra: Mapping[str, Any]
+    path: str | os.PathLike[str], classifier: EncoderClassifier, extra: Mapping[str, Any]
 ) -> Path:
     """Write the classifier atomically: ``model``/``model_config`` (encoder), ``head``/``head_config``,
     ``channels`` and the plain values of ``extra`` (classes, metrics, provenance)."""
@@ -142,7 +142,7 @@ def save_finetuned(
 
 def load_finetuned(
     path: str | os.PathLike[str], map_location: Any = "cpu", backend: str | None = None
-) -> tuple[ParticipantClassifier, dict[str, Any]]:
+) -> tuple[EncoderClassifier, dict[str, Any]]:
     """Rebuild a fine-tuned classifier (eval mode) and return it with the checkpoint's other entries
     (``classes``, ``metrics``, ``pretrained_checkpoint``, ...).
 
@@ -156,7 +156,7 @@ def load_finetuned(
             f"{path}: not a fine-tuned classifier checkpoint (no 'head', 'head_config', 'channels')"
         )
     encoder = load_pretrained(path, map_location="cpu", backend=backend)
-    classifier = ParticipantClassifier(encoder, payload["channels"], **payload["head_config"])
+    classifier = EncoderClassifier(encoder, payload["channels"], **payload["head_config"])
     classifier.head.load_state_dict(payload["head"], strict=True)
     norm = payload.get("feature_norm")  # absent in files written before the head standardised its input
     if isinstance(norm, dict):

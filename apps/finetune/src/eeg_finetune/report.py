@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from eeg_config import atomic_write_bytes, atomic_write_text
-from eeg_finetune.metrics import METRICS, Predictions
+from eeg_eval import METRICS, Predictions
 
 __all__ = [
     "MODEL_ORDER",

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from eeg_eval import Fold, Predictions, validation_scores
 from eeg_finetune.config import FinetuneConfig
 from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples, sample_target
-from eeg_finetune.metrics import Predictions, unit_predictions, validation_scores
-from eeg_finetune.model import ParticipantClassifier
-from eeg_finetune.splits import Fold
+from eeg_finetune.model import EncoderClassifier
+from eeg_finetune.units import unit_predictions
 from eeg_ssm import param_groups
 from eeg_train import Tracker, adamw_with_schedule
 
@@ -64,7 +64,7 @@ class FoldTrainer:
 
     def __init__(
         self,
-        classifier: ParticipantClassifier,
+        classifier: EncoderClassifier,
         data: LabelledData,
         fold: Fold,
         config: FinetuneConfig,

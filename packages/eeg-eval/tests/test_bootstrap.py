@@ -1,4 +1,4 @@
-"""Bootstrap intervals over groups on constructed cases, paired differences, and the verdict line."""
+"""Bootstrap intervals over groups on constructed cases, and paired differences with their diagnostics."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from eeg_finetune.intervals import bootstrap, verdict, verdict_for
-from eeg_finetune.metrics import Predictions
+from eeg_eval import Predictions, bootstrap
 
 
 def predictions(correct: np.ndarray, groups: list[str], targets: np.ndarray) -> Predictions:
@@ -53,7 +54,13 @@ def test_degenerate_intervals():
         {"a": perfect, "b": perfect}, 2, resamples=200, confidence=0.95, seed=1, pairs=[("a", "b")]
     )
     assert intervals["a"]["accuracy"] == [1.0, 1.0] and intervals["a"]["auroc"] == [1.0, 1.0]
-    assert differences["a - b"]["auroc"] == {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    difference = differences["a - b"]["auroc"]
+    assert {k: difference[k] for k in ("estimate", "low", "high")} == {
+        "estimate": 0.0,
+        "low": 0.0,
+        "high": 0.0,
+    }
+    assert difference["groups"] == 10 and difference["undefined"] == 0.0 and 1 < difference["distinct"] <= 200
     # one group: every resample is the data itself
     single, _ = bootstrap(
         {"a": predictions(np.arange(6) % 3 > 0, ["g"] * 6, np.tile([0, 1], 3))},
@@ -80,39 +87,40 @@ def test_paired_difference_interval_excludes_zero_for_a_clearly_better_model():
     assert difference["low"] > 0 and difference["low"] < difference["estimate"] < difference["high"]
 
 
-def d(estimate, low, high):
-    return {"estimate": estimate, "low": low, "high": high}
-
-
-def test_verdict_lines():
-    helped = verdict("finetuned", d(0.1, 0.04, 0.16), "waveform", d(0.05, 0.01, 0.09))
-    assert helped.startswith("pretraining helped: finetuned beats the random encoder")
-    assert "+0.100 [+0.040, +0.160]" in helped and "waveform" in helped
-
-    not_random = verdict("linear_probe", d(0.03, -0.02, 0.08), "band_power", d(0.05, 0.01, 0.09))
-    assert not_random.startswith("pretraining did not help: linear_probe did not beat the random encoder")
-
-    not_classic = verdict("finetuned", d(0.1, 0.04, 0.16), "waveform", d(-0.1, -0.2, -0.01))
-    assert not_classic.startswith(
-        "pretraining did not help: finetuned did not beat the best classic baseline, waveform"
+def test_few_groups_give_few_distinct_resamples_and_undefined_aurocs_are_counted():
+    # 2 groups of one class each: a resample holds both classes only when it draws both groups
+    targets = np.array([0, 0, 1, 1])
+    groups = ["a", "a", "b", "b"]
+    model = predictions(np.array([True, True, True, False]), groups, targets)
+    _, differences = bootstrap(
+        {"m": model, "n": model}, 2, resamples=400, confidence=0.95, seed=0, pairs=[("m", "n")]
     )
-    neither = verdict("finetuned", d(0.0, -0.1, 0.1), "waveform", d(math.nan, math.nan, math.nan))
-    assert neither.startswith("pretraining did not help: finetuned beats neither")
+    auroc = differences["m - n"]["auroc"]
+    assert auroc["distinct"] == 3  # {a, a}, {a, b}, {b, b}
+    assert 0.35 < auroc["undefined"] < 0.65  # one class drawn half the time
 
 
-def test_verdict_for_picks_the_better_pretrained_model_and_classic_baseline():
-    metrics = {
-        "band_power": {"auroc": 0.7},
-        "waveform": {"auroc": 0.8},
-        "random_encoder": {"auroc": 0.6},
-        "linear_probe": {"auroc": 0.9},
-        "finetuned": {"auroc": 0.85},
-    }
-    differences = {
-        "linear_probe - random_encoder": {"auroc": d(0.3, 0.2, 0.4)},
-        "linear_probe - waveform": {"auroc": d(0.1, 0.02, 0.2)},
-    }
-    line, chosen = verdict_for(metrics, differences)
-    assert chosen == {"candidate": "linear_probe", "classic": "waveform"}
-    assert line.startswith("pretraining helped: linear_probe")
-    assert verdict_for({"finetuned": {"auroc": 0.9}}, {})[0].startswith("no verdict")
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    groups=st.integers(1, 8),
+    seed=st.integers(0, 10_000),
+    ties=st.booleans(),
+)
+def test_the_all_at_once_auroc_equals_sklearn_on_each_resample(n, groups, seed, ties):
+    from sklearn.metrics import roc_auc_score
+
+    from eeg_eval.bootstrap import _weighted_binary_auroc
+
+    rng = np.random.default_rng(seed)
+    targets = rng.integers(0, 2, n)
+    scores = rng.integers(0, 4, n) / 4 if ties else rng.random(n)  # many exact ties, or none
+    unit_group = rng.integers(0, groups, n)
+    draws = rng.integers(0, groups, size=(5, groups))
+    weights = np.stack([np.bincount(d, minlength=groups) for d in draws])[:, unit_group]
+    fast = _weighted_binary_auroc(targets, scores, weights)
+    for b in range(len(draws)):
+        rows = np.repeat(np.arange(n), weights[b])
+        y = targets[rows]
+        expected = roc_auc_score(y, scores[rows]) if len(np.unique(y)) == 2 else math.nan
+        np.testing.assert_allclose(fast[b], expected, rtol=1e-12, atol=1e-12)

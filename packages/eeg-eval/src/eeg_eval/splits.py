@@ -1,6 +1,11 @@
 """Group-level splits: no group (by default a participant) ever appears in two of train, validation and
 test.
 
+Methods: ``auto`` (the default: every group is tested exactly once, by leaving one group out when there
+are at most :data:`LOGO_MAX_GROUPS` groups and by stratified group k-fold otherwise), ``logo``/``loso``,
+``group_kfold``, ``kfold`` and ``random`` (one stratified train/test split: a few test groups, so its
+verdict is usually undecided).
+
 Everything here works on group indices ``0..G-1`` and their strata (a group's stratum is the set of
 classes its windows hold: one class for participant labels); sequences and samples (participants, window
 groups, windows) are derived from the groups afterwards (:func:`sequence_folds`), so leakage is
@@ -17,11 +22,29 @@ import attrs
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from eeg_finetune.errors import FinetuneError
+from eeg_eval.errors import EvalError
+from eeg_eval.units import Units, group_name
 
-__all__ = ["Fold", "group_strata", "make_folds", "random_split", "sequence_folds", "validation_split"]
+__all__ = [
+    "LOGO_MAX_GROUPS",
+    "SPLIT_METHODS",
+    "Fold",
+    "group_strata",
+    "make_folds",
+    "random_split",
+    "resolve_method",
+    "sequence_folds",
+    "unit_folds",
+    "validation_split",
+]
 
-log = logging.getLogger("eeg_finetune")
+log = logging.getLogger("eeg_eval")
+
+#: Every split method; ``auto`` resolves to ``logo`` or ``group_kfold`` (:func:`resolve_method`).
+SPLIT_METHODS = ("auto", "random", "kfold", "group_kfold", "loso", "logo")
+#: ``auto`` leaves one group out up to this many groups (each fold then trains on all but one), and uses
+#: stratified group k-fold above it (training cost grows with the folds, the test coverage does not).
+LOGO_MAX_GROUPS = 10
 
 
 @attrs.frozen
@@ -91,7 +114,7 @@ def random_split(
         classes: the label value of each class index (for messages).
 
     Raises:
-        FinetuneError: a class with too few participants for three (or two) non-empty parts.
+        EvalError: a class with too few participants for three (or two) non-empty parts.
     """
     rng = np.random.default_rng(seed)
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
@@ -100,7 +123,7 @@ def random_split(
         members = np.flatnonzero(targets == c)
         size = len(members)
         if size < needed:
-            raise FinetuneError(
+            raise EvalError(
                 f"split.method random: {_describe(classes, c)} has {size} participant(s); a stratified "
                 f"train/{'validation/' if val_ratio > 0 else ''}test split needs at least {needed} per class "
                 f"(add participants{', or set split.val_ratio: 0' if val_ratio > 0 else ''}, "
@@ -131,7 +154,7 @@ def validation_split(
     validation. Each class keeps at least one participant for training.
 
     Raises:
-        FinetuneError: a class with a single participant in ``pool`` while a validation set is asked for.
+        EvalError: a class with a single participant in ``pool`` while a validation set is asked for.
     """
     pool = np.asarray(sorted(pool), dtype=np.int64)
     if val_ratio <= 0:
@@ -142,7 +165,7 @@ def validation_split(
     for c in range(len(classes)):
         members = pool[targets[pool] == c]
         if len(members) < 2:
-            raise FinetuneError(
+            raise EvalError(
                 f"{where}: {_describe(classes, c)} has {len(members)} training participant(s), too few to "
                 "hold one out for validation (add participants, lower split.folds, or set split.val_ratio: 0)"
             )
@@ -166,7 +189,7 @@ def make_folds(
     group_column: str | None = None,
 ) -> list[Fold]:
     """The folds of ``method`` over groups (``random``: one; ``kfold``, ``group_kfold``: ``folds``;
-    ``loso``, ``logo``: one per group).
+    ``loso``, ``logo``: one per group; ``auto``: see :func:`resolve_method`).
 
     Args:
         targets: int ``[G]`` stratum (class, or class set) index per group, every stratum present.
@@ -176,19 +199,20 @@ def make_folds(
         group_column: names the groups in messages (``None``: they are participants).
 
     Raises:
-        FinetuneError: too few groups of some stratum, or in all, for the split asked for (the message
+        EvalError: too few groups of some stratum, or in all, for the split asked for (the message
             names the column or class, the count and what would work).
     """
     targets = np.asarray(targets, dtype=np.int64)
+    method = resolve_method(method, len(targets))
     counts = np.bincount(targets, minlength=len(classes))
     if method in ("kfold", "group_kfold") and len(targets) < folds:
-        raise FinetuneError(
+        raise EvalError(
             f"split.folds: {folds} folds need at least {folds} groups in column "
-            f"{group_column or 'participant'!r}; it has {len(targets)} (lower split.folds, or use split.method: logo)"
+            f"{group_name(group_column)!r}; it has {len(targets)} (lower split.folds, or use split.method: logo)"
         )
     if method in ("loso", "logo") and len(targets) < 2 + (val_ratio > 0):
-        raise FinetuneError(
-            f"split.method {method}: column {group_column or 'participant'!r} has {len(targets)} group(s); "
+        raise EvalError(
+            f"split.method {method}: column {group_name(group_column)!r} has {len(targets)} group(s); "
             f"leaving one out needs at least {2 + (val_ratio > 0)}"
             f"{' (training and validation groups)' if val_ratio > 0 else ''}"
         )
@@ -205,7 +229,7 @@ def make_folds(
     if method == "kfold":
         smallest = int(np.argmin(counts))
         if counts[smallest] < folds:
-            raise FinetuneError(
+            raise EvalError(
                 f"split.folds: stratified {folds}-fold cross-validation needs at least {folds} participants "
                 f"of every class; {_describe(classes, smallest)} has {int(counts[smallest])} "
                 f"(lower split.folds, or use split.method: loso)"
@@ -218,7 +242,7 @@ def make_folds(
         needed = 2 + (val_ratio > 0)
         smallest = int(np.argmin(counts))
         if counts[smallest] < needed:
-            raise FinetuneError(
+            raise EvalError(
                 f"split.method loso: {_describe(classes, smallest)} has {int(counts[smallest])} participant(s); "
                 f"leaving one out must keep {needed - 1} of every class for training"
                 f"{' and validation' if val_ratio > 0 else ''}, so each class needs at least {needed}"
@@ -243,3 +267,38 @@ def _with_validation(
         )
         result.append(Fold(index, train, val, tuple(sorted(test.tolist()))))
     return result
+
+
+def resolve_method(method: str, groups: int) -> str:
+    """``auto`` -> ``logo`` for at most :data:`LOGO_MAX_GROUPS` groups, ``group_kfold`` above; any other
+    method as given."""
+    if method != "auto":
+        return method
+    return "logo" if groups <= LOGO_MAX_GROUPS else "group_kfold"
+
+
+def unit_folds(
+    units: Units,
+    method: str = "auto",
+    *,
+    val_ratio: float = 0.0,
+    test_ratio: float = 0.1,
+    folds: int = 5,
+    seed: int = 0,
+) -> list[Fold]:
+    """Folds over unit indices (rows of ``units``), groups kept whole: :func:`make_folds` on the groups,
+    stratified by the classes each group holds."""
+    group_index = units.group_index()
+    strata, values = group_strata(units.targets, group_index, len(units.group_ids), units.classes)
+    group_level = make_folds(
+        strata,
+        values,
+        method,
+        val_ratio=val_ratio,
+        test_ratio=test_ratio,
+        folds=folds,
+        seed=seed,
+        units=(units.targets, group_index),
+        group_column=units.group_column or ("group" if units.groups != units.participants else None),
+    )
+    return sequence_folds(group_level, group_index)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eeg_finetune.errors import FinetuneError
-from eeg_finetune.splits import make_folds, random_split
+from eeg_eval import EvalError
+from eeg_eval.splits import make_folds, random_split
 
 RATIOS = st.sampled_from([0.0, 0.1, 0.2, 0.3])
 
@@ -119,7 +119,7 @@ def test_random_split_sizes_follow_the_ratios_per_class():
 def test_too_few_participants_of_a_class_is_a_clear_error(counts, method, options, message):
     targets = np.repeat([0, 1], counts)
     settings_ = {"val_ratio": 0.2, "test_ratio": 0.1, "folds": 5, "seed": 0, **options}
-    with pytest.raises(FinetuneError, match=message):
+    with pytest.raises(EvalError, match=message):
         make_folds(targets, ("no", "yes"), method, **settings_)
 
 
@@ -147,7 +147,7 @@ def grouped_windows(draw):
 @settings(max_examples=80, deadline=None)
 @given(
     data=grouped_windows(),
-    method=st.sampled_from(["random", "kfold", "group_kfold", "logo", "loso"]),
+    method=st.sampled_from(["auto", "random", "kfold", "group_kfold", "logo", "loso"]),
     folds=st.integers(2, 4),
     val_ratio=RATIOS,
     seed=st.integers(0, 99),
@@ -155,7 +155,7 @@ def grouped_windows(draw):
 def test_no_group_ever_straddles_train_validation_and_test(data, method, folds, val_ratio, seed):
     from hypothesis import assume
 
-    from eeg_finetune.splits import group_strata, sequence_folds
+    from eeg_eval.splits import group_strata, sequence_folds
 
     sequence_group, window_targets = data
     unit_targets = np.concatenate(window_targets)
@@ -170,7 +170,7 @@ def test_no_group_ever_straddles_train_validation_and_test(data, method, folds, 
             strata, values, method, val_ratio=val_ratio, test_ratio=0.3, folds=folds, seed=seed,
             units=(unit_targets, unit_groups), group_column="Person",
         )  # fmt: skip
-    except FinetuneError:
+    except EvalError:
         assume(False)  # too few groups of some stratum for this split: a clear error, tested elsewhere
     for fold in sequence_folds(result, sequence_group):
         sides = [set(sequence_group[list(part)].tolist()) for part in (fold.train, fold.val, fold.test)]
@@ -185,7 +185,7 @@ def test_no_group_ever_straddles_train_validation_and_test(data, method, folds, 
 def test_too_few_groups_names_the_column_and_counts():
     strata = np.zeros(4, dtype=np.int64)
     with pytest.raises(
-        FinetuneError, match=r"split\.folds: 5 folds need at least 5 groups in column 'Person'; it has 4"
+        EvalError, match=r"split\.folds: 5 folds need at least 5 groups in column 'Person'; it has 4"
     ):
         make_folds(
             strata,
@@ -198,7 +198,7 @@ def test_too_few_groups_names_the_column_and_counts():
             group_column="Person",
         )
     with pytest.raises(
-        FinetuneError, match=r"split\.method logo: column 'Person' has 2 group\(s\); .* at least 3"
+        EvalError, match=r"split\.method logo: column 'Person' has 2 group\(s\); .* at least 3"
     ):
         make_folds(
             strata[:2],
@@ -210,3 +210,22 @@ def test_too_few_groups_names_the_column_and_counts():
             seed=0,
             group_column="Person",
         )
+
+
+def test_auto_tests_every_group_exactly_once():
+    from eeg_eval import LOGO_MAX_GROUPS, Units, resolve_method, unit_folds
+
+    assert resolve_method("auto", LOGO_MAX_GROUPS) == "logo"
+    assert resolve_method("auto", LOGO_MAX_GROUPS + 1) == "group_kfold"
+    assert resolve_method("random", 3) == "random"
+    for people in (4, LOGO_MAX_GROUPS + 6):
+        participants = [f"P{i:03d}" for i in range(people) for _ in range(3)]  # 3 units each
+        labels = [i % 2 for i in range(people) for _ in range(3)]
+        units = Units.build(participants, labels)
+        folds = unit_folds(units, seed=1)
+        assert len(folds) == (people if people <= LOGO_MAX_GROUPS else 5)
+        tested = sorted(u for fold in folds for u in fold.test)
+        assert tested == list(range(len(units))), "every unit (so every group) tested exactly once"
+        for fold in folds:
+            train = {units.groups[u] for u in fold.train}
+            assert not train & {units.groups[u] for u in fold.test}

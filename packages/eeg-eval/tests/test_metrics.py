@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from eeg_finetune.metrics import (
+from eeg_eval.metrics import (
     Predictions,
     aggregate,
     concatenate,
     fold_spread,
-    participant_metrics,
+    unit_metrics,
     validation_scores,
 )
-from eeg_finetune.training import class_weight_vector
 
 
 def test_mean_probability_and_majority_vote_aggregate_window_groups():
@@ -37,7 +36,7 @@ def test_binary_metrics_by_hand():
     targets = np.array([0, 0, 0, 1, 1, 1, 1])
     predicted = np.array([0, 1, 0, 1, 1, 0, 1])
     scores = np.array([0.1, 0.6, 0.3, 0.9, 0.8, 0.4, 0.7])
-    m = participant_metrics(targets, predicted, np.stack([1 - scores, scores], axis=1), 2)
+    m = unit_metrics(targets, predicted, np.stack([1 - scores, scores], axis=1), 2)
     assert m["accuracy"] == pytest.approx(5 / 7)
     assert m["sensitivity"] == pytest.approx(3 / 4)  # recall of class 1
     assert m["specificity"] == pytest.approx(2 / 3)  # recall of class 0
@@ -46,20 +45,13 @@ def test_binary_metrics_by_hand():
     # AUROC: pairs (positive, negative) ranked correctly: 0.4 loses to 0.6 only -> 11/12
     assert m["auroc"] == pytest.approx(11 / 12)
     assert m["confusion_matrix"] == [[2, 1], [1, 3]]
-    assert m["participants"] == 7
+    assert m["units"] == 7
     probabilities = np.stack([1 - scores, scores], axis=1)
     assert validation_scores(targets, predicted, probabilities, 2) == (m["auroc"], m["balanced_accuracy"])
 
 
-def test_class_weights():
-    balanced = class_weight_vector("balanced", [0, 0, 0, 1], 2)
-    assert balanced.tolist() == pytest.approx([4 / (2 * 3), 4 / (2 * 1)])
-    assert class_weight_vector("none", [0, 1], 2) is None
-    assert class_weight_vector((1.0, 2.5), [0, 1], 2).tolist() == [1.0, 2.5]
-
-
 def test_undefined_metrics_are_nan_for_a_single_participant():
-    m = participant_metrics(np.array([1]), np.array([1]), np.array([[0.2, 0.8]]), 2)
+    m = unit_metrics(np.array([1]), np.array([1]), np.array([[0.2, 0.8]]), 2)
     assert m["accuracy"] == 1.0 and m["sensitivity"] == 1.0
     assert math.isnan(m["auroc"]) and math.isnan(m["specificity"])
 
@@ -68,7 +60,7 @@ def test_multiclass_metrics_are_macro_one_vs_rest():
     targets = np.array([0, 1, 2, 0, 1, 2])
     predicted = np.array([0, 1, 1, 0, 2, 2])
     probabilities = np.eye(3)[predicted] * 0.7 + 0.1
-    m = participant_metrics(targets, predicted, probabilities, 3)
+    m = unit_metrics(targets, predicted, probabilities, 3)
     assert m["accuracy"] == pytest.approx(4 / 6)
     assert m["sensitivity"] == pytest.approx(np.mean([1.0, 0.5, 0.5]))
     # specificity of class k: recall of "not k"; class 0: 4/4, class 1: 3/4, class 2: 3/4

@@ -1,4 +1,4 @@
-"""Participant-level predictions and metrics (all computed with scikit-learn).
+"""Predictions per unit (a participant, or a window) and their metrics (all computed with scikit-learn).
 
 Binary tasks: the positive class is the larger label (e.g. ``1`` = remission), sensitivity is its
 recall, specificity the recall of the other class, F1 and AUROC are those of the positive class.
@@ -23,15 +23,17 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from eeg_eval.units import groups_of
+
 __all__ = [
     "METRICS",
     "Predictions",
     "aggregate",
     "aggregate_predictions",
+    "auroc",
     "concatenate",
     "fold_spread",
-    "participant_metrics",
-    "unit_predictions",
+    "unit_metrics",
     "validation_scores",
 ]
 
@@ -44,7 +46,8 @@ class Predictions:
     """One row per unit (a participant, or a window with window labels): ``targets`` and ``predicted``
     class indices ``[N]``, ``probabilities`` ``[N, K]`` (rows sum to 1), ``folds`` the fold each unit was
     tested in; ``runs`` (``""`` when not known) and ``windows`` (the window's position in its run, -1 for
-    participant units) say where the unit is; ``groups`` the group each unit belongs to."""
+    participant units) say where the unit is; ``groups`` the group each unit belongs to (default: its
+    participant, :func:`eeg_eval.units.groups_of`)."""
 
     participants: tuple[str, ...]
     targets: np.ndarray = attrs.field(eq=False)
@@ -58,7 +61,7 @@ class Predictions:
     def __attrs_post_init__(self) -> None:
         n = len(self.participants)
         if self.groups is None:
-            object.__setattr__(self, "groups", tuple(self.participants))
+            object.__setattr__(self, "groups", groups_of(self.participants))
         if self.runs is None:
             object.__setattr__(self, "runs", ("",) * n)
         if self.windows is None:
@@ -80,37 +83,6 @@ class Predictions:
             runs=tuple(self.runs[i] for i in rows),
             windows=self.windows[rows],
         )
-
-
-def unit_predictions(data, samples, probabilities: np.ndarray, how: str, fold: int) -> Predictions:
-    """Predictions per unit from the predictions of ``samples`` (``eeg_finetune.data.Sample``).
-
-    Window labels: a unit is a window (one sample each). Participant labels: a unit is a sequence, its
-    samples (window groups) aggregated by ``how`` (see :func:`aggregate`).
-
-    Args:
-        data: the ``LabelledData`` the samples come from.
-        probabilities: float ``[len(samples), K]``.
-    """
-    from eeg_finetune.data import unit_of
-
-    units = [unit_of(data, s) for s in samples]
-    index = {u: i for i, u in enumerate(dict.fromkeys(units))}
-    order, probs, predicted = aggregate([index[u] for u in units], probabilities, how)
-    keys = list(index)
-    chosen = [keys[i] for i in order]
-    return Predictions(
-        participants=tuple(data.participants[s] for s, _ in chosen),
-        targets=np.asarray(
-            [int(data.window_targets[s][0 if w is None else w]) for s, w in chosen], dtype=np.int64
-        ),
-        predicted=predicted,
-        probabilities=probs,
-        folds=np.full(len(chosen), fold, dtype=np.int64),
-        groups=tuple(data.groups[s] for s, _ in chosen),
-        runs=tuple(data.runs[s] or "" for s, _ in chosen),
-        windows=np.asarray([-1 if w is None else w for _, w in chosen], dtype=np.int64),
-    )
 
 
 def aggregate_predictions(predictions: Predictions, level: str) -> Predictions | None:
@@ -172,19 +144,20 @@ def aggregate(
     return order, np.asarray(probs, dtype=np.float64), np.asarray(predicted, dtype=np.int64)
 
 
-def participant_metrics(
+def unit_metrics(
     targets: np.ndarray,
     predicted: np.ndarray,
     probabilities: np.ndarray,
     num_classes: int,
     confusion: bool = True,
 ) -> dict[str, object]:
-    """Accuracy, balanced accuracy, AUROC, F1, sensitivity, specificity (floats, NaN when undefined) and
-    the confusion matrix (``confusion_matrix[i][j]``: participants of class i predicted as j).
+    """Accuracy, balanced accuracy, AUROC, F1, sensitivity, specificity (floats, NaN when undefined),
+    the confusion matrix (``confusion_matrix[i][j]``: units of class i predicted as j) and the number of
+    units (``units``).
 
     Args:
-        targets, predicted: int ``[P]`` class indices in ``0..num_classes-1``.
-        probabilities: float ``[P, num_classes]``.
+        targets, predicted: int ``[N]`` class indices in ``0..num_classes-1``.
+        probabilities: float ``[N, num_classes]``.
     """
     with warnings.catch_warnings():
         # A fold with one participant (LOSO) makes sklearn warn that some classes are absent; the
@@ -196,15 +169,17 @@ def participant_metrics(
 def validation_scores(
     targets: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray, num_classes: int
 ) -> tuple[float, float]:
-    """(AUROC, balanced accuracy) as in :func:`participant_metrics`, without the rest (run every epoch)."""
+    """(AUROC, balanced accuracy) as in :func:`unit_metrics`, without the rest (run every epoch)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         y = np.asarray(targets)
-        return _auroc(y, probabilities, num_classes), float(balanced_accuracy_score(y, np.asarray(predicted)))
+        return auroc(y, probabilities, num_classes), float(balanced_accuracy_score(y, np.asarray(predicted)))
 
 
-def _auroc(y: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float:
-    """Positive-class AUROC (binary) or one-vs-rest macro AUROC; NaN unless every class is present."""
+def auroc(y: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float:
+    """Positive-class AUROC (binary) or one-vs-rest macro AUROC of class probabilities ``[N, K]``; NaN
+    unless every class is present."""
+    y = np.asarray(y)
     if len(np.unique(y)) < num_classes:
         return float("nan")
     if num_classes == 2:
@@ -220,7 +195,7 @@ def _metrics(
         "accuracy": float(accuracy_score(y, pred)),
         # balanced accuracy is the mean recall over the classes present in y (sklearn's definition).
         "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-        "auroc": _auroc(y, probabilities, num_classes),
+        "auroc": auroc(y, probabilities, num_classes),
     }
     if num_classes == 2:
         out["f1"] = float(f1_score(y, pred, pos_label=1, zero_division=np.nan))
@@ -238,7 +213,7 @@ def _metrics(
         out["specificity"] = float(np.mean(finite)) if finite else float("nan")
     if confusion:
         out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
-    out["participants"] = len(y)
+    out["units"] = len(y)
     return out
 
 
