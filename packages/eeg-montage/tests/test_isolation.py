@@ -13,6 +13,8 @@ import json, sys
 import eeg_montage
 montage = eeg_montage.standard_montage()
 montage.coords(["AF7", "TP10"], center="fit")
+eeg_montage.standard_montage("biosemi256").coords(["H16"])
+eeg_montage.load_montage("GSN-HydroCel-129")
 print(json.dumps(sorted(name for name in {FORBIDDEN!r} if name in sys.modules)))
 """
 

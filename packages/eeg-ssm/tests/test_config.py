@@ -33,6 +33,9 @@ def test_defaults_are_valid_without_warnings_and_fit_the_kernels() -> None:
         ({"dt_min": 0.0}, "dt_min"),
         ({"missing_channels": "skip"}, "missing_channels"),
         ({"asa_path": ""}, "asa_path"),
+        ({"montage": ""}, "montage"),
+        ({"montage": "biosemi65"}, "montage"),  # not built in
+        ({"montage": "biosemi64", "asa_path": "/caps/cap.elc"}, "montage"),  # two montages
         ({"spatial_seed": -1}, "spatial_seed"),
         ({"headdim": 48}, "headdim"),  # 256 % 48 != 0
         ({"ngroups": 3}, "ngroups"),  # 8 heads % 3 != 0

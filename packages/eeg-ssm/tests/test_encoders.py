@@ -83,6 +83,16 @@ def test_asa_path_selects_the_montage(tmp_path, make_config) -> None:
         model.spatial(["AF7"])  # in the standard montage, not in this cap
 
 
+def test_montage_names_a_built_in_montage(make_config) -> None:
+    model = EEGModel(make_config(montage="biosemi128"))
+    assert model.spatial.montage is standard_montage("biosemi128")
+    expected = torch.from_numpy(standard_montage("biosemi128").coords(["A1", "D32"])).float()
+    assert torch.allclose(model.spatial(["a1", "D32"]), expected @ model.spatial.projection)
+    with pytest.raises(MontageError, match="'FZ'"):
+        model.spatial(["FZ"])  # a 10-20 name: not on a BioSemi 128 cap
+    assert EEGModel(make_config()).spatial.montage is standard_montage()  # the default
+
+
 def test_spatial_projection_survives_save_and_load(make_config) -> None:
     trained = EEGModel(make_config(spatial_seed=1))
     rebuilt = EEGModel(make_config(spatial_seed=2))  # another seed: the checkpoint must win

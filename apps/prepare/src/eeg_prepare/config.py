@@ -33,6 +33,7 @@ from eeg_config.validators import (
     positive_number,
 )
 from eeg_io.layout import METADATA_COLUMNS
+from eeg_montage import MontageError, canonical_montage_name
 
 LAYOUTS = ("auto", "bids", "flat")
 FORMATS = (
@@ -123,14 +124,32 @@ class InputConfig:
 
 @attrs.frozen(kw_only=True)
 class ChannelConfig:
-    """Which channels are kept. ``pick: null`` keeps every EEG channel of each recording."""
+    """Which channels are kept. ``pick: null`` keeps every EEG channel of each recording (by MNE's type
+    and by name: ``ECG``, ``EOG``, ``EMG``, trigger and other non-brain labels are not EEG).
+
+    ``montage`` (a built-in name, e.g. ``biosemi64``) or ``asa_path`` (an ``.elc`` file), default
+    ``standard_1005``: the montage the model will use (``model.montage``); kept channels it cannot place
+    are named in the summary and the report. They only report: the outputs do not depend on them."""
 
     pick: tuple[str, ...] | None = attrs.field(default=None, validator=_names)
     exclude: tuple[str, ...] = attrs.field(default=(), validator=_names)
     aliases: dict[str, str] = attrs.field(factory=dict)
     on_missing: str = attrs.field(default="error", validator=one_of(MISSING_CHANNEL_POLICIES))
+    montage: str | None = attrs.field(default=None, validator=optional(non_empty_str("montage name")))
+    asa_path: str | None = attrs.field(default=None, validator=optional(non_empty_str("file path string")))
 
     def __attrs_post_init__(self) -> None:
+        if self.montage is not None and self.asa_path is not None:
+            raise field_error(
+                self,
+                "montage",
+                f"{self.montage!r} and asa_path {self.asa_path!r} both name a montage; set one",
+            )
+        if self.montage is not None:
+            try:
+                canonical_montage_name(self.montage)
+            except MontageError as exc:
+                raise field_error(self, "montage", str(exc)) from None
         clashes = [c for c in (self.pick or ()) if c.strip().lower() in METADATA_COLUMNS]
         if clashes:
             raise field_error(
@@ -341,7 +360,7 @@ def settings_of(config: PrepareConfig, command: str) -> dict[str, Any]:
         "signal": unstructure(config.signal),
         "windows": unstructure(config.windows),
         "artifacts": unstructure(config.artifacts),
-        "channels": unstructure(section.channels),
+        "channels": _channel_settings(section.channels),
         "csv": unstructure(section.input.csv),
     }
     if section.input.cnt != CntConfig():  # older outputs (no cnt key) stay up to date with the default
@@ -353,6 +372,18 @@ def settings_of(config: PrepareConfig, command: str) -> dict[str, Any]:
             "match": section.labels.match,
         }
         settings["columns"] = [section.participant_column, section.label_column]
+    return settings
+
+
+def _channel_settings(channels: ChannelConfig) -> dict[str, Any]:
+    """The channel settings that change the numbers: not the montage (it only reports). With ``pick: null``
+    the kept channels depend on the rule that types channels by name too (``types``), so outputs made
+    before that rule are made again."""
+    settings = unstructure(channels)
+    settings.pop("montage", None)
+    settings.pop("asa_path", None)
+    if channels.pick is None:
+        settings["types"] = "mne+names"
     return settings
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from eeg_config import UserError
 
-__all__ = ["DiscoveryError", "LabelsError", "MissingChannelError", "PrepareError", "RecordingError"]
+__all__ = [
+    "DiscoveryError",
+    "LabelsError",
+    "MissingChannelError",
+    "NoEEGChannelsError",
+    "PrepareError",
+    "RecordingError",
+]
 
 
 class PrepareError(UserError, ValueError):
@@ -24,6 +31,11 @@ class RecordingError(PrepareError):
 class MissingChannelError(PrepareError):
     """A recording lacks a requested channel. Fatal under ``channels.on_missing: error``, a skipped
     recording under ``skip_recording``."""
+
+
+class NoEEGChannelsError(MissingChannelError):
+    """With ``channels.pick: null``, a recording holds no EEG channel (a signal generator, a polygraphy
+    file of ECG and respiration): skipped and reported, whatever ``on_missing`` says."""
 
 
 class LabelsError(PrepareError):

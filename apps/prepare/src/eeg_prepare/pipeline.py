@@ -17,6 +17,7 @@ import attrs
 import pyarrow as pa
 
 from eeg_config import atomic_write_text, dump_yaml, unstructure
+from eeg_prepare.channel_types import montage_for
 from eeg_prepare.config import PrepareConfig, default_primary_name, settings_of
 from eeg_prepare.discovery import Discovery, RecordingSource, discover
 from eeg_prepare.errors import DiscoveryError
@@ -27,6 +28,7 @@ from eeg_prepare.report import (
     RecordingResult,
     counts_from_dict,
     counts_to_dict,
+    rejections_from_dict,
     summary_lines,
     write_report,
 )
@@ -67,6 +69,7 @@ def run_pretraining(
     """Raw recordings -> one pretraining Parquet file per participant-run (see the module docstring)."""
     section = config.pretraining
     discovery = discover(section.input, "pretraining.input")
+    montage = montage_for(section.channels.montage, section.channels.asa_path, "pretraining.channels")
     settings = settings_of(config, "pretraining")
     out_dir = Path(section.output_dir)
     report = out_dir / "prepare_pretraining_report.csv"
@@ -86,9 +89,13 @@ def run_pretraining(
             (False, None) if force else is_up_to_date(output, source.mtime(), settings, [str(source.path)])
         )
         if fresh:
-            counts = counts_from_dict((metadata or {}).get(COUNTS_KEY, {}).get(str(source.path)))
+            stored = (metadata or {}).get(COUNTS_KEY, {}).get(str(source.path))
             current[source.path] = RecordingResult(
-                source=source, status="up_to_date", output=str(output), counts=counts
+                source=source,
+                status="up_to_date",
+                output=str(output),
+                counts=counts_from_dict(stored),
+                rejections=rejections_from_dict(stored),
             )
         else:
             todo.append((source, config, output))
@@ -116,7 +123,9 @@ def run_pretraining(
     _write_side_files(
         report, out_dir / "prepare_pretraining_config.yaml", results, (), config, discovery.ignored
     )
-    lines = summary_lines("pretraining", results, report=str(report))
+    lines = summary_lines(
+        "pretraining", results, report=str(report), montage=montage.source, key="pretraining"
+    )
     lines[1:1] = _ignored_lines(discovery, "skipped")
     status = EXIT_OK if any(r.status in PRODUCED for r in results) else EXIT_NOTHING_PRODUCED
     if status != EXIT_OK:
@@ -147,6 +156,7 @@ def run_primary(
     """
     section = config.primary
     discovery = discover(section.input, "primary.input")
+    montage = montage_for(section.channels.montage, section.channels.asa_path, "primary.channels")
     labels = read_labels(section.labels)
     # the labels file may sit among the recordings: it is read, so it is not listed as skipped
     discovery = attrs.evolve(
@@ -201,14 +211,18 @@ def run_primary(
         metadata = {
             SETTINGS_KEY: settings,
             SOURCES_KEY: sources,
-            COUNTS_KEY: {str(r.source.path): counts_to_dict(r.counts) for r, t in done if t is not None},
+            COUNTS_KEY: {
+                str(r.source.path): counts_to_dict(r.counts, r.rejections) for r, t in done if t is not None
+            },
         }
         write_parquet(pa.concat_tables(tables), output, metadata)
     included = [attrs.evolve(r, output=str(output)) if t is not None else r for r, t in done]
     by_path = {r.source.path: r for r in included} | {r.source.path: r for r in unlabelled}
     results = tuple(by_path[s.path] for s in discovery.sources)
     _write_side_files(report, resolved, results, join.unused, config, discovery.ignored)
-    lines = summary_lines("primary", results, join.unused, report=str(report))
+    lines = summary_lines(
+        "primary", results, join.unused, report=str(report), montage=montage.source, key="primary"
+    )
     lines[1:1] = _ignored_lines(discovery, "skipped")
     if tables:
         participants = len(

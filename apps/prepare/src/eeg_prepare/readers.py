@@ -18,9 +18,10 @@ import attrs
 import numpy as np
 
 from eeg_io.layout import METADATA_COLUMNS
-from eeg_prepare.config import CSV_UNITS, ChannelConfig, CntConfig, CsvConfig
+from eeg_prepare.channel_types import channel_kinds
+from eeg_prepare.config import CNT_DATA_FORMATS, CSV_UNITS, ChannelConfig, CntConfig, CsvConfig
 from eeg_prepare.discovery import RecordingSource
-from eeg_prepare.errors import MissingChannelError, RecordingError
+from eeg_prepare.errors import MissingChannelError, NoEEGChannelsError, RecordingError
 
 TIMESTAMP_COLUMNS = ("timestamps", "timestamp", "time")
 # A sampling rate estimated from timestamps is snapped to the nearest whole Hz when within this
@@ -57,6 +58,7 @@ class Recording:
         extra: name of each of the last E rows (dropped after re-referencing).
         reference: the reference channels' names, among ``channels`` and ``extra``.
         sfreq: sampling rate in Hz.
+        dropped: channels of the file left out as not EEG (``pick: null``), each as ``"ECG (ecg)"``.
     """
 
     data: np.ndarray = attrs.field(repr=lambda a: f"array{a.shape}")
@@ -64,17 +66,20 @@ class Recording:
     extra: tuple[str, ...] = ()
     reference: tuple[str, ...] = ()
     sfreq: float
+    dropped: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class Selection:
     """Which file channels to read (``read``, file spelling): the output channels (``names``) then the
-    reference-only ones (``extra``); ``reference`` names the reference channels among those two."""
+    reference-only ones (``extra``); ``reference`` names the reference channels among those two;
+    ``dropped`` the channels left out as not EEG under ``pick: null``, as ``"ECG (ecg)"``."""
 
     read: tuple[str, ...]
     names: tuple[str, ...]
     extra: tuple[str, ...]
     reference: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
 
 
 def select_channels(
@@ -83,13 +88,15 @@ def select_channels(
     config: ChannelConfig,
     reference_channels: Sequence[str],
     where: str,
+    kinds: Sequence[str] | None = None,
 ) -> Selection:
     """Match the configured channels to a recording's channels, case-insensitively.
 
     ``config.aliases`` maps a file label to a channel name (``{"EEG AF7-REF": AF7}``). With
     ``config.pick`` the output names are spelled as configured; with ``pick: null`` every EEG channel
     not in ``config.exclude`` is kept under its (aliased) file name. Reference channels are read in
-    addition when they are not picked.
+    addition when they are not picked. ``kinds`` (``"eeg"``, ``"ecg"``, ...; from
+    :func:`~eeg_prepare.channel_types.channel_kinds`) names what ``pick: null`` leaves out.
 
     Raises:
         MissingChannelError: a picked or reference channel is absent, or two file channels have the
@@ -116,8 +123,9 @@ def select_channels(
         excluded = {name.strip().upper() for name in config.exclude} | {c.upper() for c in METADATA_COLUMNS}
         wanted = [(key, spelled[key]) for key in dict.fromkeys(eeg_names) if key not in excluded]
         if not wanted:
-            raise MissingChannelError(
-                f"{where}: no EEG channels left to keep (channels: {', '.join(available)})"
+            typed = [f"{label} ({kind})" for label, kind in zip(available, kinds or [], strict=False)]
+            raise NoEEGChannelsError(
+                f"{where}: no EEG channels left to keep (channels: {', '.join(typed or available)})"
             )
     picked = {key for key, _ in wanted}
     reference = [name.strip().upper() for name in reference_channels]
@@ -135,11 +143,19 @@ def select_channels(
             f"{where}: channel(s) {', '.join(sorted(clashes))} appear twice (names are compared case-insensitively)"
         )
     output = dict(wanted)  # upper-cased key -> output name
+    dropped: list[str] = []
+    if config.pick is None and kinds is not None:
+        asked_out = {name.strip().upper() for name in config.exclude}
+        for label, kind in zip(available, kinds, strict=True):
+            key = aliases.get(label.strip().upper(), label.strip()).upper()
+            if kind != "eeg" and key not in output and key not in extra and key not in asked_out:
+                dropped.append(f"{spelled[key]} ({kind})")
     return Selection(
         read=tuple(canonical[key] for key in [*output, *extra]),
         names=tuple(output.values()),
         extra=tuple(spelled[key] for key in extra),
         reference=tuple(output.get(key, spelled[key]) for key in reference),
+        dropped=tuple(dict.fromkeys(dropped)),
     )
 
 
@@ -166,7 +182,8 @@ def read_recording(
     if source.format == "csv":
         recording = _read_csv(source.path, channels, reference_channels, csv_config, csv_key)
     else:
-        recording = _read_mne(source.path, source.format, channels, reference_channels, cnt_config)
+        input_key = csv_key.removesuffix(".csv")
+        recording = _read_mne(source.path, source.format, channels, reference_channels, cnt_config, input_key)
     if recording.data.shape[1] == 0:
         raise RecordingError(f"{source.path}: recording holds no samples")
     return recording
@@ -178,12 +195,13 @@ def _read_mne(
     channels: ChannelConfig,
     reference_channels: Sequence[str],
     cnt_config: CntConfig | None = None,
+    input_key: str = "input",
 ) -> Recording:
     import mne  # imported here: a second of start-up that CSV-only runs and --dry-run do not need
 
+    cnt = cnt_config or CntConfig()
     try:
         if format_name == "cnt":  # read_raw would also try ANT's reader, which takes no data_format
-            cnt = cnt_config or CntConfig()
             raw = mne.io.read_raw_cnt(path, data_format=cnt.data_format, preload=False, verbose="error")
         else:
             raw = mne.io.read_raw(path, preload=False, verbose="error")
@@ -191,10 +209,12 @@ def _read_mne(
     except Exception as exc:  # MNE raises many types for a bad file; all mean "cannot read it"
         kind = FORMAT_NAMES[format_name]
         raise RecordingError(
-            f"{path}: could not read {kind} recording; the file is damaged or not {kind} ({_describe(exc)})"
+            f"{path}: could not read {kind} recording; the file is damaged or not {kind} ({_describe(exc)}); "
+            + _reading_keys(format_name, cnt, input_key)
         ) from None
+    kinds = channel_kinds(raw.ch_names, types)
     selection = select_channels(
-        raw.ch_names, [t == "eeg" for t in types], channels, reference_channels, str(path)
+        raw.ch_names, [k == "eeg" for k in kinds], channels, reference_channels, str(path), kinds
     )
     try:
         data = raw.get_data(picks=list(selection.read), verbose="error")  # (C, N) in SI units
@@ -216,12 +236,29 @@ def _read_mne(
         extra=selection.extra,
         reference=selection.reference,
         sfreq=float(raw.info["sfreq"]),
+        dropped=selection.dropped,
     )
 
 
+def _reading_keys(format_name: str, cnt: CntConfig, input_key: str) -> str:
+    """The settings that change how such a file is read, or leave it out."""
+    leave_out = f"{input_key}.formats or {input_key}.include leave such files out"
+    if format_name == "cnt":
+        other = " or ".join(f for f in CNT_DATA_FORMATS if f != cnt.data_format)
+        return (
+            f"{input_key}.cnt.data_format is {cnt.data_format} (the sample width): try {other}; {leave_out}"
+        )
+    return leave_out
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """The reader's own message on one line: ``Type: message``, without traceback lines that some readers
+    (MNE's CNT reader) put into it, keeping their advice (``WARNING: ...``)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # Traceback frames are indented (``  File "...", line 3``, then the code and ``^^^`` markers).
+    flush = [line.strip() for line in str(exc).splitlines() if line.strip() and not line[:1].isspace()]
+    text = " ".join(flush or lines[:1])
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _read_csv(

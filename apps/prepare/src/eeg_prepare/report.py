@@ -11,7 +11,9 @@ from collections.abc import Sequence
 import attrs
 
 from eeg_config import atomic_write_text
+from eeg_montage import standard_montage, standard_montage_names
 from eeg_prepare.discovery import RecordingSource
+from eeg_prepare.rejections import describe_rejections, parse_rejections
 from eeg_prepare.windowing import WindowCounts
 
 # Recording outcomes. written/included: windows went into an output; up_to_date: an existing output
@@ -35,14 +37,20 @@ REPORT_COLUMNS = (
     "rejected_peak_to_peak",
     "incomplete_dropped",
     "padded",
+    "rejected_by_channel",
+    "dropped_channels",
+    "unplaced_channels",
     "notes",
 )
+REJECTIONS_KEY = "rejected_by_channel"  # beside the counts in an output's metadata
 
 
 @attrs.frozen(kw_only=True)
 class RecordingResult:
     """The outcome of one recording. ``fatal``: the run must stop (a missing channel under
-    ``on_missing: error``); ``reason`` then is the message to show."""
+    ``on_missing: error``); ``reason`` then is the message to show. ``rejections``: ``(reason, channel,
+    windows)``, most first; ``dropped_channels``: channels left out as not EEG (``"ECG (ecg)"``);
+    ``unplaced_channels``: kept channels the montage cannot place."""
 
     source: RecordingSource
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
@@ -52,6 +60,9 @@ class RecordingResult:
     counts: WindowCounts = attrs.Factory(WindowCounts)
     notes: tuple[str, ...] = ()
     fatal: bool = False
+    rejections: tuple[tuple[str, str, int], ...] = ()
+    dropped_channels: tuple[str, ...] = ()
+    unplaced_channels: tuple[str, ...] = ()
 
 
 def summary_lines(
@@ -59,8 +70,11 @@ def summary_lines(
     results: Sequence[RecordingResult],
     unused_labels: Sequence[str] = (),
     report: str | None = None,
+    montage: str = "standard_1005",
+    key: str = "pretraining",
 ) -> list[str]:
-    """Human-readable summary: recordings per outcome, each skip/failure with its reason, window counts."""
+    """Human-readable summary: recordings per outcome, each skip/failure with its reason, window counts,
+    the channels dropped as not EEG and those the montage (named ``montage``) cannot place."""
     by_status = Counter(r.status for r in results)
     shown = ", ".join(f"{by_status[s]} {s.replace('_', ' ')}" for s in STATUSES if by_status[s])
     lines = [f"{command}: {len(results)} recording(s) found" + (f"; {shown}" if shown else "")]
@@ -75,6 +89,7 @@ def summary_lines(
         f"(peak-to-peak {total.peak_to_peak}, flat {total.flat}, non-finite {total.non_finite}); "
         f"{total.incomplete_dropped} incomplete dropped, {total.padded} padded"
     )
+    lines.extend(channel_lines(results, montage, key))
     notes = sorted({note for r in results for note in r.notes})
     lines.extend(f"  note: {note}" for note in notes)
     if report:
@@ -111,6 +126,9 @@ def write_report(
                 "rejected_peak_to_peak": c.peak_to_peak,
                 "incomplete_dropped": c.incomplete_dropped,
                 "padded": c.padded,
+                "rejected_by_channel": describe_rejections(r.rejections),
+                "dropped_channels": "; ".join(r.dropped_channels),
+                "unplaced_channels": "; ".join(r.unplaced_channels),
                 "notes": " | ".join(r.notes),
             }
         )
@@ -121,8 +139,41 @@ def write_report(
     atomic_write_text(path, buffer.getvalue())
 
 
-def counts_to_dict(counts: WindowCounts) -> dict[str, int]:
-    return attrs.asdict(counts)
+def channel_lines(results: Sequence[RecordingResult], montage: str, key: str) -> list[str]:
+    """One line for the channels dropped as not EEG, one for those the montage cannot place (with the fix)."""
+    lines = []
+    dropped = Counter(name for r in results for name in r.dropped_channels)
+    if dropped:
+        listed = ", ".join(f"{name} ({n} recordings)" if n > 1 else name for name, n in dropped.items())
+        lines.append(
+            f"channels dropped as not EEG (by their type or name): {listed}; {key}.channels.pick keeps the "
+            "channels it names"
+        )
+    absent = Counter(name for r in results if r.status in PRODUCED for name in r.unplaced_channels)
+    if absent:
+        names = list(absent)
+        fitting = [name for name in standard_montage_names() if all(map(standard_montage(name).has, names))]
+        other = f"{key}.channels.montage (and model.montage): " + (
+            f"{fitting[0]} places them all" if fitting else "your cap's montage, or asa_path: its .elc file"
+        )
+        lines.append(
+            f"channels the montage {montage} cannot place ({len(names)}): {', '.join(names)}; pretraining "
+            f"refuses them: name the cap's montage with {other}; or leave them out ({key}.channels.exclude)"
+        )
+    return lines
+
+
+def counts_to_dict(
+    counts: WindowCounts, rejections: Sequence[tuple[str, str, int]] = ()
+) -> dict[str, int | str]:
+    """The counts for an output's metadata, with the rejections per reason and channel as text."""
+    return {**attrs.asdict(counts), REJECTIONS_KEY: describe_rejections(rejections)}
+
+
+def rejections_from_dict(data: object) -> tuple[tuple[str, str, int], ...]:
+    """The rejections per reason and channel stored beside the counts (none in an older file)."""
+    text = data.get(REJECTIONS_KEY) if isinstance(data, dict) else None
+    return parse_rejections(text) if isinstance(text, str) else ()
 
 
 def counts_from_dict(data: object) -> WindowCounts:

@@ -33,6 +33,7 @@ class Continuous:
         bad: bool ``[N]`` at ``source_sfreq``: True where any channel held a non-finite value.
         source_sfreq: the recording's own sampling rate, Hz.
         notes: warnings raised on the way (e.g. a filter longer than the signal), deduplicated.
+        bad_channels: the channels (output or reference-only) that held a non-finite value.
     """
 
     data: np.ndarray = attrs.field(repr=lambda a: f"array{a.shape}")
@@ -41,6 +42,7 @@ class Continuous:
     bad: np.ndarray = attrs.field(repr=lambda a: f"{int(a.sum())} bad samples")
     source_sfreq: float
     notes: tuple[str, ...] = ()
+    bad_channels: tuple[str, ...] = ()
 
 
 def process_signal(recording: Recording, config: SignalConfig) -> Continuous:
@@ -48,12 +50,15 @@ def process_signal(recording: Recording, config: SignalConfig) -> Continuous:
     import mne  # heavy import kept out of module import (dry runs, CLI start-up)
 
     data = np.array(recording.data, dtype=np.float64, copy=True)  # (C + E, N)
-    bad = ~np.isfinite(data).all(axis=0)  # (N,)
+    finite = np.isfinite(data)  # (C + E, N)
+    bad = ~finite.all(axis=0)  # (N,)
+    num_out = len(recording.channels)
+    names = [*recording.channels, *recording.extra]
+    bad_channels = tuple(name for name, ok in zip(names, finite.all(axis=1), strict=True) if not ok)
+    del finite
     if bad.any():
         _bridge_non_finite(data)
 
-    num_out = len(recording.channels)
-    names = [*recording.channels, *recording.extra]
     if config.reference == "average":
         data[:num_out] -= data[:num_out].mean(axis=0, keepdims=True)
     elif config.reference == "channels":
@@ -103,6 +108,7 @@ def process_signal(recording: Recording, config: SignalConfig) -> Continuous:
         bad=bad,
         source_sfreq=float(recording.sfreq),
         notes=tuple(notes),
+        bad_channels=bad_channels,
     )
 
 

@@ -18,9 +18,10 @@ import attrs
 import pyarrow as pa
 from tqdm import tqdm
 
+from eeg_prepare.channel_types import montage_for, unplaced
 from eeg_prepare.config import PrepareConfig, command_section, settings_of
 from eeg_prepare.discovery import RecordingSource
-from eeg_prepare.errors import MissingChannelError, PrepareError, RecordingError
+from eeg_prepare.errors import MissingChannelError, NoEEGChannelsError, PrepareError, RecordingError
 from eeg_prepare.output import (
     COUNTS_KEY,
     SETTINGS_KEY,
@@ -30,6 +31,7 @@ from eeg_prepare.output import (
     write_parquet,
 )
 from eeg_prepare.readers import read_recording
+from eeg_prepare.rejections import nothing_kept
 from eeg_prepare.report import RecordingResult, counts_to_dict
 from eeg_prepare.signal import process_signal
 from eeg_prepare.windowing import Windows, cut_windows
@@ -42,11 +44,12 @@ WORKER_PRELOAD = ["eeg_prepare.tasks", "mne.io", "mne.filter", "scipy.signal", "
 
 def process_recording(
     source: RecordingSource, config: PrepareConfig, command: str
-) -> tuple[RecordingResult | None, Windows | None]:
+) -> tuple[RecordingResult, Windows | None]:
     """Read, process and window one recording.
 
     Returns:
-        ``(None, windows)`` on success, ``(result, None)`` when the recording is skipped or failed.
+        ``(result, windows)`` on success (``result`` holds the channels dropped as not EEG and those the
+        montage cannot place), ``(result, None)`` when the recording is skipped or failed.
     """
     section = command_section(config, command)
     try:
@@ -60,79 +63,61 @@ def process_recording(
         )
     except MissingChannelError as exc:
         reason = str(exc).removeprefix(f"{source.path}: ")
-        if section.channels.on_missing == "error":
+        if section.channels.on_missing == "error" and not isinstance(exc, NoEEGChannelsError):
             reason += f"; set {command}.channels.on_missing: skip_recording to skip such recordings instead"
             return RecordingResult(source=source, status="failed", reason=reason, fatal=True), None
         return RecordingResult(source=source, status="skipped", reason=reason), None
     except RecordingError as exc:
         reason = str(exc).removeprefix(f"{source.path}: ")
         return RecordingResult(source=source, status="failed", reason=reason), None
+    channels = section.channels
+    montage = montage_for(channels.montage, channels.asa_path, f"{command}.channels")
+    result = RecordingResult(
+        source=source,
+        status="written",
+        dropped_channels=recording.dropped,
+        unplaced_channels=unplaced(montage, recording.channels),
+    )
     signal = process_signal(recording, config.signal)
-    return None, cut_windows(signal, config.windows, config.artifacts)
+    return result, cut_windows(signal, config.windows, config.artifacts)
 
 
 def pretraining_task(source: RecordingSource, config: PrepareConfig, output: Path) -> RecordingResult:
     """Process one recording and write its pretraining file to ``output`` (when a window is kept)."""
-    failed, windows = process_recording(source, config, "pretraining")
-    if failed is not None:
-        return failed
-    assert windows is not None
-    notes = windows.notes
+    result, windows = process_recording(source, config, "pretraining")
+    if windows is None:
+        return result
+    result = attrs.evolve(result, counts=windows.counts, notes=windows.notes, rejections=windows.rejections)
     if windows.counts.kept == 0:
         # A file from earlier settings would now be wrong: remove it rather than leave it looking current.
         output.unlink(missing_ok=True)
-        return RecordingResult(
-            source=source, status="skipped", reason=_nothing_kept(windows), counts=windows.counts, notes=notes
-        )
+        return attrs.evolve(result, status="skipped", reason=nothing_kept(windows, config, "pretraining"))
     table = windows_table(windows, source.participant, source.run)
     metadata = {
         SETTINGS_KEY: settings_of(config, "pretraining"),
         SOURCES_KEY: [str(source.path)],
-        COUNTS_KEY: {str(source.path): counts_to_dict(windows.counts)},
+        COUNTS_KEY: {str(source.path): counts_to_dict(windows.counts, windows.rejections)},
     }
     write_parquet(table, output, metadata)
-    return RecordingResult(
-        source=source, status="written", output=str(output), counts=windows.counts, notes=notes
-    )
+    return attrs.evolve(result, output=str(output))
 
 
 def primary_task(
     source: RecordingSource, config: PrepareConfig, participant: str, label: int
 ) -> tuple[RecordingResult, pa.Table | None]:
     """Process one labelled recording into its rows of the primary table (None when nothing is kept)."""
-    failed, windows = process_recording(source, config, "primary")
-    if failed is not None:
-        return attrs.evolve(failed, label=label), None
-    assert windows is not None
-    notes = windows.notes
-    if windows.counts.kept == 0:
-        result = RecordingResult(
-            source=source,
-            status="skipped",
-            reason=_nothing_kept(windows),
-            label=label,
-            counts=windows.counts,
-            notes=notes,
-        )
+    result, windows = process_recording(source, config, "primary")
+    result = attrs.evolve(result, label=label)
+    if windows is None:
         return result, None
+    result = attrs.evolve(result, counts=windows.counts, notes=windows.notes, rejections=windows.rejections)
+    if windows.counts.kept == 0:
+        return attrs.evolve(result, status="skipped", reason=nothing_kept(windows, config, "primary")), None
     section = config.primary
     table = primary_table(
         windows, participant, source.run, label, section.participant_column, section.label_column
     )
-    result = RecordingResult(
-        source=source, status="included", label=label, counts=windows.counts, notes=notes
-    )
-    return result, table
-
-
-def _nothing_kept(windows: Windows) -> str:
-    c = windows.counts
-    if c.candidates == 0:
-        return f"recording shorter than one window ({c.incomplete_dropped} incomplete window(s) dropped)"
-    return (
-        f"no window kept: all {c.candidates} rejected (peak-to-peak {c.peak_to_peak}, flat {c.flat}, "
-        f"non-finite {c.non_finite})"
-    )
+    return attrs.evolve(result, status="included"), table
 
 
 def run_tasks(

@@ -9,10 +9,13 @@ cross its end. A sub-window that would (the trailing, incomplete one) is dropped
 Each kept sub-window then has, per channel, its mean removed (``remove_dc``) and is rejected when
 (first reason that applies): it covers a non-finite sample of the recording; a channel stays within
 ``flat_max_uv`` for ``flat_seconds``; a channel's peak-to-peak amplitude exceeds
-``max_peak_to_peak_uv``.
+``max_peak_to_peak_uv``. Each rejection is counted with its reason and the channel that caused it (the
+first flat one, the one of largest peak-to-peak amplitude, the ones that held non-finite samples).
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import attrs
 import numpy as np
@@ -58,6 +61,8 @@ class Windows:
         starts, ends: float64 ``[K]`` seconds from the recording start; ``end`` is where the
             recorded samples stop (before any padding).
         notes: warnings from processing the continuous signal (see :class:`Continuous`).
+        rejections: ``(reason, channel, windows)`` for every rejected window's reason and channel, most
+            windows first (``channel`` joins several with ``+``, is empty when unknown).
     """
 
     data: np.ndarray = attrs.field(repr=lambda a: f"array{a.shape}")
@@ -68,6 +73,7 @@ class Windows:
     ends: np.ndarray = attrs.field(repr=False)
     counts: WindowCounts
     notes: tuple[str, ...] = ()
+    rejections: tuple[tuple[str, str, int], ...] = ()
 
 
 def plan_windows(
@@ -115,6 +121,8 @@ def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactCo
     kept_rows: list[np.ndarray] = []
     kept_meta: list[tuple[int, int, int, int]] = []
     reasons = dict.fromkeys(REJECTION_REASONS, 0)
+    by_channel: Counter[tuple[str, str]] = Counter()
+    bad_channels = "+".join(signal.bad_channels)
     padded = 0
     for parent_id, sub_id, start, stop in plan:
         segment = signal.data[:, start:stop]  # (C, L), L <= W
@@ -124,9 +132,11 @@ def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactCo
         source_first = int(np.floor(start * ratio))
         source_stop = min(int(np.ceil(stop * ratio)), len(signal.bad))
         covers_bad = bad_prefix[max(source_stop, source_first)] - bad_prefix[source_first] > 0
-        reason = _rejection(segment, covers_bad, artifacts, flat_length)
+        reason, row_index = _rejection(segment, covers_bad, artifacts, flat_length)
         if reason is not None:
             reasons[reason] += 1
+            channel = signal.channels[row_index] if row_index is not None else bad_channels
+            by_channel[reason, channel] += 1
             continue
         row = np.zeros((segment.shape[0], length), dtype=np.float32)  # (C, W), zeros pad the tail
         row[:, : stop - start] = segment
@@ -152,31 +162,42 @@ def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactCo
         ends=meta[:, 3] / signal.sfreq,
         counts=counts,
         notes=signal.notes,
+        rejections=tuple(
+            (reason, channel, count)
+            for (reason, channel), count in sorted(by_channel.items(), key=lambda item: (-item[1], item[0]))
+        ),
     )
 
 
-def _rejection(segment: np.ndarray, covers_bad: bool, config: ArtifactConfig, flat_length: int) -> str | None:
-    """The first rejection reason that applies to ``segment`` ``[C, L]`` (µV), or None to keep it."""
-    if (covers_bad and config.non_finite == "reject") or not np.isfinite(segment).all():
-        return "non_finite"
-    if config.flat_max_uv is not None and _flat(
-        segment, min(flat_length, segment.shape[1]), config.flat_max_uv
-    ):
-        return "flat"
+def _rejection(
+    segment: np.ndarray, covers_bad: bool, config: ArtifactConfig, flat_length: int
+) -> tuple[str | None, int | None]:
+    """The first rejection reason that applies to ``segment`` ``[C, L]`` (µV) and the row of the channel
+    that caused it (None when the recording's non-finite mask did), or ``(None, None)`` to keep it."""
+    finite = np.isfinite(segment).all(axis=1)  # (C,)
+    if not finite.all():
+        return "non_finite", int(np.argmin(finite))
+    if covers_bad and config.non_finite == "reject":
+        return "non_finite", None
+    if config.flat_max_uv is not None:
+        flat = _flat(segment, min(flat_length, segment.shape[1]), config.flat_max_uv)
+        if flat is not None:
+            return "flat", flat
     if config.max_peak_to_peak_uv is not None:
         peak_to_peak = segment.max(axis=1) - segment.min(axis=1)  # (C,)
         if (peak_to_peak > config.max_peak_to_peak_uv).any():
-            return "peak_to_peak"
-    return None
+            return "peak_to_peak", int(np.argmax(peak_to_peak))
+    return None, None
 
 
-def _flat(segment: np.ndarray, span: int, max_range_uv: float) -> bool:
-    """True when some channel of ``segment`` ``[C, L]`` stays within ``max_range_uv`` over ``span``
-    consecutive samples."""
+def _flat(segment: np.ndarray, span: int, max_range_uv: float) -> int | None:
+    """The first row of ``segment`` ``[C, L]`` whose channel stays within ``max_range_uv`` over ``span``
+    consecutive samples, or None."""
     if span <= 1:
-        return False
+        return None
     # Running max - min over every span of `span` samples; a centred filter of size k puts the
     # span x[i - k//2 : i - k//2 + k] at output i, so only these outputs see whole spans.
     running = maximum_filter1d(segment, span, axis=1) - minimum_filter1d(segment, span, axis=1)
     whole = running[:, span // 2 : segment.shape[1] - span + span // 2 + 1]
-    return bool((whole < max_range_uv).any())
+    rows = (whole < max_range_uv).any(axis=1)  # (C,)
+    return int(np.argmax(rows)) if rows.any() else None

@@ -169,6 +169,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "include_channels": ("data", "include_channels"),
     "exclude_channels": ("data", "exclude_channels"),
     "asa_path": ("model", "asa_path"),
+    "montage": ("model", "montage"),
     "d_model": ("model", "d_model"),
     "num_layers": ("model", "num_layers"),
     "d_state": ("model", "d_state"),

@@ -27,6 +27,7 @@ from eeg_io import (
     collate_sequences,
     split_by_group,
 )
+from eeg_pretrain.channels import check_channel_positions
 from eeg_pretrain.data_report import log_data_checks
 from eeg_ssl import MaskingConfig, draw_masks
 from eeg_ssm import BandStatistics
@@ -54,7 +55,7 @@ class PretrainingData:
 
 
 def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device) -> PretrainingData:
-    """Index ``data.dataset_path``, split it by ``data.split_group`` (seeded by ``train.seed``), check it
+    """Index ``data.dataset_path``, check that the montage places every channel, split it by ``data.split_group`` (seeded by ``train.seed``), check it
     once (sampling rate for spectral settings, the data checks on rank 0), and build the loaders.
 
     Training masks are keyed ``(masking.seed or train.seed, epoch, index)``; validation masks are fixed
@@ -67,6 +68,7 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         exclude_channels=data.exclude_channels,
         on_missing_channel=data.on_missing_channel,
     )
+    check_channel_positions(config.model, items, data.dataset_path)  # before any statistics or tracking
     train_items, val_items = split_by_group(items, data.val_ratio, group=data.split_group, seed=seed)
     if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
         check_sampling_rate(

@@ -8,6 +8,23 @@
 from ._asa import parse_asa, read_asa
 from ._errors import MontageError, MontageWarning
 from ._montage import Montage
-from ._standard import standard_montage
+from ._standard import (
+    canonical_montage_name,
+    describe_standard_montages,
+    load_montage,
+    standard_montage,
+    standard_montage_names,
+)
 
-__all__ = ["Montage", "MontageError", "MontageWarning", "parse_asa", "read_asa", "standard_montage"]
+__all__ = [
+    "Montage",
+    "MontageError",
+    "MontageWarning",
+    "canonical_montage_name",
+    "describe_standard_montages",
+    "load_montage",
+    "parse_asa",
+    "read_asa",
+    "standard_montage",
+    "standard_montage_names",
+]

@@ -17,16 +17,22 @@ import numpy as np
 from ._asa import read_asa
 from ._errors import MontageError
 from ._montage import Montage
-from ._standard import STANDARD_NAME, standard_montage
+from ._standard import STANDARD_NAME, describe_standard_montages, standard_montage
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m eeg_montage",
-        description="Print each electrode of an ASA electrode file (.elc) as a unit vector (x y z), "
-        f"then a summary. Without FILE, the built-in {STANDARD_NAME} montage.",
+        description="Print each electrode of an ASA electrode file (.elc) or of a built-in montage as a unit "
+        f"vector (x y z), then a summary. Without FILE, the built-in {STANDARD_NAME} montage.",
     )
-    parser.add_argument("file", nargs="?", metavar="FILE", help="ASA electrode file (.elc)")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE|NAME",
+        help="ASA electrode file (.elc), or the name of a built-in montage (see --list)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the built-in montages and exit")
     parser.add_argument(
         "--center",
         choices=("origin", "fit"),
@@ -66,13 +72,27 @@ def _summary(montage: Montage, center: str) -> list[str]:
     return lines
 
 
+def _montage(file: str | None) -> Montage:
+    """FILE|NAME: an existing file or a ``.elc`` path is read as a file, anything else is a built-in name."""
+    if file is None:
+        return standard_montage()
+    if os.path.exists(file) or file.lower().endswith(".elc"):
+        return read_asa(file)
+    return standard_montage(file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 2 for a bad file or bad arguments)."""
     args = _parser().parse_args(argv)
+    if args.list:
+        rows = describe_standard_montages()
+        width = max(len(name) for name in rows)
+        print("\n".join(f"{name:<{width}}  {count:>4}  {text}" for name, (count, text) in rows.items()))
+        return 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            montage = standard_montage() if args.file is None else read_asa(args.file)
+            montage = _montage(args.file)
             unit = montage.unit_sphere(args.center)
             lines = [*_table(montage, unit), "", *_summary(montage, args.center)]
         except MontageError as exc:

@@ -58,8 +58,9 @@ class ModelConfig:
     (B/C groups shared by heads), ``chunk_size`` (SSD chunk length; a speed knob only), ``dt_min``/``dt_max``
     (range of the initial step sizes).
 
-    Spatial encoding: electrode coordinates from the ASA file ``asa_path`` (else the built-in standard
-    montage), projected by a fixed random matrix drawn from ``spatial_seed``. ``missing_channels``:
+    Spatial encoding: electrode coordinates from the built-in montage named ``montage`` (``biosemi64``,
+    ``GSN-HydroCel-129``, ...: :func:`eeg_montage.standard_montage_names`) or the ASA file ``asa_path``
+    (not both; neither = the built-in ``standard_1005``), projected by a fixed random matrix drawn from ``spatial_seed``. ``missing_channels``:
     ``"error"`` rejects channels absent from the montage, ``"zero"`` encodes them as zeros with a warning.
 
     Transformer: ``transformer_heads`` attention heads, feed-forward width ``transformer_ff_mult * d_model``.
@@ -101,6 +102,7 @@ class ModelConfig:
     dt_max: float = attrs.field(default=0.1, converter=to_float, validator=positive_number())
     dropout: float = attrs.field(default=0.0, converter=to_float, validator=in_range(0.0, 1.0))
     asa_path: str | None = attrs.field(default=None, validator=optional(non_empty_str("file path string")))
+    montage: str | None = attrs.field(default=None, validator=optional(non_empty_str("montage name")))
     spatial_seed: int = attrs.field(default=0, validator=non_negative_int)
     missing_channels: str = attrs.field(default="error", validator=one_of(MISSING_CHANNEL_POLICIES))
     transformer_heads: int = attrs.field(default=8, validator=positive_int)
@@ -120,6 +122,7 @@ class ModelConfig:
     local_context: bool = attrs.field(default=False, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
+        self._check_montage()
         if self.local_context and not self.spectral_context:
             raise ModelConfigError(
                 "ModelConfig.local_context: weights the spectral context, so it needs spectral_context: true",
@@ -175,6 +178,22 @@ class ModelConfig:
                 UserWarning,
                 stacklevel=1,  # this module: a stack level above is cattrs' generated code, not the user's
             )
+
+    def _check_montage(self) -> None:
+        if self.montage is None:
+            return
+        if self.asa_path is not None:
+            raise ModelConfigError(
+                f"ModelConfig.montage: {self.montage!r} and asa_path {self.asa_path!r} both name a montage; "
+                "set one of the two (montage: a built-in name, asa_path: your .elc file)",
+                field="montage",
+            )
+        from eeg_montage import MontageError, canonical_montage_name
+
+        try:
+            canonical_montage_name(self.montage)
+        except MontageError as error:
+            raise ModelConfigError(f"ModelConfig.montage: {error}", field="montage") from None
 
     @property
     def uses_spectrum(self) -> bool:

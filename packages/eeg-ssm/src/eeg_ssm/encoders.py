@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eeg_montage import Montage, read_asa, standard_montage
+from eeg_montage import Montage, load_montage
 
 
 class InputProjection(nn.Module):
@@ -25,8 +25,8 @@ class InputProjection(nn.Module):
 class SpatialEncoding(nn.Module):
     """A fixed (not trained) projection of each channel's electrode direction to ``d_model`` features.
 
-    The electrode's unit-sphere coordinates ``c`` (from ``eeg_montage``: the ASA file ``asa_path``, else
-    the built-in 10-05 montage) map to ``c @ projection``, with ``projection`` a ``(3, d_model)`` buffer of
+    The electrode's unit-sphere coordinates ``c`` (from ``eeg_montage``: the built-in montage named
+    ``montage``, or the ASA file ``asa_path``, else the built-in 10-05 montage) map to ``c @ projection``, with ``projection`` a ``(3, d_model)`` buffer of
     standard normal entries drawn from ``torch.Generator().manual_seed(seed)``. Because ``|c| = 1``, every
     feature of the encoding has unit variance over seeds, the scale of a normalised token embedding, so
     the spatial signal is not drowned. The buffer is persistent: a checkpoint carries the projection it
@@ -39,10 +39,15 @@ class SpatialEncoding(nn.Module):
     projection: torch.Tensor
 
     def __init__(
-        self, d_model: int, asa_path: str | None = None, seed: int = 0, missing: str = "error"
+        self,
+        d_model: int,
+        asa_path: str | None = None,
+        seed: int = 0,
+        missing: str = "error",
+        montage: str | None = None,
     ) -> None:
         super().__init__()
-        self.montage: Montage = read_asa(asa_path) if asa_path is not None else standard_montage()
+        self.montage: Montage = load_montage(montage, asa_path)
         self.missing = missing
         generator = torch.Generator().manual_seed(seed)
         self.register_buffer("projection", torch.randn(3, d_model, generator=generator), persistent=True)

@@ -79,6 +79,7 @@ class EEGModel(nn.Module):
         self.spatial = SpatialEncoding(
             config.d_model,
             asa_path=config.asa_path,
+            montage=config.montage,
             seed=config.spatial_seed,
             missing=config.missing_channels,
         )
