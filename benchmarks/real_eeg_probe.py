@@ -1,22 +1,27 @@
-"""Did pretraining help on real EEG? The five models of ``finetune`` on the Blink Muse recordings.
+"""Did pretraining help on real EEG? Linear probes on the Blink Muse recordings, judged by ``eeg_eval``.
 
 Data (``benchmarks/blink.py``): 850 distinct 2-s trials (4 channels, 510 samples at 255 Hz) in 17
 recordings of 5 people, duplicates dropped; labels per trial (long / short blink; constant within a
 recording). Evaluation: per trial, **leave one person out** (people are the groups; every person has
-both labels). For each held-out person the encoder is pretrained from scratch on the other four people's
-recordings only (masked reconstruction of the raw samples and the band power, ``--target both``, with
-the raw+spectrum token input; one of the four held out for pretraining validation); the checkpoint's record of its pretraining participants is checked
-against the held-out person and the overlap printed (0 by construction). On the same folds and trials:
+both labels). For each held-out person the encoder is pretrained from scratch (through the ``pretrain``
+command) on the other four people's recordings only (masked reconstruction of the raw samples and the band
+power, ``--target both``, raw+spectrum token input; one of the four held out for pretraining validation);
+the checkpoint's record of its pretraining participants is checked against the held-out person and the
+overlap passed to the verdict (0 by construction). On the same folds and trials, each a logistic
+regression (``eeg_eval.logistic_probabilities``) on frozen features:
 
-(a) log band power + logistic regression, (b) downsampled waveform (16 bins x 4 channels) + logistic
-regression, (c) the head on a randomly initialised encoder of the same architecture, (d) a linear probe
-(logistic regression) on the frozen pretrained embeddings, (e) the head trained on the frozen pretrained
-encoder. Metrics on the pooled out-of-fold trials, 95 % bootstrap intervals resampling people, paired
-differences of (d), (e) against (c) and the classic baselines, and the verdict line.
+(a) log band power (``eeg_eval.band_power``, pretraining's bands), (b) downsampled waveform (16 bins x 4
+channels), (c) the embedding of a randomly initialised encoder of the same architecture (the reference:
+what the architecture gives without pretraining, with the same head as the judged model), (d) the linear
+probe: the frozen pretrained encoder's embedding (the judged model, named before the results). With
+``--context context`` the encoder reads each whole recording and the classic features of a trial are
+joined by the recording's mean (the same context). Metrics on the pooled out-of-fold trials, 95 %
+bootstrap intervals resampling people, paired differences and the verdict (``eeg_eval.summarise``).
+Only libraries are imported (``eeg_eval``, ``eeg_io``, ``eeg_ssm``) and the ``pretrain`` command.
 
     uv sync --all-packages --group blink
     uv run --all-packages --group blink python benchmarks/real_eeg_probe.py [--pretrain-epochs 12]
-        [--context context|alone] [--head early_stopping|defaults] [--seed 0] [--resamples 1000] [--threads N]
+        [--context context|alone] [--seed 0] [--resamples 1000] [--threads N]
         [--target both|spectrum|raw] [--input raw+spectrum|spectrum|raw] [--local-context]
 
 The default pretraining target is ``both`` because it is the one that transferred: with ``spectrum`` alone
@@ -37,29 +42,32 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blink import CHANNELS, SAMPLING_RATE, TRIAL_SAMPLES, write_blink
+from blink import CHANNELS, SAMPLING_RATE, TRIAL_SAMPLES, load_recordings, write_blink
 
-from eeg_finetune.config import build_config as build_finetune_config
-from eeg_finetune.data import load_labelled
-from eeg_finetune.intervals import CLASSIC, PRETRAINED, RANDOM, verdict_for
-from eeg_finetune.job import baseline_features, level_results, split_data, train_fold
-from eeg_finetune.metrics import concatenate
-from eeg_finetune.report import MODEL_ORDER, summary_table
-from eeg_pretrain.config import build_config as build_pretrain_config
-from eeg_pretrain.trainer import Trainer
-from eeg_ssm import load_checkpoint, load_pretrained
-from eeg_train import DistInfo, NullTracker
+from eeg_eval import (
+    CLASSIC,
+    METRICS,
+    RANDOM,
+    Units,
+    concatenate,
+    downsampled_waveform,
+    fold_predictions,
+    logistic_probabilities,
+    summarise,
+    unit_folds,
+)
+from eeg_eval import band_power as eval_band_power
+from eeg_io.normalize import normalize
+from eeg_pretrain.cli import main as pretrain_command
+from eeg_ssm import EEGModel, band_edges, load_checkpoint, load_pretrained
 
-#: Head training: ``early_stopping`` (30 epochs, lr 1e-3, one of the four training people validates,
-#: patience 10: the first measured runs) or ``defaults`` (finetune's defaults: 100 epochs, lr 1e-2, no
-#: validation share, the last epoch).
-HEADS = {
-    "early_stopping": {"train": {"epochs": 30, "lr": 1.0e-3, "patience": 10}, "split": {"val_ratio": 0.25}},
-    "defaults": {"train": {}, "split": {}},
-}
+JUDGED = "linear_probe"
+MODELS = (*CLASSIC, RANDOM, JUDGED)
 
 
 def pretrain(
@@ -70,26 +78,72 @@ def pretrain(
     target: str = "both",
     inputs: str = "raw+spectrum",
     local_context: bool = False,
-) -> tuple[Path, dict]:
-    """Masked pretraining (the configuration of ``benchmarks/ssl_learnability.py``: a 2-layer
-    bidirectional Mamba-2, d_model 64, MAE masking 0.4; by default target ``both``, raw+spectrum input)."""
-    config = build_pretrain_config(
-        {
-            "data": {"dataset_path": str(corpus), "window_length": TRIAL_SAMPLES, "sampling_rate": SAMPLING_RATE,
-                     "val_ratio": 0.25, "batch_size": 8, "num_workers": 0, "split_group": "participant"},
-            "model": {"d_model": 64, "num_layers": 2, "d_state": 16, "headdim": 16, "backend": "torch",
-                      "bidirectional": True, "input": inputs, "local_context": local_context},
-            "masking": {"style": "mae", "ratio": 0.4},
-            "objective": {"target": target},
-            "train": {"save_dir": str(save_dir), "epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
-                      "num_plot_examples": 0},
-            "tracking": {"enabled": False},
-        }
-    )  # fmt: skip
-    torch.manual_seed(seed)
-    trainer = Trainer(config, DistInfo(), torch.device("cpu"), tracker=NullTracker())
-    trainer.fit()
-    return save_dir / "mamba2_eeg_pretrained.pt", dict(trainer.state.best_metrics)
+) -> Path:
+    """Masked pretraining through the ``pretrain`` command (the configuration of
+    ``benchmarks/ssl_learnability.py``: a 2-layer bidirectional Mamba-2, d_model 64, MAE masking 0.4; by
+    default target ``both``, raw+spectrum input); returns the best checkpoint."""
+    config = {
+        "data": {"dataset_path": str(corpus), "window_length": TRIAL_SAMPLES, "sampling_rate": SAMPLING_RATE,
+                 "val_ratio": 0.25, "batch_size": 8, "num_workers": 0, "split_group": "participant"},
+        "model": {"d_model": 64, "num_layers": 2, "d_state": 16, "headdim": 16, "backend": "torch",
+                  "bidirectional": True, "input": inputs, "local_context": local_context},
+        "masking": {"style": "mae", "ratio": 0.4},
+        "objective": {"target": target},
+        "train": {"save_dir": str(save_dir), "epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
+                  "num_plot_examples": 0},
+        "tracking": {"enabled": False},
+    }  # fmt: skip
+    path = save_dir.parent / f"{save_dir.name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        pretrain_command(["--config", str(path), "--quiet"])
+    except SystemExit as exit_info:
+        if exit_info.code:
+            raise
+    return save_dir / "mamba2_eeg_pretrained.pt"
+
+
+@torch.no_grad()
+def embed(encoder: EEGModel, recordings, context: bool) -> np.ndarray:
+    """``[trials, d_model]``: each trial's token, averaged over channels, of the encoder reading the whole
+    recording (``context``) or the trial alone; windows z-scored per channel sequence as in pretraining."""
+    encoder.eval()
+    rows = []
+    for recording in recordings:
+        per_channel = []
+        for c, channel in enumerate(CHANNELS):
+            windows = normalize(recording.trials[:, c, :], "sequence")  # (L, W), as the pretraining data
+            x = torch.from_numpy(windows)
+            if context:  # one sequence of L trials
+                tokens = encoder.encode(x[None], [channel], torch.tensor([len(x)]))[0]  # (L, d)
+            else:  # L sequences of one trial
+                tokens = encoder.encode(
+                    x[:, None], [channel] * len(x), torch.ones(len(x), dtype=torch.int64)
+                )[:, 0]
+            per_channel.append(tokens.float().numpy())
+        rows.append(np.mean(per_channel, axis=0))  # (L, d)
+    return np.concatenate(rows)
+
+
+def classic_features(recordings, context: bool) -> dict[str, np.ndarray]:
+    """Band power (pretraining's bands) and the downsampled waveform of every trial; with ``context`` each
+    trial's features joined by its recording's mean (what the encoder reads)."""
+    edges = band_edges(TRIAL_SAMPLES, SAMPLING_RATE, 8)
+    out = {}
+    for name, function in (
+        ("band_power", lambda w: eval_band_power(w, SAMPLING_RATE, edges)),
+        ("waveform", lambda w: downsampled_waveform(w, 16)),
+    ):
+        parts = []
+        for recording in recordings:
+            features = function(recording.trials)  # (L, F)
+            if context:
+                features = np.concatenate(
+                    [features, np.broadcast_to(features.mean(axis=0), features.shape)], axis=1
+                )
+            parts.append(features)
+        out[name] = np.concatenate(parts)
+    return out
 
 
 def main() -> None:
@@ -101,7 +155,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--head", choices=tuple(HEADS), default="early_stopping")
     parser.add_argument(
         "--target",
         choices=("raw", "spectrum", "both"),
@@ -119,82 +172,78 @@ def main() -> None:
         action="store_true",
         help="pretraining model.local_context (the spectral context weighted by distance, learned rate)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args()  # fmt: skip
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cpu")
-    config = build_finetune_config(
-        {
-            "data": {"channels": list(CHANNELS), "participant_column": "Participant", "label_column": "Label",
-                     "label_level": "window"},
-            "split": {"method": "logo", **HEADS[args.head]["split"]},
-            "model": {"window_context": args.context},
-            "train": {"seed": args.seed, "quiet": True, **HEADS[args.head]["train"]},
-            "evaluation": {"bootstrap_resamples": args.resamples},
-            "compare_baselines": True,
-        }
-    )  # fmt: skip
-    runs: dict[str, list] = {}
+    context = args.context == "context"
+    recordings = load_recordings()
+    units = Units.build(
+        [r.person for r in recordings for _ in r.trials],
+        [r.label for r in recordings for _ in r.trials],
+        runs=[r.run for r in recordings for _ in r.trials],
+        windows=[i for r in recordings for i in range(len(r.trials))],
+    )
+    folds = unit_folds(units, "logo", seed=args.seed)
+    classic = classic_features(recordings, context)
+    print(
+        f"Blink: {len(recordings)} recordings, {len(units)} trials, people {', '.join(units.group_ids)}; leave one "
+        f"person out ({len(folds)} folds), window_context {args.context}, seed {args.seed}",
+        flush=True,
+    )
+    parts: dict[str, list] = {m: [] for m in MODELS}
+    seen_groups = 0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        pretraining, primary = write_blink(root / "blink")
-        data = load_labelled(
-            primary, channels=CHANNELS, window_length=TRIAL_SAMPLES, participant_column="Participant",
-            label_column="Label", label_level="window",
-        )  # fmt: skip
-        folds = split_data(config, data)
-        print(
-            f"Blink: {len(data)} recordings, {sum(w.shape[1] for w in data.windows)} trials, people "
-            f"{', '.join(data.group_ids)}; leave one person out ({len(folds)} folds), window_context "
-            f"{args.context}, seed {args.seed}",
-            flush=True,
-        )
+        pretraining, _ = write_blink(root / "blink")
         for fold in folds:
-            held_out = sorted({data.groups[s] for s in fold.test})
+            held_out = sorted({units.groups[u] for u in fold.test})
             corpus = root / f"corpus_without_{'_'.join(held_out)}"
             corpus.mkdir()
             for person in sorted(p.name for p in pretraining.iterdir()):
                 if person not in held_out:
                     shutil.copytree(pretraining / person, corpus / person)  # the file search skips links
             tick = time.perf_counter()
-            checkpoint, best = pretrain(
-                corpus,
-                root / f"run_{fold.index}",
-                args.seed,
-                args.pretrain_epochs,
-                args.target,
-                args.input,
-                args.local_context,
-            )
+            checkpoint = pretrain(corpus, root / f"run_{fold.index}", args.seed, args.pretrain_epochs,
+                                  args.target, args.input, args.local_context)  # fmt: skip
             record = load_checkpoint(checkpoint)["pretraining_data"]
             seen = set(record["participants"]) | set(record["val_participants"])
-            encoder = load_pretrained(checkpoint, map_location="cpu").to(device)
-            features = baseline_features(config, encoder, data, device)
-            _, _, predictions = train_fold(
-                config, fold, encoder, data, device, NullTracker(), features, len(folds)
-            )
-            for model, p in predictions.items():
-                runs.setdefault(model, []).append(p)
+            seen_groups += len(seen & set(held_out))
+            encoder = load_pretrained(checkpoint, map_location="cpu")
+            torch.manual_seed(args.seed * 1_000_003 + fold.index)
+            features = dict(classic)
+            features[JUDGED] = embed(encoder, recordings, context)
+            features[RANDOM] = embed(EEGModel(encoder.config), recordings, context)
+            fit_on, test = np.asarray(fold.train + fold.val), np.asarray(fold.test)
+            for name in MODELS:
+                probabilities = logistic_probabilities(
+                    features[name], units.targets, fit_on, test, units.num_classes, seed=args.seed
+                )
+                parts[name].append(fold_predictions(units, test, probabilities, fold.index))
             print(
                 f"fold {fold.index}: test {','.join(held_out)}; pretrained on {','.join(record['participants'])} "
                 f"(val {','.join(record['val_participants'])}); test people seen in pretraining: "
-                f"{len(seen & set(held_out))}; pretraining val skill {best.get('val_skill', float('nan')):.3f} "
-                f"(best epoch {int(best.get('best_epoch', 0))}); {time.perf_counter() - tick:.0f} s",
+                f"{len(seen & set(held_out))}; {time.perf_counter() - tick:.0f} s",
                 flush=True,
             )
-    combined = {m: concatenate(runs[m]) for m in MODEL_ORDER if m in runs}
-    pairs = [(a, b) for a in PRETRAINED for b in (RANDOM, *CLASSIC)]
-    results, differences = level_results(config, combined, None, data.num_classes, pairs)
-    print()
-    print(summary_table(results, "leave one person out", "trial", config.evaluation.confidence))
+    predictions = {m: concatenate(parts[m]) for m in MODELS}
+    metrics, intervals, differences, verdict = summarise(
+        predictions, units.num_classes, judged=JUDGED, resamples=args.resamples, seed=args.seed,
+        seen_groups=seen_groups, resample=METRICS,
+    )  # fmt: skip
+    print(f"\n{'per trial':20s}" + "".join(f"{m:>24s}" for m in MODELS))
+    for metric in ("accuracy", "balanced_accuracy", "auroc"):
+        cells = [
+            f"{metrics[m][metric]:.3f} [{intervals[m][metric][0]:.3f}, {intervals[m][metric][1]:.3f}]"
+            for m in MODELS
+        ]
+        print(f"{metric:20s}" + "".join(f"{c:>24s}" for c in cells))
     print("\npaired differences of AUROC (estimate [95% interval], resampling people):")
     for pair, values in differences.items():
         d = values["auroc"]
         print(f"  {pair:32s} {d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
-    line, _ = verdict_for({m: r["metrics"] for m, r in results.items()}, differences)
-    print(f"\nverdict: {line}")
+    print(f"\nverdict: {verdict.line}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

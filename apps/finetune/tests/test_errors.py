@@ -236,7 +236,7 @@ def test_data_section_follows_eeg_io_rules():
     from eeg_finetune.config import build_config
 
     with pytest.raises(ConfigError) as info:  # scale is eeg_io.NormalizationConfig's, rule included
-        build_config({"data": {"scale": 2.0}})
+        build_config({"data": {"scale": 2.0, "normalization": "sequence"}})
     assert info.value.problems == [
         "DataSection.scale must be 1.0 with normalization='sequence': scale=2.0 only applies to "
         "normalization='none' @ $.data.scale"

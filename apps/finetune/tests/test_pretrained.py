@@ -81,3 +81,22 @@ def test_the_shipped_config_loads_with_overrides():
     assert config.split.method == "kfold" and config.train.class_weights == (1.0, 3.0)
     assert config.tracking.experiment == "eeg_finetuning_mamba2" and config.model.freeze_backbone
     assert config.split_seed == config.train.seed == 0
+
+
+def test_the_data_takes_the_encoders_pretraining_normalization_unless_set(pretrained, caplog):
+    import logging
+
+    from eeg_finetune.config import build_config
+    from eeg_finetune.inputs import data_normalization
+    from eeg_finetune.pretrained import resolve_pretrained
+
+    config = build_config({"pretrained": {"checkpoint": str(pretrained.checkpoint)}})
+    source = resolve_pretrained(config.pretrained)
+    assert (source.normalization, source.scale) == ("sequence", 1.0)  # what the fixture's run config says
+    assert data_normalization(config, source) == ("sequence", 1.0)
+    caplog.set_level(logging.WARNING, logger="eeg_finetune")
+    chosen = build_config(
+        {"pretrained": {"checkpoint": str(pretrained.checkpoint)}, "data": {"normalization": "none"}}
+    )
+    assert data_normalization(chosen, source) == ("none", 1.0)
+    assert "differs from the encoder's pretraining normalization sequence" in caplog.text

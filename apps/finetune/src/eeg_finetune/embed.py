@@ -22,9 +22,10 @@ from eeg_eval import groups_of
 from eeg_finetune.data import check_window_length, file_channels
 from eeg_finetune.embeddings import encode_participant
 from eeg_finetune.errors import FinetuneError
+from eeg_finetune.pretrained import pretraining_normalization
 from eeg_io import read_primary_dataset
 from eeg_io.layout import find_column, open_parquet
-from eeg_ssm import load_pretrained
+from eeg_ssm import load_checkpoint, load_pretrained
 
 __all__ = ["embed_dataset"]
 
@@ -41,7 +42,7 @@ def embed_dataset(
     label_column: str = "Remission",
     group_column: str | None = None,
     per_window: bool = False,
-    normalization: str = "sequence",
+    normalization: str | None = None,
     scale: float = 1.0,
     nan_policy: str = "error",
     device: str = "cpu",
@@ -68,6 +69,8 @@ def embed_dataset(
 
     data_path, out = Path(data_path), Path(out)
     encoder = load_pretrained(checkpoint, map_location="cpu", backend=backend)
+    if normalization is None:  # the encoder's own pretraining normalization
+        normalization, scale = pretraining_normalization(load_checkpoint(checkpoint))
     if not data_path.is_file():
         raise FinetuneError(f"--data-path: primary dataset not found: {data_path}")
     names = [c.upper() for c in channels] if channels else file_channels(data_path)

@@ -20,7 +20,7 @@ from eeg_finetune.pretrained import PretrainedSource, resolve_pretrained
 from eeg_io import EEGDataError, check_sampling_rate
 from eeg_ssm import EEGModel, load_pretrained
 
-__all__ = ["Inputs", "data_sampling_rate", "load_inputs", "split_data"]
+__all__ = ["Inputs", "data_normalization", "data_sampling_rate", "load_inputs", "split_data"]
 
 log = logging.getLogger("eeg_finetune")
 
@@ -44,6 +44,7 @@ def load_inputs(config: FinetuneConfig) -> Inputs:
     encoder = load_pretrained(source.checkpoint, map_location="cpu", backend=config.pretrained.backend)
     if config.data.data_path is None:
         raise FinetuneError("no primary dataset: give --data-path (data.data_path)")
+    normalization, scale = data_normalization(config, source)
     data = load_labelled(
         config.data.data_path,
         channels=config.data.channels,
@@ -52,8 +53,8 @@ def load_inputs(config: FinetuneConfig) -> Inputs:
         label_column=config.data.label_column,
         label_level=config.data.label_level,
         group_column=config.data.group_column,
-        normalization=config.data.normalization,
-        scale=config.data.scale,
+        normalization=normalization,
+        scale=scale,
         nan_policy=config.data.nan_policy,
         checkpoint=str(source.checkpoint),
     )
@@ -80,6 +81,25 @@ def load_inputs(config: FinetuneConfig) -> Inputs:
                 f"{', ...' if leakage['test_groups_seen'] > 5 else ''}); pretrain without them or drop the flag"
             )
     return Inputs(source=source, encoder=encoder, data=data, folds=folds, leakage=leakage)
+
+
+def data_normalization(config: FinetuneConfig, source: PretrainedSource) -> tuple[str, float]:
+    """``(normalization, scale)`` for the primary data: ``data.normalization`` (and ``scale``) when set, else
+    the encoder's own pretraining normalization; a setting other than the encoder's is a warning."""
+    chosen = config.data.normalization
+    if chosen is None:
+        log.info(
+            "data.normalization: %s (scale %g), the encoder's pretraining normalization",
+            source.normalization, source.scale,
+        )  # fmt: skip
+        return source.normalization, source.scale
+    if (chosen, config.data.scale) != (source.normalization, source.scale):
+        log.warning(
+            "data.normalization %s (scale %g) differs from the encoder's pretraining normalization %s (scale %g): "
+            "its inputs then look unlike what it learned from",
+            chosen, config.data.scale, source.normalization, source.scale,
+        )  # fmt: skip
+    return chosen, config.data.scale
 
 
 def data_sampling_rate(config: FinetuneConfig, encoder: EEGModel) -> float:

@@ -24,7 +24,13 @@ from eeg_pretrain.run_folder import CHECKPOINT_BEST, PretrainConfig, build_confi
 from eeg_pretrain.run_folder import model_differences as config_differences
 from eeg_ssm import CheckpointError, load_checkpoint
 
-__all__ = ["PretrainedSource", "checkpoint_candidates", "pretrain_differences", "resolve_pretrained"]
+__all__ = [
+    "PretrainedSource",
+    "checkpoint_candidates",
+    "pretrain_differences",
+    "pretraining_normalization",
+    "resolve_pretrained",
+]
 
 log = logging.getLogger("eeg_finetune")
 
@@ -40,6 +46,9 @@ class PretrainedSource:
     pretrain_config: Path | None = None
     #: participants the encoder was pretrained (or validated) on; None when the checkpoint does not say
     pretraining_participants: frozenset[str] | None = None
+    #: pretraining's ``data.normalization`` and ``data.scale`` (what the encoder's inputs looked like)
+    normalization: str = "sequence"
+    scale: float = 1.0
 
 
 def checkpoint_candidates(save_dir: Path, run_name: str) -> list[Path]:
@@ -152,7 +161,18 @@ def resolve_pretrained(section: PretrainedConfig) -> PretrainedSource:
         model_config=dict(payload["model_config"]),
         pretrain_config=Path(section.pretrain_config) if section.pretrain_config is not None else None,
         pretraining_participants=_pretraining_participants(payload),
+        **dict(zip(("normalization", "scale"), pretraining_normalization(payload), strict=True)),
     )
+
+
+def pretraining_normalization(payload: dict[str, Any]) -> tuple[str, float]:
+    """``(data.normalization, data.scale)`` of the run that wrote the checkpoint payload; the defaults
+    (``sequence``, 1) when it does not record them."""
+    run_config = payload.get("run_config")
+    data = run_config.get("data") if isinstance(run_config, dict) else None
+    if not isinstance(data, dict):
+        return "sequence", 1.0
+    return str(data.get("normalization", "sequence")), float(data.get("scale", 1.0))
 
 
 def _pretraining_participants(payload: dict[str, Any]) -> frozenset[str] | None:
