@@ -216,6 +216,7 @@ def test_prepare_pretrain_finetune_on_raw_recordings(tmp_path, make_config, writ
         "test_participants": 8,
         "test_participants_seen": 4,
         "seen": PRETRAINED_ON,
+        "by": "samples",  # the prepared primary's windows are the pretraining corpus's, found by fingerprint
     }
     assert "leakage guard: the encoder was pretrained on 4 of the 8 test groups" in printed
 

@@ -197,6 +197,7 @@ def test_leakage_is_counted_and_strict_disjoint_refuses_it(
         "test_participants": 12,
         "test_participants_seen": 3,
         "seen": ["P01", "P05", "P12"],
+        "by": "participant ids",  # this checkpoint records no fingerprints
     }
     assert "pretrained on 3 of the 12 test groups" in capsys.readouterr().out
 

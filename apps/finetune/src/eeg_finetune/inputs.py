@@ -67,7 +67,7 @@ def load_inputs(config: FinetuneConfig) -> Inputs:
             f"(labels {', '.join(map(str, data.classes))} in {data.path}); give one weight per class"
         )
     folds = split_data(config, data)
-    leakage = leakage_report(source, data, folds)
+    leakage = leakage_report(source, data, folds, config.data.participant_column)
     if config.evaluation.strict_disjoint:
         if leakage is None:
             raise FinetuneError(

@@ -46,6 +46,8 @@ class PretrainedSource:
     pretrain_config: Path | None = None
     #: participants the encoder was pretrained (or validated) on; None when the checkpoint does not say
     pretraining_participants: frozenset[str] | None = None
+    #: digests of the pretraining files' first windows (:func:`eeg_io.file_fingerprints`); None when not recorded
+    pretraining_fingerprints: frozenset[str] | None = None
     #: pretraining's ``data.normalization`` and ``data.scale`` (what the encoder's inputs looked like)
     normalization: str = "sequence"
     scale: float = 1.0
@@ -161,6 +163,7 @@ def resolve_pretrained(section: PretrainedConfig) -> PretrainedSource:
         model_config=dict(payload["model_config"]),
         pretrain_config=Path(section.pretrain_config) if section.pretrain_config is not None else None,
         pretraining_participants=_pretraining_participants(payload),
+        pretraining_fingerprints=_pretraining_fingerprints(payload),
         **dict(zip(("normalization", "scale"), pretraining_normalization(payload), strict=True)),
     )
 
@@ -173,6 +176,13 @@ def pretraining_normalization(payload: dict[str, Any]) -> tuple[str, float]:
     if not isinstance(data, dict):
         return "sequence", 1.0
     return str(data.get("normalization", "sequence")), float(data.get("scale", 1.0))
+
+
+def _pretraining_fingerprints(payload: dict[str, Any]) -> frozenset[str] | None:
+    record = payload.get("pretraining_data")
+    if not isinstance(record, dict) or "fingerprints" not in record:
+        return None
+    return frozenset(str(d) for d in record["fingerprints"])
 
 
 def _pretraining_participants(payload: dict[str, Any]) -> frozenset[str] | None:

@@ -25,6 +25,7 @@ from eeg_io import (
     build_index,
     check_sampling_rate,
     collate_sequences,
+    file_fingerprints,
     split_by_group,
 )
 from eeg_pretrain.channels import check_channel_positions
@@ -118,13 +119,20 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
 def pretraining_data_record(
     train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
 ) -> dict[str, list[str]]:
-    """Which participants and files the encoder was trained on (and validated on), for finetune's leakage
-    guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
+    """Which participants and files the encoder was trained on (and validated on), and the fingerprints of
+    their samples (:func:`eeg_io.file_fingerprints`: the first windows of every channel used), for
+    finetune's leakage guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
+    channels: dict[str, set[str]] = {}
+    for item in (*train_items, *val_items):
+        channels.setdefault(item.file, set()).add(item.channel)
     return {
         "participants": sorted({item.participant for item in train_items}),
         "files": sorted({str(Path(item.file).resolve()) for item in train_items}),
         "val_participants": sorted({item.participant for item in val_items}),
         "val_files": sorted({str(Path(item.file).resolve()) for item in val_items}),
+        "fingerprints": sorted(
+            {d for file, names in channels.items() for d in file_fingerprints(file, names)}
+        ),
     }
 
 

@@ -13,6 +13,7 @@ from eeg_io.cache import DecodedCache
 from eeg_io.config import DataConfig, NormalizationConfig, SequenceConfig
 from eeg_io.decode import DecodedWindows, decode_windows
 from eeg_io.errors import EEGDataError
+from eeg_io.fingerprint import file_fingerprints, window_fingerprint, window_fingerprints
 from eeg_io.index import SequenceItem, build_index
 from eeg_io.layout import METADATA_COLUMNS, find_parquet_files
 from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_dataset
@@ -76,6 +77,7 @@ __all__ = [
     "check_sampling_rate",
     "collate_sequences",
     "decode_windows",
+    "file_fingerprints",
     "find_parquet_files",
     "implied_sampling_rate",
     "read_channel_windows",
@@ -83,6 +85,8 @@ __all__ = [
     "recognise_window_times",
     "split_by_group",
     "validate",
+    "window_fingerprint",
+    "window_fingerprints",
     "window_spans",
     "write_synthetic_corpus",
 ]

@@ -1,0 +1,61 @@
+"""Fingerprints of recordings by their samples, so that "was this encoder pretrained on these people?" is
+answered by the data, not by ids: a renamed copy of a recording has the same fingerprints, and two
+unrelated corpora that both call their people ``P000`` have none in common.
+
+A fingerprint is the 8-byte BLAKE2b digest of one window of one channel, its samples cast to float32 (so a
+copy written as float64 matches). Pretraining records the digests of the first ``per_channel`` windows
+(physical rows) of every channel of every file it reads (:func:`file_fingerprints`); fine-tuning digests
+every window of its labelled data (:func:`window_fingerprints`) and looks them up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow.compute as pc
+
+from eeg_io.arrow_numpy import to_numpy
+from eeg_io.layout import channel_columns, open_parquet
+
+__all__ = ["file_fingerprints", "window_fingerprint", "window_fingerprints"]
+
+
+def window_fingerprint(window: np.ndarray) -> str:
+    """The hex digest of one window's samples ``[W]`` (as float32)."""
+    return hashlib.blake2b(
+        np.ascontiguousarray(window, dtype=np.float32).tobytes(), digest_size=8
+    ).hexdigest()
+
+
+def window_fingerprints(windows: np.ndarray) -> list[str]:
+    """The digest of every row of ``windows`` ``[L, W]``."""
+    return [window_fingerprint(row) for row in np.asarray(windows)]
+
+
+def file_fingerprints(
+    path: str | os.PathLike, channels: Iterable[str] | None = None, per_channel: int = 2
+) -> list[str]:
+    """Digests of the first ``per_channel`` windows of each channel (upper-cased names; None = every
+    channel column) of a Parquet file in the pretraining layout, read from the file's first rows only."""
+    with open_parquet(path) as parquet_file:
+        columns = channel_columns(parquet_file.schema_arrow, path)
+        wanted = [
+            columns[c]
+            for c in (columns if channels is None else [c.upper() for c in channels])
+            if c in columns
+        ]
+        if not wanted:
+            return []
+        batch = next(parquet_file.iter_batches(batch_size=per_channel, columns=wanted), None)
+    if batch is None:
+        return []
+    digests = []
+    for column in batch.columns:
+        lengths = to_numpy(pc.list_value_length(column))
+        values = to_numpy(pc.list_flatten(column))
+        for row in np.split(values, np.cumsum(lengths)[:-1]):
+            digests.append(window_fingerprint(row))
+    return digests
