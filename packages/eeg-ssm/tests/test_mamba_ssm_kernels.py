@@ -7,7 +7,7 @@ The interpreter executes the kernels' arithmetic in NumPy, one program instance 
 shapes are tiny. All comparisons are in float32 against the pure-PyTorch block on the same weights.
 
 TRITON_INTERPRET=1 is set by this folder's conftest.py, before anything imports triton (see there). If
-triton was imported earlier anyway, the tests skip and say so.
+triton was imported earlier anyway, the tests fail and say so.
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ def kernel_mamba2() -> type[torch.nn.Module]:
     import triton
     from triton.runtime.interpreter import InterpretedFunction
 
-    if not isinstance(triton.language.standard.sigmoid, InterpretedFunction):
-        pytest.skip(
-            "triton was imported before TRITON_INTERPRET=1 was set; run with TRITON_INTERPRET=1 in the "
-            "environment, or run this file alone"
+    if not isinstance(triton.language.standard.sigmoid, InterpretedFunction):  # loud: it would hide the tests
+        pytest.fail(
+            "Triton is not interpreting: TRITON_INTERPRET was not 1 when triton was imported (see "
+            "tests/conftest.py); run with TRITON_INTERPRET=1 in the environment"
         )
     autotune = triton.autotune
 
