@@ -38,9 +38,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def build_trainer(
-    corpus: Path, save_dir: Path, workers: int, cache: Path | None, extra: tuple[str, ...] = ()
+    corpus: Path,
+    save_dir: Path,
+    workers: int,
+    cache: Path | None,
+    extra: tuple[str, ...] = (),
+    config: str = "demo.yaml",
+    device: torch.device | None = None,
 ) -> Trainer:
-    raw = read_yaml(REPO / "configs" / "demo.yaml")
+    """A quiet trainer of ``configs/<config>`` on ``corpus`` (CPU unless ``device``), no validation split."""
+    raw = read_yaml(REPO / "configs" / config)
     overrides = [
         f"data.dataset_path={corpus}",
         f"data.num_workers={workers}",
@@ -52,9 +59,9 @@ def build_trainer(
     ]
     overrides.append(f"data.cache_dir={cache if cache is not None else 'null'}")
     overrides.extend(extra)
-    config = build_config(apply_overrides(raw, overrides))
+    run_config = build_config(apply_overrides(raw, overrides))
     torch.manual_seed(0)
-    return Trainer(config, DistInfo(), torch.device("cpu"))
+    return Trainer(run_config, DistInfo(), device or torch.device("cpu"))
 
 
 def timed_step(trainer: Trainer, meter: ReconstructionMeter, source: Iterator[dict]) -> tuple[float, dict]:

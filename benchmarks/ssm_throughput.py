@@ -36,6 +36,7 @@ import functools
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -270,44 +271,75 @@ def summarise(results: dict, lengths: list[int]) -> None:
             print(f"  {variant:11s} peak memory per token, L={longest} / L={middle} = {growth:5.2f}x")
 
 
-def _gpu_step(model, windows, channels, lengths, outputs: dict, name: str) -> None:
+def _device_step(model, windows, channels, lengths, outputs: dict, name: str, amp_dtype) -> None:
     model.zero_grad(set_to_none=True)
-    out = model(windows, channels, lengths)
-    F.mse_loss(out, windows).backward()
-    outputs[name] = (out.detach(), model.head.weight.grad.detach().clone())
-    torch.cuda.synchronize()
+    with torch.autocast(windows.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        # the encoder's features: a new model's spectrum head starts at zero and would pass no gradient
+        out = model.encode(windows, channels, lengths)
+    out.float().square().mean().backward()
+    grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    outputs[name] = (out.detach().float(), grads)
+    if windows.device.type == "cuda":
+        torch.cuda.synchronize()
 
 
-def gpu_section(args: argparse.Namespace) -> None:
-    """mamba_ssm kernels vs pure PyTorch on CUDA: step time, peak memory, agreement of outputs/gradients."""
-    usable, reason = mamba_ssm_status()
-    if not usable:
-        print(f"\nGPU section skipped: {reason}")
-        return
+def gpu_section(
+    args: argparse.Namespace,
+    device: str | torch.device = "cuda",
+    amp_dtype: torch.dtype | None = None,
+    config: ModelConfig | None = None,
+) -> None:
+    """mamba_ssm kernels vs pure PyTorch on ``device``, one model's weights under both: encoder step time
+    (forward + mean square of the features + backward, wall, median of ``args.repeats``), tokens/s, peak memory (CUDA), agreement
+    of the outputs and of all gradients. ``amp_dtype``: under autocast to it (bf16: training on CUDA).
+    Where the kernels cannot run on ``device`` only pure PyTorch is timed, and the reason is printed."""
     from eeg_ssm.backends import MambaRunner
 
-    print(f"\nGPU ({torch.cuda.get_device_name()}): mamba_ssm kernels vs pure PyTorch, same weights")
+    device = torch.device(device)
+    usable, reason = mamba_ssm_status(device)
+    names = ["torch", "mamba_ssm"] if usable else ["torch"]
+    cuda = device.type == "cuda"
+    where = torch.cuda.get_device_name(device) if cuda else "CPU"
+    precision = "fp32" if amp_dtype is None else f"{amp_dtype} autocast".replace("torch.", "")
+    print(f"\n{where}: mamba_ssm kernels vs pure PyTorch, same weights, {precision}, batch {args.batch}")
+    if not usable:
+        print(f"  mamba_ssm not run: {reason}")
     torch.manual_seed(0)
-    model = EEGModel(ModelConfig(backend="torch", window_length=args.window)).cuda().train()
+    config = config or ModelConfig(window_length=args.window)
+    model = EEGModel(config.evolve(backend="torch")).to(device).train()
     for length in args.lengths:
-        windows = torch.randn(args.batch, length, args.window, device="cuda")
-        lengths = torch.full((args.batch,), length, device="cuda")
+        windows = torch.randn(args.batch, length, config.window_length, device=device)
+        lengths = torch.full((args.batch,), length, device=device)
         channels = [CHANNELS[i % len(CHANNELS)] for i in range(args.batch)]
-        outputs = {}
-        for name in ("torch", "mamba_ssm"):
+        outputs, seconds = {}, {}
+        for name in names:
             model.backbone.runner = MambaRunner(name)
-            torch.cuda.reset_peak_memory_stats()
-            seconds, _ = _fastest(  # wall time: the GPU works while the CPU waits
-                functools.partial(_gpu_step, model, windows, channels, lengths, outputs, name), args.repeats
+            step = functools.partial(
+                _device_step, model, windows, channels, lengths, outputs, name, amp_dtype
             )
-            peak = torch.cuda.max_memory_allocated() / 2**20
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+            walls = []
+            for i in range(args.warmup + args.repeats):  # wall time: the GPU works while the CPU waits
+                start = time.perf_counter()
+                step()
+                if i >= args.warmup:
+                    walls.append(time.perf_counter() - start)
+            seconds[name] = statistics.median(walls)
+            peak = f"{torch.cuda.max_memory_allocated(device) / 2**20:8.1f} MiB" if cuda else "     n/a"
             print(
-                f"  {name:9s} L={length:5d}  step {seconds * 1000:8.1f} ms  peak {peak:8.1f} MiB", flush=True
+                f"  {name:9s} L={length:5d}  step {seconds[name] * 1000:9.2f} ms  "
+                f"{args.batch * length / seconds[name]:11.0f} tokens/s  peak {peak}",
+                flush=True,
             )
-        (out_t, grad_t), (out_k, grad_k) = outputs["torch"], outputs["mamba_ssm"]
-        rel_out = ((out_k - out_t).abs().max() / out_t.abs().max()).item()
-        rel_grad = ((grad_k - grad_t).abs().max() / grad_t.abs().max()).item()
-        print(f"  agreement L={length:5d}: max rel diff output {rel_out:.2e}, head grad {rel_grad:.2e}")
+        if len(names) == 2:
+            (out_t, grad_t), (out_k, grad_k) = outputs["torch"], outputs["mamba_ssm"]
+            rel_out = ((out_k - out_t).abs().max() / out_t.abs().max()).item()
+            rel_grad = ((grad_k - grad_t).abs().max() / grad_t.abs().max()).item()
+            print(
+                f"  L={length:5d}  torch / mamba_ssm step time {seconds['torch'] / seconds['mamba_ssm']:6.2f}x;"
+                f"  max rel diff output {rel_out:.2e}, gradients {rel_grad:.2e}"
+            )
 
 
 def main() -> None:

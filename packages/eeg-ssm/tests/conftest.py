@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+
 import pytest
 import torch
 
 from eeg_ssm import EEGModel, ModelConfig
+
+# mamba_ssm's Triton kernels run on CPU tensors in Triton's interpreter (test_mamba_ssm_kernels.py). Triton
+# decides when it is first imported whether it interprets (its own standard library, tl.sigmoid and the
+# like, is wrapped then), so TRITON_INTERPRET must be set before anything imports triton. This conftest is
+# imported before any test module of this folder is collected (test_mamba_ssm_parity.py imports mamba_ssm,
+# and so triton, while it is collected), and nothing in the workspace imports triton at import time, so
+# here is early enough, in a whole-suite run too. Only where mamba_ssm is installed and there is no GPU:
+# there Triton has nothing else to run on, so the variable changes nothing else.
+if (
+    importlib.util.find_spec("mamba_ssm") is not None
+    and not torch.cuda.is_available()
+    and "triton" not in sys.modules
+):
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 WINDOW = 16
 # 8 heads of 4 (expand 2 * d_model 16 = 32): no head-alignment warning; chunk 8 so sequences span chunks.
@@ -51,13 +69,13 @@ def make_config():
     return tiny_config
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # plain factories: module-scoped fixtures may use them too
 def make_model():
     """``make_model(seed=0, dtype=float64, **config_changes)`` -> a tiny :class:`EEGModel` in eval mode."""
     return tiny_model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_batch():
     """``make_batch(lengths, max_length=None, seed=0, dtype=float64, padding="zeros"|"noise")``."""
     return padded_batch

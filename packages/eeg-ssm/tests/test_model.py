@@ -163,7 +163,9 @@ def test_auto_backend_logs_its_choice_and_uses_torch_on_cpu(make_config, caplog)
 
 
 def test_asking_for_mamba_ssm_where_it_cannot_import_is_an_error(make_config, monkeypatch) -> None:
-    monkeypatch.setattr(eeg_ssm.backends, "mamba_ssm_status", lambda: (False, "no module named mamba_ssm"))
+    monkeypatch.setattr(
+        eeg_ssm.backends, "mamba_ssm_status", lambda device="cuda": (False, "no module named mamba_ssm")
+    )
     with pytest.raises(
         ModelConfigError, match=r"backend.*'mamba_ssm' cannot run here: no module named mamba_ssm"
     ):
@@ -173,11 +175,16 @@ def test_asking_for_mamba_ssm_where_it_cannot_import_is_an_error(make_config, mo
 def test_mamba_ssm_backend_refuses_cpu_tensors_even_when_the_package_imports(
     make_config, monkeypatch
 ) -> None:
-    # The package importing is not enough: its Triton kernels only run on CUDA tensors.
-    monkeypatch.setattr(eeg_ssm.backends, "mamba_ssm_status", lambda: (True, "pretend it imports"))
+    # The package importing is not enough: its Triton kernels run on CUDA tensors, or on CPU tensors only
+    # in Triton's interpreter.
+    def status(device="cuda"):
+        on_cuda = torch.device(device).type == "cuda"
+        return on_cuda, "pretend it imports" if on_cuda else "no interpreter"
+
+    monkeypatch.setattr(eeg_ssm.backends, "mamba_ssm_status", status)
     model = EEGModel(make_config(backend="mamba_ssm"))
     assert model.backend_name == "mamba_ssm"  # what it will run; asking does not raise
-    with pytest.raises(ModelConfigError, match="needs CUDA tensors, got tensors on cpu"):
+    with pytest.raises(ModelConfigError, match="cannot run on tensors on cpu: no interpreter"):
         model(torch.zeros(1, 3, 16), ["FZ"], torch.tensor([3]))
     auto = EEGModel(make_config(backend="auto"))
     assert auto.backend_name == "torch"  # auto falls back by device: CPU tensors use pure PyTorch
@@ -199,31 +206,34 @@ def test_dropout_is_active_in_training_only(make_model, make_batch, channels) ->
     assert not torch.equal(model(windows, channels, lengths), model(windows, channels, lengths))
 
 
-def test_kernel_wrapper_runs_the_mixer_own_parameters(monkeypatch) -> None:
-    """The mamba_ssm wrapper builds its block on the meta device and borrows the mixer's tensors.
+def test_kernel_runner_runs_the_mixer_own_parameters(monkeypatch) -> None:
+    """The mamba_ssm backend builds a template block on the meta device and runs the mixer's tensors in it.
 
-    mamba_ssm is absent here, so eeg_ssm's own Mamba2 stands in for its class: what is checked is the
-    borrowing (same outputs, gradients reaching the mixer, dtype/chunk changes followed, no new state).
+    eeg_ssm's own Mamba2 stands in for mamba_ssm's class here (test_mamba_ssm_kernels.py runs the real
+    one): what is checked is the borrowing (same outputs, gradients reaching the mixer, dtype and chunk
+    changes followed, no state of its own).
     """
     from eeg_ssm import Mamba2
-    from eeg_ssm.backends import _KernelBlock
+    from eeg_ssm.backends import MambaRunner
 
     monkeypatch.setattr(eeg_ssm.backends, "_import_mamba_ssm", lambda: (Mamba2, None))
+    monkeypatch.setattr(eeg_ssm.backends, "mamba_ssm_status", lambda device="cuda": (True, "pretend"))
     torch.manual_seed(0)
     mixer = Mamba2(16, d_state=8, headdim=4, chunk_size=8)
-    kernel = _KernelBlock(mixer)
-    assert all(p.device.type == "meta" for p in kernel.block.parameters())  # nothing allocated twice
+    runner = MambaRunner("mamba_ssm")
     keys = set(mixer.state_dict())
     u = torch.randn(2, 11, 16)
-    out = kernel(mixer, u)
+    out = runner(mixer, u)
     assert torch.equal(out, mixer(u))
     out.square().sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in mixer.parameters())
     assert set(mixer.state_dict()) == keys
     mixer.double()
     mixer.chunk_size = 4
-    assert torch.equal(kernel(mixer, u.double()), mixer(u.double()))
-    assert kernel.block.chunk_size == 4
+    assert torch.equal(runner(mixer, u.double()), mixer(u.double()))
+    (first, second) = runner._blocks.values()  # one template per chunk size
+    assert (first.chunk_size, second.chunk_size) == (8, 4)
+    assert all(p.device.type == "meta" for p in [*first.parameters(), *second.parameters()])
 
 
 @pytest.mark.parametrize("options", BACKBONES)

@@ -202,3 +202,22 @@ def test_long_float32_sequence_stays_finite_and_accurate_with_fast_decay() -> No
     assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
     reference = ssd_sequential(x.double(), dt.double(), A.double(), B.double(), C.double())
     assert _max_rel(y.double(), reference) <= 1e-4
+
+
+def test_bfloat16_autocast_trains_with_the_scan_in_float32() -> None:
+    """Under autocast (training's bf16 on CUDA, here on CPU) the scan still runs in float32, forward and
+    backward: its products are not cast down, and its hand-written backwards get float32 gradients."""
+    torch.manual_seed(0)
+    m = Mamba2(16, d_state=8, headdim=8, chunk_size=8)
+    u = torch.randn(2, 21, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = m(u)
+    y.float().square().sum().backward()
+    grads = {"input": u.grad.clone()} | {name: p.grad.clone() for name, p in m.named_parameters()}
+    u.grad = None
+    m.zero_grad()
+    exact = m(u)
+    exact.square().sum().backward()
+    assert _max_rel(y.float(), exact) <= 0.05  # bfloat16 projections around a float32 scan
+    for name, grad in ({"input": u.grad} | {n: p.grad for n, p in m.named_parameters()}).items():
+        assert torch.isfinite(grads[name]).all() and _max_rel(grads[name], grad) <= 0.1, name

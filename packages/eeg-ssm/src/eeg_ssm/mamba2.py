@@ -244,14 +244,17 @@ class Mamba2(nn.Module):
         if tuple(self.dt_limit) != (0.0, float("inf")):
             dt = dt.clamp(min=self.dt_limit[0], max=self.dt_limit[1])
         x_heads = x.reshape(batch, length, self.nheads, self.headdim).to(compute)  # (B, L, H, P)
-        y = ssd_chunked(
-            x_heads,
-            dt,
-            A,
-            B.reshape(batch, length, self.ngroups, self.d_state).to(compute),
-            C.reshape(batch, length, self.ngroups, self.d_state).to(compute),
-            self.chunk_size,
-        )  # (B, L, H, P)
+        # Autocast off: its matmuls would drop the scan back to bfloat16, and the scan's hand-written
+        # backwards would then meet float32 and bfloat16 tensors in one product.
+        with torch.autocast(u.device.type, enabled=False):
+            y = ssd_chunked(
+                x_heads,
+                dt,
+                A,
+                B.reshape(batch, length, self.ngroups, self.d_state).to(compute),
+                C.reshape(batch, length, self.ngroups, self.d_state).to(compute),
+                self.chunk_size,
+            )  # (B, L, H, P)
         D = self.D.to(compute)
         y = y + x_heads * (D.view(self.nheads, self.headdim) if self.D_has_hdim else D.view(self.nheads, 1))
         y = y.reshape(batch, length, self.d_ssm).to(u.dtype)

@@ -128,7 +128,8 @@ class EEGModel(nn.Module):
     def backend_name(self) -> str:
         """Which backbone runs for the model's current device: ``"mamba_ssm"``, ``"torch"`` or ``"transformer"``.
 
-        Backend ``"mamba_ssm"`` answers ``"mamba_ssm"`` even on the CPU, where its forward raises.
+        Backend ``"mamba_ssm"`` answers ``"mamba_ssm"`` even where the kernels cannot run (on the CPU
+        without Triton's interpreter), where its forward raises.
         """
         return self.backbone.implementation(self.head.weight.device, strict=False)
 
