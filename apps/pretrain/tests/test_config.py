@@ -240,3 +240,39 @@ def test_shipped_configs_work_for_any_window_the_contract_allows(name, window, r
     with torch.no_grad():
         out = model(windows, ["CZ", "O1"], torch.tensor([6, 4]))
     assert out.shape == (2, 6, config.model.head_size) and torch.isfinite(out).all()
+
+
+def test_window_length_and_rate_come_from_the_corpus_unless_set(tmp_path):
+    import numpy as np
+    import pytest
+
+    from eeg_config import ConfigError
+    from eeg_io import corpus_metadata
+    from eeg_io.layout import windows_table, write_table
+    from eeg_pretrain.config import from_the_corpus
+
+    corpus = tmp_path / "corpus"
+    starts = np.arange(3) * 0.5
+    table = windows_table({"FZ": np.zeros((3, 64)) + np.arange(64)}, participant="p", run="1",
+                          window_start=starts, window_end=starts + 0.5)  # fmt: skip
+    write_table(table, corpus / "p_run-1.parquet", corpus_metadata(64, 128.0, ["FZ"]))
+    raw = {"data": {"dataset_path": str(corpus)}}
+    assert from_the_corpus(raw)["data"] | {} == {
+        "dataset_path": str(corpus),
+        "window_length": 64,
+        "sampling_rate": 128.0,
+    }
+    kept = from_the_corpus({"data": {"dataset_path": str(corpus), "window_length": 64}})
+    assert kept["data"]["window_length"] == 64 and kept["data"]["sampling_rate"] == 128.0
+    with pytest.raises(
+        ConfigError,
+        match=r"2048 disagrees with 64, recorded by prepare in .*p_run-1.parquet.* @ \$\.data\.window_length",
+    ):
+        from_the_corpus({"data": {"dataset_path": str(corpus), "window_length": 2048}})
+    # without a record: what the data shows (64-sample windows, 0.5 s apart: 128 Hz) fills, never refuses
+    write_table(table, corpus / "p_run-1.parquet")
+    inferred = from_the_corpus({"data": {"dataset_path": str(corpus), "sampling_rate": 256.0}})["data"]
+    assert inferred["window_length"] == 64 and inferred["sampling_rate"] == 256.0
+    assert from_the_corpus({"data": {"dataset_path": str(tmp_path / "not_yet")}}) == {
+        "data": {"dataset_path": str(tmp_path / "not_yet")}
+    }

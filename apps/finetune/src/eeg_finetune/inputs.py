@@ -17,7 +17,7 @@ from eeg_finetune.data import LabelledData, load_labelled
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.leakage import leakage_report
 from eeg_finetune.pretrained import PretrainedSource, resolve_pretrained
-from eeg_io import EEGDataError, check_sampling_rate
+from eeg_io import EEGDataError, check_sampling_rate, read_corpus_record
 from eeg_ssm import EEGModel, load_pretrained
 
 __all__ = ["Inputs", "data_normalization", "data_sampling_rate", "load_inputs", "split_data"]
@@ -103,10 +103,15 @@ def data_normalization(config: FinetuneConfig, source: PretrainedSource) -> tupl
 
 
 def data_sampling_rate(config: FinetuneConfig, encoder: EEGModel) -> float:
-    """Hz of the primary dataset: ``data.sampling_rate``, or (null) the checkpoint's ``model.sampling_rate``
-    (what pretraining's ``data.sampling_rate`` was)."""
-    rate = config.data.sampling_rate
-    return float(encoder.config.sampling_rate if rate is None else rate)
+    """Hz of the primary dataset: ``data.sampling_rate``; or (null) the rate prepare recorded in the primary
+    file (:func:`eeg_io.read_corpus_record`); or the checkpoint's ``model.sampling_rate`` (what
+    pretraining's ``data.sampling_rate`` was)."""
+    if config.data.sampling_rate is not None:
+        return float(config.data.sampling_rate)
+    record = read_corpus_record(config.data.data_path) if config.data.data_path else None
+    if record is not None and record.recorded:
+        return float(record.sampling_rate)
+    return float(encoder.config.sampling_rate)
 
 
 def _check_sampling_rate(config: FinetuneConfig, encoder: EEGModel, data: LabelledData) -> None:
@@ -128,7 +133,7 @@ def _check_sampling_rate(config: FinetuneConfig, encoder: EEGModel, data: Labell
         if config.data.sampling_rate is not None:
             raise
         raise EEGDataError(
-            f"{exc} (data.sampling_rate: null took the checkpoint's model.sampling_rate)"
+            f"{exc} (data.sampling_rate: null took {rate:g} Hz from the primary file's record or the checkpoint)"
         ) from None
     if config.compare_baselines:
         edges = band_power_edges(config.evaluation, encoder.config.window_length, rate)

@@ -17,6 +17,8 @@ import attrs
 import pyarrow as pa
 
 from eeg_config import atomic_write_text, dump_yaml, unstructure
+from eeg_io import corpus_metadata
+from eeg_io.layout import channel_columns
 from eeg_prepare.channel_types import montage_for
 from eeg_prepare.config import PrepareConfig, default_primary_name, settings_of
 from eeg_prepare.discovery import Discovery, RecordingSource, discover
@@ -215,7 +217,11 @@ def run_primary(
                 str(r.source.path): counts_to_dict(r.counts, r.rejections) for r, t in done if t is not None
             },
         }
-        write_parquet(pa.concat_tables(tables), output, metadata)
+        table = pa.concat_tables(tables)
+        channels = list(channel_columns(table.schema, output))
+        width = len(table.column(channel_columns(table.schema, output)[channels[0]])[0])
+        metadata.update(corpus_metadata(width, config.signal.sampling_rate, channels))
+        write_parquet(table, output, metadata)
     included = [attrs.evolve(r, output=str(output)) if t is not None else r for r, t in done]
     by_path = {r.source.path: r for r in included} | {r.source.path: r for r in unlabelled}
     results = tuple(by_path[s.path] for s in discovery.sources)

@@ -18,6 +18,7 @@ import attrs
 import pyarrow as pa
 from tqdm import tqdm
 
+from eeg_io import corpus_metadata
 from eeg_prepare.channel_types import montage_for, unplaced
 from eeg_prepare.config import PrepareConfig, command_section, settings_of
 from eeg_prepare.discovery import RecordingSource
@@ -97,6 +98,7 @@ def pretraining_task(source: RecordingSource, config: PrepareConfig, output: Pat
         SETTINGS_KEY: settings_of(config, "pretraining"),
         SOURCES_KEY: [str(source.path)],
         COUNTS_KEY: {str(source.path): counts_to_dict(windows.counts, windows.rejections)},
+        **corpus_metadata(windows.data.shape[-1], config.signal.sampling_rate, list(windows.channels)),
     }
     write_parquet(table, output, metadata)
     return attrs.evolve(result, output=str(output))

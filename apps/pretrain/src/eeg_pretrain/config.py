@@ -20,8 +20,10 @@ onto the sections by :func:`from_flat`.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -40,10 +42,11 @@ from eeg_config.validators import (
     positive_int,
     positive_number,
 )
-from eeg_io import DataConfig
+from eeg_io import DataConfig, read_corpus_record
 from eeg_ssl import MaskingConfig, ObjectiveConfig
 from eeg_ssm import ModelConfig
 
+log = logging.getLogger("eeg_pretrain")
 SECTIONS = ("data", "model", "masking", "objective", "train", "tracking", "synthetic")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = eeg_train.DEVICES
@@ -269,11 +272,47 @@ def _where_the_user_set_it(problems: list[str], copied: Mapping[str, str]) -> li
 
 
 def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> PretrainConfig:
-    """Read YAML (sectioned or older flat format), apply ``--set`` overrides, validate."""
+    """Read YAML (sectioned or older flat format), apply ``--set`` overrides, take what the user did not
+    set from the corpus (:func:`from_the_corpus`), validate."""
     raw = read_yaml(path)
     if is_flat(raw):
         raw = from_flat(raw, str(path))
-    return build_config(apply_overrides(raw, [_dotted(text) for text in overrides]), str(path))
+    raw = apply_overrides(raw, [_dotted(text) for text in overrides])
+    return build_config(from_the_corpus(raw, str(path)), str(path))
+
+
+def from_the_corpus(raw: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
+    """``data.window_length`` and ``data.sampling_rate`` the user did not set, taken from the corpus at
+    ``data.dataset_path`` (:func:`eeg_io.read_corpus_record`: what prepare recorded in its files, else what
+    the data shows); a value the user set that disagrees with a recorded one is a :class:`ConfigError`
+    naming both. A corpus that does not exist yet (a synthetic demo's) leaves the config as it is."""
+    raw = dict(raw)
+    data = raw.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("dataset_path"), str):
+        return raw
+    if not Path(data["dataset_path"]).exists():
+        return raw
+    record = read_corpus_record(data["dataset_path"])
+    if record is None:
+        return raw
+    data = dict(data)
+    where = "recorded by prepare in" if record.recorded else "shown by the data of"
+    for key in ("window_length", "sampling_rate"):
+        found = getattr(record, key)
+        if found is None:
+            continue
+        if key in data:
+            if record.recorded and data[key] is not None and float(data[key]) != float(found):
+                raise ConfigError(
+                    [f"{data[key]} disagrees with {found:g}, {where} {record.file}; leave data.{key} out to "
+                     f"take the corpus's @ $.data.{key}"],
+                    source,
+                )  # fmt: skip
+            continue
+        data[key] = found
+        log.info("data.%s: %g, %s %s", key, found, where, record.file)
+    raw["data"] = data
+    return raw
 
 
 def _dotted(override: str) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from eeg_io.cache import DecodedCache
 from eeg_io.config import DataConfig, NormalizationConfig, SequenceConfig
+from eeg_io.corpus import CORPUS_KEY, CorpusRecord, corpus_metadata, read_corpus_record
 from eeg_io.decode import DecodedWindows, decode_windows
 from eeg_io.errors import EEGDataError
 from eeg_io.fingerprint import file_fingerprints, window_fingerprint, window_fingerprints
@@ -57,12 +58,14 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CORPUS_KEY",
     "METADATA_COLUMNS",
     "STANDARD_10_10_64",
     "STANDARD_10_20",
     "WINDOW_TIME_UNITS",
     "ChannelSequenceDataset",
     "ChannelWindows",
+    "CorpusRecord",
     "DataConfig",
     "DecodedCache",
     "DecodedWindows",
@@ -76,11 +79,13 @@ __all__ = [
     "build_index",
     "check_sampling_rate",
     "collate_sequences",
+    "corpus_metadata",
     "decode_windows",
     "file_fingerprints",
     "find_parquet_files",
     "implied_sampling_rate",
     "read_channel_windows",
+    "read_corpus_record",
     "read_primary_dataset",
     "recognise_window_times",
     "split_by_group",
