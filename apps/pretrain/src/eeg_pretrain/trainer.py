@@ -41,7 +41,7 @@ from eeg_ssl import (
     split_prediction,
     weighted_sse,
 )
-from eeg_ssm import EEGModel, save_checkpoint
+from eeg_ssm import CheckpointError, EEGModel, save_checkpoint
 from eeg_ssm.checkpoint import check_weights
 from eeg_train import DistInfo, Tracker, all_reduce_sum, any_rank, barrier
 
@@ -356,7 +356,15 @@ class Trainer:
             atomic_write_text(self.save_dir / RESOLVED_CONFIG, dump_yaml(config_to_dict(self.config)))
             self.tracker.log_artifact(self.save_dir / RESOLVED_CONFIG)
             self._config_written = True
-        save_checkpoint(path, self.state_dict())
+        try:
+            save_checkpoint(path, self.state_dict())
+        except CheckpointError as exc:  # a full disk: what is on disk stays as it was
+            last = self.save_dir / CHECKPOINT_LAST
+            if not last.is_file():
+                raise
+            raise CheckpointError(
+                f"{exc}; {last} is intact: free some space, then continue with --resume {last}"
+            ) from exc
 
     def restore(self, path: str) -> str | None:
         payload = load_resume(path, self.config.model.to_dict())
