@@ -12,9 +12,13 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eeg_config import EXIT_INTERRUPTED, UserError, add_override_option, run_cli
+from eeg_config import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, add_override_option, run_cli
 from eeg_montage import MontageError
+
+if TYPE_CHECKING:
+    from eeg_pretrain.run_lock import RunLock
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +136,7 @@ def _main(argv: list[str] | None) -> int:
     if args.print_config:
         print(dump_yaml(config_to_dict(config)), end="")
         return 0
-    from eeg_pretrain.run_folder import check_save_dir, remove_stale_temp_files
+    from eeg_pretrain.run_folder import check_save_dir
 
     check_save_dir(config.train.save_dir)  # before any data or model is built
     if args.resume is not None and not Path(args.resume).is_file():
@@ -149,9 +153,12 @@ def _main(argv: list[str] | None) -> int:
     _setup_logging(dist_info.is_main)
     status = "FAILED"
     trainer = None
-    if dist_info.is_main:
-        remove_stale_temp_files(config.train.save_dir)
+    lock = None
     try:
+        # the cheap checks, before any data is read: the run folder is ours and writable, the store answers
+        lock, ok = _cheap_checks(config, dist_info)
+        if not ok:
+            return EXIT_USER_ERROR  # rank 0 said why, in one line
         _ensure_synthetic_corpus(config, dist_info.is_main)
         barrier(dist_info)
         device = pick_device(config.train.device, dist_info.local_rank)
@@ -174,7 +181,35 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if trainer is not None:
             trainer.close(status)
+        if lock is not None:
+            lock.release()
         shutdown(dist_info)
+
+
+def _cheap_checks(config, dist_info) -> tuple[RunLock | None, bool]:
+    """On rank 0: take the run folder's lock (which also proves it writable), remove what interrupted
+    writes left there, and check the tracking store. Returns ``(rank 0's lock or None, ok)``; rank 0 raises
+    its one-line error, the other ranks learn of it as ``ok`` False."""
+    from eeg_pretrain.run_folder import remove_stale_temp_files
+    from eeg_pretrain.run_lock import acquire_run_lock
+    from eeg_train import any_rank, check_tracking_store
+
+    lock, failure = None, None
+    if dist_info.is_main:
+        try:
+            lock = acquire_run_lock(config.train.save_dir)
+            remove_stale_temp_files(config.train.save_dir)  # only now: another run's writes are not stale
+            if config.tracking.enabled:
+                check_tracking_store(config.tracking.uri, config.tracking.experiment)
+        except UserError as exc:
+            failure = exc
+            if lock is not None:
+                lock.release()
+    if any_rank(failure is not None, dist_info):
+        if failure is not None:
+            raise failure
+        return None, False
+    return lock, True
 
 
 def _finish(trainer) -> None:

@@ -24,6 +24,7 @@ from eeg_train.tracking import (
     Tracker,
     child_tracker,
 )
+from eeg_train.tracking_store import TrackingStoreError, bounded_requests, check_tracking_store, short_reason
 
 __all__ = [
     "DEVICES",
@@ -34,13 +35,17 @@ __all__ = [
     "NullTracker",
     "Tracker",
     "TrackingConfig",
+    "TrackingStoreError",
     "adamw_with_schedule",
     "all_reduce_sum",
     "any_rank",
     "barrier",
+    "bounded_requests",
+    "check_tracking_store",
     "child_tracker",
     "init_distributed",
     "pick_device",
+    "short_reason",
     "shutdown",
     "warmup_cosine",
 ]
