@@ -1,6 +1,7 @@
 """``pretrain``: masked-reconstruction pretraining of the EEG encoder.
 
 uv run --package pretrain pretrain --config configs/pretrain.yaml [--resume PATH] [--set section.key=value ...]
+uv run --package pretrain pretrain log-run RUN_FOLDER [--uri URI]   # log what a run kept while MLflow was away
 uv run torchrun --standalone --nproc_per_node=2 apps/pretrain --config configs/pretrain.yaml --distributed
 """
 
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pretrain",
         description="Pretrain a Mamba-2 EEG encoder by masked reconstruction of whole windows.",
+        epilog="pretrain log-run DIR [--uri URI]: log into MLflow what a run kept in its folder while its "
+        "tracking store was away (tracking.on_failure: continue)",
     )
     parser.add_argument("--config", required=True, help="YAML run config (see configs/pretrain.yaml)")
     parser.add_argument(
@@ -122,6 +125,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["log-run"]:  # pretrain log-run DIR: replay what a run kept while its store was away
+        from eeg_pretrain.log_run import main as log_run_main
+
+        return log_run_main(argv[1:])
     args = build_parser().parse_args(argv)
     from eeg_config import dump_yaml
     from eeg_pretrain.config import config_to_dict, load_config
