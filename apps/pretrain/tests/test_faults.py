@@ -198,6 +198,60 @@ def test_tracking_on_failure_fail_stops_the_run_in_one_line(
         f"error: tracking store {uri} failed (Connection refused) and tracking.on_failure"
     )
     assert err[-1].endswith(
-        "is 'fail'; the last checkpoint in the run folder is intact (continue with --resume)"
+        "is 'fail'; the run folder is as the last checkpoint left it (continue with --resume once the store is back)"
     )
     assert not (save / "tracking_offline.jsonl").exists()
+
+
+def test_a_channel_the_montage_cannot_place_fails_before_the_data_is_read(
+    tiny_corpus, tmp_path, make_config, write_config, capsys, caplog
+):
+    import pyarrow.parquet as pq
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, corpus)
+    renamed = sorted(corpus.rglob("*.parquet"))[0]
+    table = pq.read_table(renamed)
+    pq.write_table(table.rename_columns(["EXG1" if n == "O2" else n for n in table.column_names]), renamed)
+    caplog.set_level("INFO", logger="eeg_pretrain")
+    err = run(["--config", str(write_config(make_config(corpus, tmp_path / "run", None)))], capsys, expect=2)
+    assert "not in the montage: 'EXG1'" in err
+    assert not any(r.getMessage().startswith("data checks on ") for r in caplog.records), (
+        "data was read first"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_resumed_run_trains_on_when_its_store_is_away_at_start_up(
+    tiny_corpus, tmp_path, make_config, write_config, capsys, caplog
+):
+    """A requeued job while the server is down: the run it continues had used the store, so (under
+    tracking.on_failure: continue) it starts offline with one warning; a new run would be refused."""
+    import mlflow
+
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    save = tmp_path / "run"
+    config = write_config(make_config(tiny_corpus, save, uri, train={"epochs": 2}))
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(config), "--stop-after-epochs", "1"])
+    assert info.value.code == 0
+    run_id = torch.load(save / LAST, weights_only=True)["mlflow_run_id"]
+    store.rename(tmp_path / "store.away")
+    store.write_text("the store's folder is gone: a file stands in its place")
+    capsys.readouterr()
+    caplog.set_level("WARNING", logger="eeg_train")
+    run(["--config", str(config), "--resume", str(save / LAST)], capsys)
+    assert torch.load(save / LAST, weights_only=True)["epoch"] == 2
+    (warning,) = [r.getMessage() for r in caplog.records if "tracking store" in r.getMessage()]
+    assert "is a file, not a folder" in warning and "training goes on" in warning
+    assert torch.load(save / LAST, weights_only=True)["mlflow_run_id"] == run_id  # still the run's
+
+    store.unlink()
+    (tmp_path / "store.away").rename(store)
+    from eeg_pretrain.log_run import log_run
+
+    assert log_run(save)[0] == run_id
+    history = mlflow.tracking.MlflowClient(uri).get_metric_history(run_id, "val_loss")
+    assert sorted(m.step for m in history) == sorted({m.step for m in history}) and len(history) == 2

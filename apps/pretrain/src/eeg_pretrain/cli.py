@@ -164,13 +164,13 @@ def _main(argv: list[str] | None) -> int:
     lock = None
     try:
         # the cheap checks, before any data is read: the run folder is ours and writable, the store answers
-        lock, ok = _cheap_checks(config, dist_info)
+        lock, ok, tracking_away = _cheap_checks(config, dist_info, resuming=args.resume is not None)
         if not ok:
             return EXIT_USER_ERROR  # rank 0 said why, in one line
         _ensure_synthetic_corpus(config, dist_info.is_main)
         barrier(dist_info)
         device = pick_device(config.train.device, dist_info.local_rank)
-        trainer = Trainer(config, dist_info, device, resume=args.resume)
+        trainer = Trainer(config, dist_info, device, resume=args.resume, tracking_away=tracking_away)
         trainer.fit(stop_after_epochs=args.stop_after_epochs)
         status = "FINISHED"
         if dist_info.is_main:
@@ -194,21 +194,30 @@ def _main(argv: list[str] | None) -> int:
         shutdown(dist_info)
 
 
-def _cheap_checks(config, dist_info) -> tuple[RunLock | None, bool]:
+def _cheap_checks(config, dist_info, resuming: bool) -> tuple[RunLock | None, bool, str | None]:
     """On rank 0: take the run folder's lock (which also proves it writable), remove what interrupted
-    writes left there, and check the tracking store. Returns ``(rank 0's lock or None, ok)``; rank 0 raises
-    its one-line error, the other ranks learn of it as ``ok`` False."""
+    writes left there, and check the tracking store. Returns ``(rank 0's lock or None, ok, why the store is
+    away or None)``; rank 0 raises its one-line error, the other ranks learn of it as ``ok`` False.
+
+    A store that does not answer is an error for a new run (most likely a wrong ``tracking.uri``); a resumed
+    run under ``tracking.on_failure: continue`` starts offline instead (a requeued job trains on while the
+    server is down)."""
     from eeg_pretrain.run_folder import remove_stale_temp_files
     from eeg_pretrain.run_lock import acquire_run_lock
-    from eeg_train import any_rank, check_tracking_store
+    from eeg_train import TrackingStoreError, any_rank, check_tracking_store
 
-    lock, failure = None, None
+    lock, failure, away = None, None, None
     if dist_info.is_main:
         try:
             lock = acquire_run_lock(config.train.save_dir)
             remove_stale_temp_files(config.train.save_dir)  # only now: another run's writes are not stale
             if config.tracking.enabled:
-                check_tracking_store(config.tracking.uri, config.tracking.experiment)
+                try:
+                    check_tracking_store(config.tracking.uri, config.tracking.experiment)
+                except TrackingStoreError as exc:
+                    if not (resuming and config.tracking.on_failure == "continue"):
+                        raise
+                    away = exc.reason
         except UserError as exc:
             failure = exc
             if lock is not None:
@@ -216,8 +225,8 @@ def _cheap_checks(config, dist_info) -> tuple[RunLock | None, bool]:
     if any_rank(failure is not None, dist_info):
         if failure is not None:
             raise failure
-        return None, False
-    return lock, True
+        return None, False, None
+    return lock, True, away
 
 
 def _finish(trainer) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +27,10 @@ from eeg_io import (
     collate_sequences,
     split_by_group,
 )
+from eeg_montage import read_asa, standard_montage
 from eeg_pretrain.data_report import log_data_checks
 from eeg_ssl import MaskingConfig, draw_masks
-from eeg_ssm import BandStatistics
+from eeg_ssm import BandStatistics, ModelConfig
 from eeg_train import DistInfo
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         on_missing_channel=data.on_missing_channel,
     )
     train_items, val_items = split_by_group(items, data.val_ratio, group=data.split_group, seed=seed)
+    check_montage(config.model, {item.channel for item in items})  # before any sample is read
     if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
         check_sampling_rate(dict.fromkeys(item.file for item in items), data.sampling_rate)
     if dist_info.is_main:
@@ -109,6 +111,20 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         ),
         record=pretraining_data_record(train_items, val_items),
     )
+
+
+def check_montage(model: ModelConfig, channels: Iterable[str]) -> None:
+    """Every channel the run uses has an electrode in the model's montage (``model.asa_path``, else the
+    built-in 10-05 one), unless ``model.missing_channels`` is ``zero``: checked from the files' column names
+    alone, so a channel the spatial encoding cannot place fails in seconds, not at the first batch.
+
+    Raises:
+        MontageError: the ASA file cannot be read, or names the channels absent from the montage.
+    """
+    if model.missing_channels != "error":
+        return
+    montage = read_asa(model.asa_path) if model.asa_path is not None else standard_montage()
+    montage.coords(sorted(channels), missing="error")
 
 
 def pretraining_data_record(

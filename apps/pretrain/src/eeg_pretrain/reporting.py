@@ -29,11 +29,16 @@ def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[st
 
 
 def open_tracker(
-    config: PretrainConfig, facts: dict[str, int | str], dist: DistInfo, run_id: str | None
+    config: PretrainConfig,
+    facts: dict[str, int | str],
+    dist: DistInfo,
+    run_id: str | None,
+    away: str | None = None,
 ) -> Tracker:
     """The MLflow run (continuing ``run_id`` on resume) with the flattened config and ``facts`` as params,
     behind :class:`eeg_train.ResilientTracker` (``tracking.on_failure``: a store that fails mid-run does not
-    stop the run)."""
+    stop the run). ``away``: the start-up check found the store away (a resumed run under ``continue``):
+    the run starts offline."""
     track = config.tracking
     if not (track.enabled and dist.is_main):
         return NullTracker()
@@ -49,6 +54,8 @@ def open_tracker(
         track.on_failure,
         where=track.uri or "(MLflow's default)",
         replay_hint=f"pretrain log-run {config.train.save_dir}",
+        away=away,
+        run_id=run_id,
     )
     tracker.log_params({**flatten(config_to_dict(config)), **facts})
     return tracker

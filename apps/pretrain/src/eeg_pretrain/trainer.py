@@ -62,6 +62,7 @@ class Trainer:
         device: torch.device,
         resume: str | None = None,
         tracker: Tracker | None = None,
+        tracking_away: str | None = None,
     ) -> None:
         self.config, self.dist, self.device = config, dist_info, device
         self.save_dir = Path(config.train.save_dir)
@@ -105,7 +106,9 @@ class Trainer:
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
         self.tracker = (
-            tracker if tracker is not None else open_tracker(config, facts, dist_info, mlflow_run_id)
+            tracker
+            if tracker is not None
+            else open_tracker(config, facts, dist_info, mlflow_run_id, away=tracking_away)
         )
         log_start(config, facts, self.model, device)
 

@@ -53,6 +53,9 @@ class ResilientTracker:
         on_failure: ``"continue"`` or ``"fail"``.
         where: the store, for messages (its URI).
         replay_hint: the command that logs the journal afterwards, for the warning.
+        away: why the store is known to be away already (a start-up check failed): the tracker starts
+            offline, with the warning, and does not try to open the MLflow run.
+        run_id: the MLflow run the journal belongs to when starting offline (a resumed run's).
     """
 
     def __init__(
@@ -62,6 +65,8 @@ class ResilientTracker:
         on_failure: str = "continue",
         where: str = "MLflow",
         replay_hint: str | None = None,
+        away: str | None = None,
+        run_id: str | None = None,
     ) -> None:
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
@@ -69,8 +74,11 @@ class ResilientTracker:
         self.on_failure, self.where, self.replay_hint = on_failure, where, replay_hint
         self.inner: Tracker | None = None
         self.offline = False
-        self.run_id: str | None = None
-        self._call(lambda: self._open(open_tracker), {"op": "open"})
+        self.run_id: str | None = run_id
+        if away is not None:
+            self._go_offline(away)
+        else:
+            self._call(lambda: self._open(open_tracker), {"op": "open"})
 
     def _open(self, open_tracker: Callable[[], Tracker]) -> None:
         self.inner = open_tracker()
@@ -92,6 +100,9 @@ class ResilientTracker:
                 f"tracking store {self.where} failed ({reason}) and tracking.on_failure is 'fail'; the run "
                 "folder is as the last checkpoint left it (continue with --resume once the store is back)"
             ) from exc
+        self._go_offline(reason)
+
+    def _go_offline(self, reason: str) -> None:
         self.offline = True
         hint = f"; log it afterwards with: {self.replay_hint}" if self.replay_hint else ""
         log.warning(

@@ -36,7 +36,11 @@ PROBE_REQUEST_SETTINGS = {
 
 
 class TrackingStoreError(UserError):
-    """The tracking store cannot be reached or written."""
+    """The tracking store cannot be reached or written; ``reason`` says why in a few words."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @contextlib.contextmanager
@@ -104,9 +108,11 @@ def check_tracking_store(uri: str | None, experiment: str) -> str:
         with bounded_requests():
             MlflowClient(resolved).get_experiment_by_name(experiment)
     except Exception as exc:  # MLflow raises many types (MlflowException, requests', SQLAlchemy's)
+        reason = short_reason(exc)
         raise TrackingStoreError(
-            f"tracking.uri {resolved}: the tracking store is not usable ({short_reason(exc)}); start or fix "
-            "it, or set tracking.enabled=false to train without it"
+            f"tracking.uri {resolved}: the tracking store is not usable ({reason}); start or fix it, or set "
+            "tracking.enabled=false to train without it",
+            reason,
         ) from None
     return resolved
 
