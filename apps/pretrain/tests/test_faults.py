@@ -255,3 +255,19 @@ def test_a_resumed_run_trains_on_when_its_store_is_away_at_start_up(
     assert log_run(save)[0] == run_id
     history = mlflow.tracking.MlflowClient(uri).get_metric_history(run_id, "val_loss")
     assert sorted(m.step for m in history) == sorted({m.step for m in history}) and len(history) == 2
+
+
+def test_a_device_too_small_for_the_checkpoints_is_one_line_before_any_data_is_read(
+    tmp_path, make_config, write_config, capsys, monkeypatch
+):
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    save = tmp_path / "run"
+    err = run(
+        ["--config", str(write_config(make_config(tmp_path / "no_such_corpus", save, None)))], capsys, 2
+    )
+    assert err.startswith(f"error: train.save_dir {save}: 0.0 MB free, the run's checkpoints need about ")
+    assert "(last, best and a temporary copy)" in err
+    assert not save.exists()

@@ -13,13 +13,9 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from eeg_config import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, add_override_option, run_cli
 from eeg_montage import MontageError
-
-if TYPE_CHECKING:
-    from eeg_pretrain.run_lock import RunLock
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +148,7 @@ def _main(argv: list[str] | None) -> int:
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
         raise UserError(f"--stop-after-epochs expects a positive number, got {args.stop_after_epochs}")
 
+    from eeg_pretrain.preflight import cheap_checks
     from eeg_pretrain.stopping import Interrupted
     from eeg_pretrain.trainer import Trainer
     from eeg_train import barrier, init_distributed, pick_device, shutdown
@@ -164,7 +161,7 @@ def _main(argv: list[str] | None) -> int:
     lock = None
     try:
         # the cheap checks, before any data is read: the run folder is ours and writable, the store answers
-        lock, ok, tracking_away = _cheap_checks(config, dist_info, resuming=args.resume is not None)
+        lock, ok, tracking_away = cheap_checks(config, dist_info, resuming=args.resume is not None)
         if not ok:
             return EXIT_USER_ERROR  # rank 0 said why, in one line
         _ensure_synthetic_corpus(config, dist_info.is_main)
@@ -192,41 +189,6 @@ def _main(argv: list[str] | None) -> int:
         if lock is not None:
             lock.release()
         shutdown(dist_info)
-
-
-def _cheap_checks(config, dist_info, resuming: bool) -> tuple[RunLock | None, bool, str | None]:
-    """On rank 0: take the run folder's lock (which also proves it writable), remove what interrupted
-    writes left there, and check the tracking store. Returns ``(rank 0's lock or None, ok, why the store is
-    away or None)``; rank 0 raises its one-line error, the other ranks learn of it as ``ok`` False.
-
-    A store that does not answer is an error for a new run (most likely a wrong ``tracking.uri``); a resumed
-    run under ``tracking.on_failure: continue`` starts offline instead (a requeued job trains on while the
-    server is down)."""
-    from eeg_pretrain.run_folder import remove_stale_temp_files
-    from eeg_pretrain.run_lock import acquire_run_lock
-    from eeg_train import TrackingStoreError, any_rank, check_tracking_store
-
-    lock, failure, away = None, None, None
-    if dist_info.is_main:
-        try:
-            lock = acquire_run_lock(config.train.save_dir)
-            remove_stale_temp_files(config.train.save_dir)  # only now: another run's writes are not stale
-            if config.tracking.enabled:
-                try:
-                    check_tracking_store(config.tracking.uri, config.tracking.experiment)
-                except TrackingStoreError as exc:
-                    if not (resuming and config.tracking.on_failure == "continue"):
-                        raise
-                    away = exc.reason
-        except UserError as exc:
-            failure = exc
-            if lock is not None:
-                lock.release()
-    if any_rank(failure is not None, dist_info):
-        if failure is not None:
-            raise failure
-        return None, False, None
-    return lock, True, away
 
 
 def _finish(trainer) -> None:
