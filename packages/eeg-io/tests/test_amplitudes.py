@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eeg_io import EEGDataError, read_channel_windows, validate
 from eeg_io.data_checks import check_data
@@ -77,3 +79,26 @@ def test_validate_and_the_data_checks_report_values_beyond_the_bound(tmp_path):
     assert report.counts.get("beyond_physical") == 2, report.counts
     (warning,) = [w.message for w in report.warnings if "beyond" in w.message]
     assert "channel CZ: 2 window(s) with values beyond ±1e+06" in warning and "first at row 3" in warning
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    value=st.floats(-1e7, 1e7, allow_nan=False),
+    row=st.integers(0, L - 1),
+    sample=st.integers(0, W - 1),
+    scale=st.floats(1e-3, 1e3),
+)
+def test_any_single_value_beyond_the_bound_is_found_and_none_within_it(value, row, sample, scale):
+    from eeg_io.normalize import finish_sequence
+
+    windows = (_sequence(1) * scale).astype(np.float32)
+    windows[row, sample] = np.float32(value)
+    args = dict(normalization="sequence", scale=1.0, nan_policy="error", where="f: channel CZ")
+    if abs(float(np.float32(value))) > PHYSICAL_LIMIT:
+        with pytest.raises(
+            EEGDataError, match=rf"in row {row} \(window {row} in time order\) at sample {sample}"
+        ):
+            finish_sequence(windows, None, **args)
+    else:
+        out, kept = finish_sequence(windows, None, **args)
+        assert kept is None and np.isfinite(out).all()

@@ -99,6 +99,11 @@ def finish_sequence(
             to keep.
     """
     total = windows.sum(dtype=np.float64)
+    if valid_lengths is None and normalization == "sequence" and np.isfinite(total):
+        # the common case: the z-score's own sum of squares bounds every |value| (no extra pass)
+        out, largest = _zscore_dense_sequence(windows, total)
+        if largest <= PHYSICAL_LIMIT:
+            return out, None
     bad_rows = None if _all_usable(windows, total) else unusable_values(windows).any(axis=1)
     kept = None
     nonfinite = None
@@ -133,7 +138,7 @@ def finish_sequence(
     if nonfinite is not None:
         valid = ~nonfinite if valid is None else valid & ~nonfinite
     if valid is None and normalization == "sequence" and bad_rows is None:
-        return _zscore_dense_sequence(windows, total), kept
+        return _zscore_dense_sequence(windows, total)[0], kept
     return normalize(windows, normalization, scale=scale, valid=valid), kept
 
 
@@ -162,15 +167,20 @@ def normalize(
 
 
 def _zscore_dense_sequence(windows: np.ndarray, total: float) -> np.ndarray:
-    """The common case (no padding, all finite) in four passes and one new array; ``total`` = sum in float64."""
+    """The common case (no padding, all finite) in four passes and one new array; ``total`` = sum in float64.
+
+    Returns ``(out, largest)``: ``largest`` bounds every ``|value|`` of ``windows`` from above
+    (``|mean| + sqrt(sum of squared deviations)``, with a margin for the float32 sum), for the physical
+    bound check at no extra pass."""
     if windows.size == 0:
-        return np.array(windows, dtype=np.float32)
+        return np.array(windows, dtype=np.float32), 0.0
     mean = total / windows.size
     out = np.subtract(windows, np.float32(mean), dtype=np.float32)  # new, owned, writable
-    std = np.sqrt(_sum_of_squares(out) / windows.size)
+    squares = _sum_of_squares(out)
+    std = np.sqrt(squares / windows.size)
     if not _is_flat(std, mean):
         out *= np.float32(1.0 / std)
-    return out
+    return out, (abs(mean) + float(np.sqrt(squares))) * (1 + 1e-4)
 
 
 def _zscore_sequence(out: np.ndarray, valid: np.ndarray | None) -> None:
