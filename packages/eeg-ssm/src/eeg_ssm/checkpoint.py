@@ -105,14 +105,14 @@ class _KeepWriteError:
             raise
 
 
-def payload_nbytes(payload: Any) -> int:
+def _payload_nbytes(payload: Any) -> int:
     """Bytes of the tensors in a checkpoint payload: about the size of its file."""
     if isinstance(payload, torch.Tensor):
         return payload.untyped_storage().nbytes()
     if isinstance(payload, Mapping):
-        return sum(payload_nbytes(value) for value in payload.values())
+        return sum(_payload_nbytes(value) for value in payload.values())
     if isinstance(payload, list | tuple):
-        return sum(payload_nbytes(value) for value in payload)
+        return sum(_payload_nbytes(value) for value in payload)
     return 0
 
 
@@ -124,15 +124,18 @@ def _describe_os_error(error: OSError, path: Path, payload: Mapping[str, Any]) -
         free = f", {_size(shutil.disk_usage(path.parent).free)} free"
     except OSError:
         free = ""
-    return f"{what} (it needs about {_size(payload_nbytes(payload))}{free})"
+    return f"{what} (it needs about {_size(_payload_nbytes(payload))}{free})"
 
 
 def _size(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1000 or unit == "GB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+    """``512 B``, ``12.3 MB``: a size for a message."""
+    if nbytes < 1000:
+        return f"{nbytes:.0f} B"
+    for unit in ("KB", "MB"):
         nbytes /= 1000
-    return f"{nbytes:.1f} TB"
+        if nbytes < 1000:
+            return f"{nbytes:.1f} {unit}"
+    return f"{nbytes / 1000:.1f} GB"
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
