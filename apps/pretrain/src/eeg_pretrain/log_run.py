@@ -58,6 +58,8 @@ def log_run(folder: str | os.PathLike[str], uri: str | None = None) -> tuple[str
 
     folder = Path(folder)
     journal = folder / JOURNAL
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder; give the run folder (the run's train.save_dir)")
     if not journal.is_file():
         raise UserError(f"{folder}: no {JOURNAL}: nothing to log (its tracking store never went away)")
     if not (folder / RESOLVED_CONFIG).is_file():
