@@ -100,6 +100,19 @@ def test_non_finite_samples_are_bridged_and_remembered():
     assert out.bad.nonzero()[0].tolist() == [4, 7]
 
 
+def test_samples_beyond_one_volt_are_named_and_treated_as_non_finite():
+    """1e30 in a recording (a unit or write error) is bridged and its windows marked, not spread by the
+    filters; the note names the channel, the count and the first time."""
+    data = np.tile(np.arange(256.0), (2, 1))
+    data[1, 128:168] = 1e30
+    out = process_signal(Recording(data=data, channels=("A", "B"), sfreq=128.0), NO_FILTER)
+    assert np.isfinite(out.data).all() and np.abs(out.data).max() < 256
+    assert out.bad.nonzero()[0].tolist() == list(range(128, 168))
+    assert any(
+        "channel B: 40 sample(s) beyond ±1e+06 µV" in n and "first at 1 s (1e+30)" in n for n in out.notes
+    )
+
+
 def test_plan_windows_offsets_parents_overlap_and_incomplete():
     # 10 s at 10 Hz, parents of 4 s, sub-windows of 2 s every 1 s (1 s overlap).
     config = WindowConfig(window_seconds=2.0, overlap_seconds=1.0, parent_window_seconds=4.0)

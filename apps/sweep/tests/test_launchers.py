@@ -152,3 +152,28 @@ def test_the_slurm_launcher_through_submitits_local_executor(
     assert _exit_code(args) == 0
     assert "finished earlier, skipped" in capsys.readouterr().err
     assert len(list(jobs.glob("*_submitted.pkl"))) == submitted and _attempts(folder) == 1
+
+
+def test_a_slurm_job_that_ended_on_a_failed_node_does_not_keep_its_run_locked(
+    tiny_corpus, tmp_path, make_config, write_config, capsys
+):
+    """The run's earlier job died with its node (its lock names that node and job); the next sweep call knows
+    the job has ended, releases its lock, and the new job resumes the run (issue #24)."""
+    from eeg_pretrain.run_folder import LOCK
+
+    sweep_dir = tmp_path / "sweep"
+    config = write_config(make_config(tiny_corpus, sweep_dir, None, train={"epochs": 1}))
+    settings = tmp_path / "sweep.yaml"
+    settings.write_text("launcher: slurm\nratios: [0.3]\nslurm: {cluster: local, time: 30}\n")
+    args = ["--config", str(config), "--sweep-config", str(settings), "--quiet"]
+    assert _exit_code(args) == 0, capsys.readouterr().err
+    folder = _folder(sweep_dir, 30)
+    (folder / "summary.json").unlink()  # as if the job had died before its end
+    record = {**_record(folder), "state": "failed", "job_id": "424242"}  # a job id that is no process here
+    (folder / "sweep_job.json").write_text(json.dumps(record))
+    holder = {"host": "node-that-failed", "pid": 1, "slurm_job": "424242", "slurm_restart": "0"}
+    (folder / LOCK).write_text(json.dumps({**holder, "started": "earlier", "token": "t"}))
+    capsys.readouterr()
+    assert _exit_code(args) == 0, capsys.readouterr().err
+    assert json.loads((folder / "summary.json").read_text())["finished"]
+    assert not (folder / LOCK).exists()

@@ -182,6 +182,43 @@ def test_run_cli_one_line_exit_2_and_bugs_still_raise():
     assert result.returncode == 1 and "Traceback" in result.stderr
 
 
+def test_run_cli_folds_a_library_message_and_reports_environment_faults_in_one_line(tmp_path):
+    # pyarrow's corrupt-page message spans three lines; a config's problems stay one per line
+    result = _run("""
+        from eeg_config import run_cli, UserError
+        def main():
+            raise UserError("x.parquet: could not read the column (Couldn't deserialize thrift:\\n"
+                            "TProtocolException: Invalid data\\nDeserializing page header failed.)")
+        run_cli(main)
+    """)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "thrift: TProtocolException: Invalid data Deserializing page" in result.stderr
+    result = _run("""
+        from eeg_config import run_cli, ConfigError
+        def main():
+            raise ConfigError(["a @ $.x", "b @ $.y"], "run.yaml")
+        run_cli(main)
+    """)
+    assert result.stderr == "error: invalid config run.yaml:\n  a @ $.x\n  b @ $.y\n"
+    full = tmp_path / "runs" / "ckpt.pt"
+    for number, words in ((28, "no space left on the device"), (13, "permission denied")):
+        result = _run(f"""
+            import os
+            from eeg_config import run_cli
+            def main():
+                raise OSError({number}, os.strerror({number}), {str(full)!r})
+            run_cli(main)
+        """)
+        assert (result.returncode, result.stderr) == (2, f"error: {full}: {words}\n")
+    result = _run("""
+        from eeg_config import run_cli
+        def main():
+            raise FileNotFoundError(2, "No such file or directory", "lost.txt")
+        run_cli(main)
+    """)
+    assert result.returncode == 1 and "Traceback" in result.stderr  # not the environment's fault: a bug
+
+
 def test_imports_no_torch():
     result = _run("""
         import sys, eeg_config

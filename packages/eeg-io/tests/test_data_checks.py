@@ -79,7 +79,7 @@ def build(root: Path, seed: int, rows: list[int], faults: dict, flat_file: bool,
     data = [rng.standard_normal((len(CHANNELS), r, WIDTH)) for r in rows]
     times = [(np.arange(r, dtype=np.float64), np.arange(r, dtype=np.float64) + 1.0) for r in rows]
     for f, channel in faults["scale"]:
-        data[f][channel] *= 1e6  # volts read as µV
+        data[f][channel] *= 1e5  # a unit error, still below the physical bound (1e6: 1 V in µV)
     for src, f, row in faults["dup"]:
         data[f][:, row] = data[0][:, src]
     for f, row, channel in faults["flat_window"]:

@@ -181,3 +181,21 @@ def test_files_with_several_row_groups(tmp_path):
     (item,) = build_index(path)
     assert (item.participant, item.run, item.num_windows) == ("p", "r", 5)
     np.testing.assert_array_equal(read_channel_windows(path, "cz", 3).windows, ramp(5, 3))
+
+
+def test_a_corrupt_page_is_one_line_naming_file_and_channel(tmp_path):
+    """pyarrow says "Couldn't deserialize thrift: ...\\nDeserializing page header failed.\\n" (issue #24)."""
+    import pyarrow.parquet as pq
+
+    path = write_file(tmp_path / "f.parquet", {"Cz": ramp(8, 16), "Fz": ramp(8, 16)})
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(6)  # after the six metadata columns
+    assert chunk.path_in_schema.startswith("Cz")
+    offset = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 12] = b"\xff" * 12  # the first page header of channel Cz
+    path.write_bytes(bytes(data))
+    with pytest.raises(EEGDataError) as info:
+        read_channel_windows(path, "Cz", 16)
+    message = str(info.value)
+    assert message.startswith(f"{path}: channel CZ: could not read the column (") and "\n" not in message
+    assert "Deserializing page header failed" in message

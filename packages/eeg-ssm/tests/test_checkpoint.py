@@ -37,6 +37,28 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, make_model) -> None
     assert os.listdir(tmp_path) == ["last.pt"]
 
 
+def test_a_full_disk_is_a_checkpoint_error_with_the_space_needed(tmp_path, make_model, full_disk) -> None:
+    """torch.save turns the ENOSPC of a write into "RuntimeError: ... unexpected pos" (issue #24)."""
+    model = make_model(dtype=torch.float32)
+    path = tmp_path / "runs" / "last.pt"
+    save_checkpoint(path, _payload(model, epoch=1))
+    before = path.read_bytes()
+    disk = full_disk(path.parent, free=4096)  # the zip header fits, the weights do not
+    for free in (4096, 0):
+        disk.free = free
+        with pytest.raises(CheckpointError) as info:
+            save_checkpoint(path, _payload(model, epoch=2))
+        message = str(info.value)
+        assert message.startswith(
+            f"{path}: cannot write the checkpoint: no space left on the device (it needs"
+        )
+        assert "MB" in message or "KB" in message
+        assert disk.refused and path.read_bytes() == before and os.listdir(path.parent) == ["last.pt"]
+    disk.free = 10**9  # space freed: the next save works
+    save_checkpoint(path, _payload(model, epoch=2))
+    assert load_checkpoint(path)["epoch"] == 2
+
+
 def test_checkpoint_loads_with_weights_only(tmp_path, make_model) -> None:
     model = make_model(dtype=torch.float32)
     path = save_checkpoint(tmp_path / "c.pt", _payload(model, step=10, run_config={"seed": 1, "lr": 1e-3}))

@@ -2,9 +2,10 @@
 
 Steps, in order (after channels were picked and converted to µV by the reader):
 
-1. non-finite samples (NaN/Inf) are noted, then bridged by linear interpolation: FIR filtering and
-   FFT resampling would otherwise spread one NaN over the whole recording. The windows that held
-   them are rejected later (``artifacts.non_finite: reject``) or kept with the bridge (``interpolate``);
+1. non-finite samples (NaN/Inf), and samples beyond :data:`PHYSICAL_LIMIT_UV` (1 V: not EEG; a unit
+   error), are noted, then bridged by linear interpolation: FIR filtering and FFT resampling would
+   otherwise spread one NaN (or one 1e30) over the whole recording. The windows that held them are
+   rejected later (``artifacts.non_finite: reject``) or kept with the bridge (``interpolate``);
 2. optional re-reference: the mean of the picked channels (``average``) or of ``reference_channels``
    is subtracted from every picked channel;
 3. resample to ``signal.sampling_rate`` (MNE, FFT or polyphase; anti-aliased);
@@ -20,6 +21,9 @@ import numpy as np
 
 from eeg_prepare.config import SignalConfig
 from eeg_prepare.readers import Recording
+
+#: No EEG sample reaches 1 V (1e6 µV); the same bound as eeg-io's reader (``eeg_io.PHYSICAL_LIMIT``).
+PHYSICAL_LIMIT_UV = 1e6
 
 
 @attrs.frozen(kw_only=True)
@@ -50,15 +54,26 @@ def process_signal(recording: Recording, config: SignalConfig) -> Continuous:
     import mne  # heavy import kept out of module import (dry runs, CLI start-up)
 
     data = np.array(recording.data, dtype=np.float64, copy=True)  # (C + E, N)
+    names = [*recording.channels, *recording.extra]
+    notes: list[str] = []
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(data) > PHYSICAL_LIMIT_UV  # (C + E, N); False on NaN
+    for row in np.flatnonzero(beyond.any(axis=1)):
+        first = int(np.flatnonzero(beyond[row])[0])
+        notes.append(
+            f"channel {names[row]}: {int(beyond[row].sum())} sample(s) beyond ±{PHYSICAL_LIMIT_UV:g} µV (1 V: "
+            f"not EEG, a unit error?), first at {first / recording.sfreq:g} s ({data[row, first]:g}); "
+            "treated as non-finite"
+        )
+    data[beyond] = np.nan
     finite = np.isfinite(data)  # (C + E, N)
     bad = ~finite.all(axis=0)  # (N,)
-    num_out = len(recording.channels)
-    names = [*recording.channels, *recording.extra]
     bad_channels = tuple(name for name, ok in zip(names, finite.all(axis=1), strict=True) if not ok)
     del finite
     if bad.any():
         _bridge_non_finite(data)
 
+    num_out = len(recording.channels)
     if config.reference == "average":
         data[:num_out] -= data[:num_out].mean(axis=0, keepdims=True)
     elif config.reference == "channels":
@@ -66,7 +81,6 @@ def process_signal(recording: Recording, config: SignalConfig) -> Continuous:
         data[:num_out] -= data[rows].mean(axis=0, keepdims=True)
     data = data[:num_out]
 
-    notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if not np.isclose(recording.sfreq, config.sampling_rate, rtol=0, atol=1e-9):

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import torch
 
-from eeg_ssm import CheckpointError, ModelConfig, load_checkpoint
+from eeg_ssm import CheckpointError, ModelConfig, load_checkpoint, save_checkpoint
 
 # Keys a pretraining checkpoint must hold to resume (DESIGN.md).
 RESUME_KEYS = (
@@ -68,6 +68,21 @@ def set_rng_state(saved: dict[str, Any]) -> None:
     torch.set_rng_state(saved["torch"])
     if saved["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(saved["cuda"])
+
+
+def save_keeping_last(path: Path, payload: dict[str, Any], last: Path) -> None:
+    """:func:`eeg_ssm.save_checkpoint`; when the file system refuses it (a full disk, a quota, a permission),
+    the one-line error adds that ``last`` (the last complete checkpoint) is intact and how to continue."""
+    try:
+        save_checkpoint(path, payload)
+    except CheckpointError as exc:
+        cause = exc.__cause__  # an OSError (or torch's RuntimeError over one); None: a payload problem
+        if cause is None or not last.is_file():
+            raise
+        full = "no space left" in str(exc) or "quota exceeded" in str(exc)
+        raise CheckpointError(
+            f"{exc}; {last} is intact: {'free some space, then ' if full else ''}continue with --resume {last}"
+        ) from exc
 
 
 def load_resume(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``pretrain``: masked-reconstruction pretraining of the EEG encoder.
 
 uv run --package pretrain pretrain --config configs/pretrain.yaml [--resume PATH] [--set section.key=value ...]
+uv run --package pretrain pretrain log-run RUN_FOLDER [--uri URI]   # log what a run kept while MLflow was away
 uv run torchrun --standalone --nproc_per_node=2 apps/pretrain --config configs/pretrain.yaml --distributed
 """
 
@@ -13,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from eeg_config import EXIT_INTERRUPTED, UserError, add_override_option, run_cli
+from eeg_config import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, add_override_option, run_cli
 from eeg_montage import MontageError
 
 
@@ -21,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pretrain",
         description="Pretrain a Mamba-2 EEG encoder by masked reconstruction of whole windows.",
+        epilog="pretrain log-run DIR [--uri URI]: log into MLflow what a run kept in its folder while its "
+        "tracking store was away (tracking.on_failure: continue)",
     )
     parser.add_argument("--config", required=True, help="YAML run config (see configs/pretrain.yaml)")
     parser.add_argument(
@@ -118,6 +121,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["log-run"]:  # pretrain log-run DIR: replay what a run kept while its store was away
+        from eeg_pretrain.log_run import main as log_run_main
+
+        return log_run_main(argv[1:])
     args = build_parser().parse_args(argv)
     from eeg_config import dump_yaml
     from eeg_pretrain.config import config_to_dict, load_config
@@ -132,7 +140,7 @@ def _main(argv: list[str] | None) -> int:
     if args.print_config:
         print(dump_yaml(config_to_dict(config)), end="")
         return 0
-    from eeg_pretrain.run_folder import check_save_dir, remove_stale_temp_files
+    from eeg_pretrain.run_folder import check_save_dir
 
     check_save_dir(config.train.save_dir)  # before any data or model is built
     if args.resume is not None and not Path(args.resume).is_file():
@@ -140,6 +148,7 @@ def _main(argv: list[str] | None) -> int:
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
         raise UserError(f"--stop-after-epochs expects a positive number, got {args.stop_after_epochs}")
 
+    from eeg_pretrain.preflight import cheap_checks
     from eeg_pretrain.stopping import Interrupted
     from eeg_pretrain.trainer import Trainer
     from eeg_train import barrier, init_distributed, pick_device, shutdown
@@ -149,13 +158,16 @@ def _main(argv: list[str] | None) -> int:
     _setup_logging(dist_info.is_main)
     status = "FAILED"
     trainer = None
-    if dist_info.is_main:
-        remove_stale_temp_files(config.train.save_dir)
+    lock = None
     try:
+        # the cheap checks, before any data is read: the run folder is ours and writable, the store answers
+        lock, ok, tracking_away = cheap_checks(config, dist_info, resuming=args.resume is not None)
+        if not ok:
+            return EXIT_USER_ERROR  # rank 0 said why, in one line
         _ensure_synthetic_corpus(config, dist_info.is_main)
         barrier(dist_info)
         device = pick_device(config.train.device, dist_info.local_rank)
-        trainer = Trainer(config, dist_info, device, resume=args.resume)
+        trainer = Trainer(config, dist_info, device, resume=args.resume, tracking_away=tracking_away)
         trainer.fit(stop_after_epochs=args.stop_after_epochs)
         status = "FINISHED"
         if dist_info.is_main:
@@ -174,6 +186,8 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if trainer is not None:
             trainer.close(status)
+        if lock is not None:
+            lock.release()
         shutdown(dist_info)
 
 

@@ -79,12 +79,15 @@ class TrainConfig:
 
 @attrs.frozen(kw_only=True)
 class TrackingConfig(eeg_train.TrackingConfig):
-    """MLflow settings (:class:`eeg_train.TrackingConfig`), plus ``parent_run_id`` (a sweep's parent run)
-    and ``log_checkpoint`` (the best checkpoint as a run artifact)."""
+    """MLflow settings (:class:`eeg_train.TrackingConfig`), plus ``parent_run_id`` (a sweep's parent run),
+    ``log_checkpoint`` (the best checkpoint as a run artifact) and ``on_failure``: when the store fails
+    during the run, ``continue`` (keep training, keep what would be logged in the run folder for
+    ``pretrain log-run``) or ``fail`` (stop with exit 2)."""
 
     experiment: str = "eeg_pretraining_mamba2"
     parent_run_id: str | None = None
     log_checkpoint: bool = True
+    on_failure: str = attrs.field(default="continue", validator=one_of(eeg_train.ON_FAILURE))
 
 
 @attrs.frozen(kw_only=True)

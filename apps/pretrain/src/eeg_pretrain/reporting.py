@@ -12,7 +12,7 @@ from eeg_config import flatten
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import PretrainingData
 from eeg_ssm import EEGModel
-from eeg_train import DistInfo, MlflowTracker, NullTracker, Tracker
+from eeg_train import DistInfo, MlflowTracker, NullTracker, ResilientTracker, Tracker
 
 log = logging.getLogger("eeg_pretrain")
 
@@ -29,14 +29,33 @@ def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[st
 
 
 def open_tracker(
-    config: PretrainConfig, facts: dict[str, int | str], dist: DistInfo, run_id: str | None
+    config: PretrainConfig,
+    facts: dict[str, int | str],
+    dist: DistInfo,
+    run_id: str | None,
+    away: str | None = None,
 ) -> Tracker:
-    """The MLflow run (continuing ``run_id`` on resume) with the flattened config and ``facts`` as params."""
+    """The MLflow run (continuing ``run_id`` on resume) with the flattened config and ``facts`` as params,
+    behind :class:`eeg_train.ResilientTracker` (``tracking.on_failure``: a store that fails mid-run does not
+    stop the run). ``away``: the start-up check found the store away (a resumed run under ``continue``):
+    the run starts offline."""
     track = config.tracking
     if not (track.enabled and dist.is_main):
         return NullTracker()
-    tracker = MlflowTracker(
-        track.uri, track.experiment, config.run_name, run_id=run_id, parent_run_id=track.parent_run_id
+
+    def open_mlflow() -> Tracker:
+        return MlflowTracker(
+            track.uri, track.experiment, config.run_name, run_id=run_id, parent_run_id=track.parent_run_id
+        )
+
+    tracker = ResilientTracker(
+        open_mlflow,
+        config.train.save_dir,
+        track.on_failure,
+        where=track.uri or "(MLflow's default)",
+        replay_hint=f"pretrain log-run {config.train.save_dir}",
+        away=away,
+        run_id=run_id,
     )
     tracker.log_params({**flatten(config_to_dict(config)), **facts})
     return tracker

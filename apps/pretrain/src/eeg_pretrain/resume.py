@@ -50,6 +50,7 @@ APPLIED = frozenset(
         "tracking.enabled",
         "tracking.register_model",
         "tracking.log_checkpoint",
+        "tracking.on_failure",
         "tracking.run_name",  # set on the continued MLflow run (and used for registration)
         "tracking.parent_run_id",  # set on the continued MLflow run
     }

@@ -11,3 +11,4 @@ CHECKPOINT_BEST = "mamba2_eeg_pretrained.pt"  # the epoch with the best validati
 CHECKPOINT_LAST = "mamba2_eeg_pretrained_last.pt"  # the last epoch, for --resume
 RESOLVED_CONFIG = "config.yaml"  # the resolved run config
 SUMMARY = "summary.json"  # written when the run has finished
+LOCK = ".pretrain.lock"  # held while a run works in the folder (eeg_pretrain.run_lock)

@@ -10,6 +10,8 @@ only), for code that must not import torch: a sweep's SLURM tasks. A run folder 
 - :data:`RESOLVED_CONFIG`, the resolved run config (a :class:`PretrainConfig`; read it with
   :func:`load_config` / :func:`build_config`, write it with :func:`config_to_dict`), written with the
   first checkpoint;
+- :data:`LOCK`, present while a run works in the folder (:mod:`eeg_pretrain.run_lock`; a sweep that knows a
+  SLURM job has ended releases its lock with :func:`release_lock_of_ended_job`);
 - :data:`SUMMARY`, written when the run has finished (its keys: :func:`run_summary`; written by
   :func:`write_summary`, read by :func:`read_summary`).
 
@@ -38,12 +40,14 @@ from eeg_pretrain.config import (
     load_config,
     run_name_for,
 )
-from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, RESOLVED_CONFIG, SUMMARY
+from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, LOCK, RESOLVED_CONFIG, SUMMARY
+from eeg_pretrain.run_lock import release_lock_of_ended_job
 
 __all__ = [
     "CHECKPOINT_BEST",
     "CHECKPOINT_LAST",
     "FLAT_KEYS",
+    "LOCK",
     "RESOLVED_CONFIG",
     "SUMMARY",
     "PretrainConfig",
@@ -53,6 +57,7 @@ __all__ = [
     "load_config",
     "model_differences",
     "read_summary",
+    "release_lock_of_ended_job",
     "remove_stale_temp_files",
     "run_name_for",
     "run_summary",

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from eeg_config import atomic_write_text, dump_yaml
-from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, set_rng_state
+from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, save_keeping_last, set_rng_state
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import build_data, fit_band_statistics
 from eeg_pretrain.optim import build_optimizer, mixed_precision
@@ -41,7 +41,7 @@ from eeg_ssl import (
     split_prediction,
     weighted_sse,
 )
-from eeg_ssm import EEGModel, save_checkpoint
+from eeg_ssm import EEGModel
 from eeg_ssm.checkpoint import check_weights
 from eeg_train import DistInfo, Tracker, all_reduce_sum, any_rank, barrier
 
@@ -62,6 +62,7 @@ class Trainer:
         device: torch.device,
         resume: str | None = None,
         tracker: Tracker | None = None,
+        tracking_away: str | None = None,
     ) -> None:
         self.config, self.dist, self.device = config, dist_info, device
         self.save_dir = Path(config.train.save_dir)
@@ -104,9 +105,9 @@ class Trainer:
                 config.data.batch_size, device,
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
-        self.tracker = (
-            tracker if tracker is not None else open_tracker(config, facts, dist_info, mlflow_run_id)
-        )
+        if tracker is None:  # tracking_away: the start-up check found the store away (a resumed run)
+            tracker = open_tracker(config, facts, dist_info, mlflow_run_id, tracking_away)
+        self.tracker = tracker
         log_start(config, facts, self.model, device)
 
     def _meter(self) -> ReconstructionMeter:
@@ -356,7 +357,7 @@ class Trainer:
             atomic_write_text(self.save_dir / RESOLVED_CONFIG, dump_yaml(config_to_dict(self.config)))
             self.tracker.log_artifact(self.save_dir / RESOLVED_CONFIG)
             self._config_written = True
-        save_checkpoint(path, self.state_dict())
+        save_keeping_last(path, self.state_dict(), self.save_dir / CHECKPOINT_LAST)  # a full disk: one line
 
     def restore(self, path: str) -> str | None:
         payload = load_resume(path, self.config.model.to_dict())

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from eeg_pretrain.run_folder import release_lock_of_ended_job
 from eeg_sweep.jobs import (
     ACTIVE_STATES,
     JOB_RECORD,
@@ -128,6 +129,11 @@ class SweepRunner:
                 self.say(
                     f"[{index}/{total}] {run.name} (mask ratio {run.ratio:g}, {run.style}): {decision.reason}"
                 )
+                ended = read_record(run)
+                if ended.get("launcher") == "slurm" and ended.get("job_id"):
+                    # its job has ended (else it was attached above), perhaps on a node that failed: its
+                    # lock must not keep the new job, which may land on another node, out of the folder
+                    release_lock_of_ended_job(run.folder, str(ended["job_id"]))
                 handle = self.launcher.start(run, self.run_overrides(run), decision.action is Action.RESUME)
                 active[run.name] = handle
                 states[run.name] = self.launcher.state(handle)

@@ -24,7 +24,14 @@ from eeg_config.configuration import (
     yaml_problem,
 )
 from eeg_config.differences import config_differences, flatten
-from eeg_config.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, run_cli
+from eeg_config.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    UserError,
+    environment_error,
+    one_line,
+    run_cli,
+)
 from eeg_config.validators import FieldError, field_error
 
 __all__ = [
@@ -42,9 +49,11 @@ __all__ = [
     "atomic_write_text",
     "config_differences",
     "dump_yaml",
+    "environment_error",
     "field_error",
     "flatten",
     "make_converter",
+    "one_line",
     "parse_override",
     "read_yaml",
     "run_cli",

@@ -20,6 +20,7 @@ def atomic_write(
     rename is atomic; on any error it is removed and an existing ``path`` is left as it was. ``durable``
     flushes the data to disk before the rename (checkpoints, results); caches may skip that. The file gets
     the usual permissions (``0666`` less the umask), not the temporary file's ``0600``. Returns ``path``.
+    An :class:`OSError` of a write (e.g. ``ENOSPC``, which names no file) is raised naming ``path``.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -32,8 +33,11 @@ def atomic_write(
                 os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write or flush names no file: name the one being written (disk full, quota)
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
     return target
 

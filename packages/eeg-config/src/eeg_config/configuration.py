@@ -30,6 +30,8 @@ T = TypeVar("T")
 class ConfigError(UserError):
     """One or more problems in a config; ``problems`` holds one ``what @ $.path`` line each."""
 
+    multiline = True  # one problem per line
+
     def __init__(self, problems: Sequence[str], source: str | None = None) -> None:
         self.problems = list(problems)
         self.source = source
@@ -39,6 +41,8 @@ class ConfigError(UserError):
 
 class YamlSyntaxError(ConfigError):
     """A config file that is not valid YAML: one line ``FILE:LINE:COL: problem``."""
+
+    multiline = False
 
     def __init__(self, line: str) -> None:
         UserError.__init__(self, line)

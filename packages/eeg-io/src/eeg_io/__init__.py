@@ -17,6 +17,7 @@ from eeg_io.errors import EEGDataError
 from eeg_io.fingerprint import file_fingerprints, window_fingerprint, window_fingerprints
 from eeg_io.index import SequenceItem, build_index
 from eeg_io.layout import METADATA_COLUMNS, find_parquet_files
+from eeg_io.normalize import PHYSICAL_LIMIT
 from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_dataset
 from eeg_io.reader import ChannelWindows, read_channel_windows
 from eeg_io.splits import split_by_group
@@ -60,6 +61,7 @@ def __getattr__(name: str):
 __all__ = [
     "CORPUS_KEY",
     "METADATA_COLUMNS",
+    "PHYSICAL_LIMIT",
     "STANDARD_10_10_64",
     "STANDARD_10_20",
     "WINDOW_TIME_UNITS",

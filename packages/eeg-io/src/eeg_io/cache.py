@@ -37,7 +37,7 @@ __all__ = ["CACHE_DTYPES", "CacheEntry", "DecodedCache", "MappedEntries", "Mappe
 
 CACHE_DTYPES: tuple[str, ...] = ("float32", "float16")
 # Bump when the decoded values or the entry format change, so old entries are never reused.
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3  # 3: values beyond PHYSICAL_LIMIT follow nan_policy (were z-scored, or zeroed)
 _TRAILER = struct.Struct("<8sqqq")  # magic, num_padded, num_truncated, num_dropped
 _TRAILER_MAGIC = b"EEGIOCNT"
 _NPY_MAGIC = b"\x93NUMPY"

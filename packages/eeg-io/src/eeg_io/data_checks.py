@@ -16,6 +16,9 @@ Warnings (not layout problems), each with counts and file names:
 - ``channel_scale``: a channel whose typical (median) window standard deviation is more than
   :data:`SCALE_RATIO` times off the median over the file's channels (3 or more non-flat channels): a unit
   error, e.g. V against µV.
+- ``beyond_physical``: values beyond :data:`~eeg_io.normalize.PHYSICAL_LIMIT` (1 V in µV: not EEG in any
+  unit), with the channel, the windows and the first row; reading them follows ``nan_policy`` (an error
+  by default).
 
 Files are read one channel column at a time. Zero variance means a spread (max - min) below float32's
 smallest normal number, as in :mod:`eeg_io.normalize`.
@@ -36,6 +39,7 @@ import pyarrow.compute as pc
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 from eeg_io.layout import channel_columns, find_column, open_parquet, order_columns, row_order
+from eeg_io.normalize import PHYSICAL_LIMIT
 from eeg_io.timing import recognise_window_times
 from eeg_io.validation import Problem
 
@@ -50,6 +54,7 @@ CHECKS = (
     "window_overlap",
     "window_gap",
     "channel_scale",
+    "beyond_physical",
 )
 LABELS = {
     "duplicate_recording": "duplicate recording(s)",
@@ -60,6 +65,7 @@ LABELS = {
     "window_overlap": "overlap(s) between windows",
     "window_gap": "gap(s) between windows",
     "channel_scale": "channel(s) off their siblings' scale",
+    "beyond_physical": "window(s) with values beyond ±1e6 (not EEG)",
 }
 #: A channel this many times above or below its siblings' median scale is reported.
 SCALE_RATIO = 100.0
@@ -217,6 +223,18 @@ def _summarise(
             values = to_numpy(pc.list_flatten(array)).astype(np.float64).reshape(rows, width)[order]  # (L, W)
             if not np.isfinite(values).all():
                 return None
+            beyond = (np.abs(values) > PHYSICAL_LIMIT).any(axis=1)  # (L,)
+            if beyond.any():
+                first = int(np.flatnonzero(beyond)[0])
+                findings.append(
+                    (
+                        "beyond_physical",
+                        int(beyond.sum()),
+                        f"channel {key}: {int(beyond.sum())} window(s) with values beyond ±{PHYSICAL_LIMIT:g} "
+                        f"(1 V in µV: not EEG in any unit, a unit error?), first at row {int(order[first])} "
+                        f"(window {first} in time order), up to {np.abs(values).max():g}",
+                    )
+                )
             file_digest.update(key.encode() + b"\0" + values.tobytes())
             for row in range(rows):
                 row_digests[row].update(values[row].tobytes())

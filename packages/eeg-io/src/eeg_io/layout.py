@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eeg_config import atomic_write
+from eeg_config import atomic_write, one_line
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 
@@ -105,7 +105,7 @@ def open_parquet(path: str | os.PathLike) -> Iterator[pq.ParquetFile]:
     try:
         parquet_file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-        raise EEGDataError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise EEGDataError(f"{path}: not a readable Parquet file ({one_line(exc)})") from None
     try:
         yield parquet_file
     finally:

@@ -11,7 +11,15 @@ import numpy as np
 from eeg_io.decode import decode_windows
 from eeg_io.errors import EEGDataError
 from eeg_io.layout import channel_columns, find_column, open_parquet, order_columns, sort_key
-from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS, nonfinite_rows, normalize
+from eeg_io.normalize import (
+    NAN_POLICIES,
+    NORMALIZATIONS,
+    PHYSICAL_LIMIT,
+    describe_unusable,
+    nonfinite_rows,
+    normalize,
+    unusable_values,
+)
 
 __all__ = ["ParticipantRecord", "PrimaryDataset", "read_primary_dataset"]
 
@@ -258,20 +266,26 @@ def _participant_windows(
             channel, first = next(
                 (c, int(np.flatnonzero(b)[0])) for c, b in zip(channels, bad, strict=True) if b is not None
             )
+            values = per_channel[channels.index(channel)][first]
+            value = values[unusable_values(values)][0]
+            what = "non-finite value" if not np.isfinite(value) else describe_unusable(value)
             raise EEGDataError(
-                f"{where}: channel {channel}: non-finite value in file row {int(rows[first])}; "
+                f"{where}: channel {channel}: {what} in file row {int(rows[first])}; "
                 "fix the file or set nan_policy to 'zero' or 'drop_window'"
             )
         if nan_policy == "drop_window":
             keep = ~np.logical_or.reduce([b for b in bad if b is not None])
             if not keep.any():
-                raise EEGDataError(f"{where}: every window holds a non-finite value; nothing left to use")
+                raise EEGDataError(
+                    f"{where}: every window holds a non-finite value (or one beyond ±{PHYSICAL_LIMIT:g}); "
+                    "nothing left to use"
+                )
             per_channel = [w[keep] for w in per_channel]
             per_valid = [None if v is None else v[keep] for v in per_valid]
     out = np.empty((len(channels), *per_channel[0].shape), dtype=np.float32)  # (C, L, W)
     for c, (windows, lengths) in enumerate(zip(per_channel, per_valid, strict=True)):
         valid = None if lengths is None else np.arange(windows.shape[1])[None, :] < lengths[:, None]
-        nonfinite = ~np.isfinite(windows) if nonfinite_rows(windows) is not None else None
+        nonfinite = unusable_values(windows) if nonfinite_rows(windows) is not None else None
         if nonfinite is not None:  # nan_policy == "zero"
             valid = ~nonfinite if valid is None else valid & ~nonfinite
         out[c] = normalize(windows, normalization, scale=scale, valid=valid)

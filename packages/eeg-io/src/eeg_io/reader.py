@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eeg_config import one_line
 from eeg_io.decode import decode_windows
 from eeg_io.errors import EEGDataError
 from eeg_io.index import file_identity
@@ -127,7 +128,7 @@ def read_channel_windows(
         finally:
             parquet_file.close()
     except (pa.ArrowException, OSError) as exc:
-        raise EEGDataError(f"{where}: could not read the column ({exc})") from None
+        raise EEGDataError(f"{where}: could not read the column ({one_line(exc)})") from None
     decoded = decode_windows(column, window_length, where=where)
     order = layout.order
     windows, valid_lengths = decoded.windows, decoded.valid_lengths

@@ -22,6 +22,7 @@ from eeg_io.layout import (
     is_numeric_list_type,
     open_parquet,
 )
+from eeg_io.normalize import PHYSICAL_LIMIT
 
 __all__ = ["Problem", "validate"]
 
@@ -153,13 +154,26 @@ def _check_channel(channel: str, array: pa.ChunkedArray, lengths: Counter[int]) 
     if empty.any():
         messages.append(f"channel {channel}: window with 0 samples at row {int(np.flatnonzero(empty)[0])}")
     values = to_numpy(pc.list_flatten(array))
+    offsets = np.concatenate([[0], np.cumsum(row_lengths)])
+
+    def first_row(bad: np.ndarray) -> tuple[int, int]:
+        """The file row and the sample within it of the first True in ``bad`` (through the list offsets)."""
+        first_value = int(np.flatnonzero(bad)[0])
+        row = int(np.searchsorted(offsets, first_value, side="right") - 1)
+        return row, first_value - int(offsets[row])
+
     finite = np.isfinite(values)
     if not finite.all():
-        # Map the first bad sample back to its row through the list offsets.
-        first_value = int(np.flatnonzero(~finite)[0])
-        offsets = np.concatenate([[0], np.cumsum(row_lengths)])
-        row = int(np.searchsorted(offsets, first_value, side="right") - 1)
+        row, _ = first_row(~finite)
         messages.append(
             f"channel {channel}: {int((~finite).sum())} non-finite value(s) (NaN/Inf), first in row {row}"
+        )
+    beyond = finite & (np.abs(np.where(finite, values, 0.0)) > PHYSICAL_LIMIT)
+    if beyond.any():
+        row, sample = first_row(beyond)
+        messages.append(
+            f"channel {channel}: {int(beyond.sum())} value(s) beyond ±{PHYSICAL_LIMIT:g} (1 V in µV: not EEG "
+            f"in any unit, a unit error?), first in row {row} at sample {sample} "
+            f"({values[offsets[row] + sample]:g})"
         )
     return messages

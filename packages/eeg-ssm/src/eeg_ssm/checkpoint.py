@@ -7,7 +7,9 @@ A checkpoint payload holds plain tensors and plain Python values only. ``load_pr
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,17 +55,87 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
 
     A crash mid-write leaves the previous file (if any) intact and no partial file under ``path``.
     Parent folders are created. Raises :class:`CheckpointError` when the payload holds anything but plain
-    tensors and values (the message names the offending key) or the file cannot be written.
+    tensors and values (the message names the offending key) or the file cannot be written (a full disk
+    or quota: with the space the checkpoint needs and the space left).
     """
     path = Path(path)
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{path}: a checkpoint payload must be a dict, got {type(payload).__name__}")
     _check_plain(payload, "")
+    writer: _KeepWriteError | None = None
+
+    def write(handle: Any) -> None:
+        nonlocal writer
+        writer = _KeepWriteError(handle)
+        torch.save(dict(payload), writer)
+
     try:
-        atomic_write(path, lambda handle: torch.save(dict(payload), handle))
-    except OSError as error:
-        raise CheckpointError(f"{path}: cannot write the checkpoint: {error}") from error
+        atomic_write(path, write)
+    except (OSError, RuntimeError) as error:
+        # torch.save turns the OSError of a write (disk full) into "RuntimeError: ... unexpected pos"
+        cause = error if isinstance(error, OSError) else (writer.error if writer is not None else None)
+        if cause is None:
+            raise  # a RuntimeError of torch's own: a bug
+        raise CheckpointError(
+            f"{path}: cannot write the checkpoint: {_describe_os_error(cause, path, payload)}"
+        ) from error
     return path
+
+
+class _KeepWriteError:
+    """A binary file handle that remembers the first :class:`OSError` of a write or flush (torch.save
+    reports it as a RuntimeError that has lost the errno)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.handle.flush()
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+
+def _payload_nbytes(payload: Any) -> int:
+    """Bytes of the tensors in a checkpoint payload: about the size of its file."""
+    if isinstance(payload, torch.Tensor):
+        return payload.untyped_storage().nbytes()
+    if isinstance(payload, Mapping):
+        return sum(_payload_nbytes(value) for value in payload.values())
+    if isinstance(payload, list | tuple):
+        return sum(_payload_nbytes(value) for value in payload)
+    return 0
+
+
+def _describe_os_error(error: OSError, path: Path, payload: Mapping[str, Any]) -> str:
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return f"{error.strerror or error}"
+    what = "no space left on the device" if error.errno == errno.ENOSPC else "disk quota exceeded"
+    try:
+        free = f", {_size(shutil.disk_usage(path.parent).free)} free"
+    except OSError:
+        free = ""
+    return f"{what} (it needs about {_size(_payload_nbytes(payload))}{free})"
+
+
+def _size(nbytes: float) -> str:
+    """``512 B``, ``12.3 MB``: a size for a message."""
+    if nbytes < 1000:
+        return f"{nbytes:.0f} B"
+    for unit in ("KB", "MB"):
+        nbytes /= 1000
+        if nbytes < 1000:
+            return f"{nbytes:.1f} {unit}"
+    return f"{nbytes / 1000:.1f} GB"
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:

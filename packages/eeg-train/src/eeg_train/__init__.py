@@ -15,6 +15,14 @@ from eeg_train.distributed import (
     pick_device,
     shutdown,
 )
+from eeg_train.resilient import (
+    JOURNAL,
+    ON_FAILURE,
+    ResilientTracker,
+    TrackingFailed,
+    journal_status,
+    replay_journal,
+)
 from eeg_train.schedule import adamw_with_schedule, warmup_cosine
 from eeg_train.tracking import (
     MAX_PARAM_LENGTH,
@@ -24,23 +32,34 @@ from eeg_train.tracking import (
     Tracker,
     child_tracker,
 )
+from eeg_train.tracking_store import TrackingStoreError, bounded_requests, check_tracking_store, short_reason
 
 __all__ = [
     "DEVICES",
+    "JOURNAL",
     "MAX_PARAM_LENGTH",
+    "ON_FAILURE",
     "ChildRunTracker",
     "DistInfo",
     "MlflowTracker",
     "NullTracker",
+    "ResilientTracker",
     "Tracker",
     "TrackingConfig",
+    "TrackingFailed",
+    "TrackingStoreError",
     "adamw_with_schedule",
     "all_reduce_sum",
     "any_rank",
     "barrier",
+    "bounded_requests",
+    "check_tracking_store",
     "child_tracker",
     "init_distributed",
+    "journal_status",
     "pick_device",
+    "replay_journal",
+    "short_reason",
     "shutdown",
     "warmup_cosine",
 ]
