@@ -132,9 +132,13 @@ def _check_sampling_rate(config: FinetuneConfig, encoder: EEGModel, data: Labell
     except EEGDataError as exc:
         if config.data.sampling_rate is not None:
             raise
-        raise EEGDataError(
-            f"{exc} (data.sampling_rate: null took {rate:g} Hz from the primary file's record or the checkpoint)"
-        ) from None
+        recorded = read_corpus_record(data.path)
+        origin = (
+            "the primary file's record"
+            if recorded and recorded.recorded
+            else "the checkpoint's model.sampling_rate"
+        )
+        raise EEGDataError(f"{exc} (data.sampling_rate: null took {origin})") from None
     if config.compare_baselines:
         edges = band_power_edges(config.evaluation, encoder.config.window_length, rate)
         log.info(

@@ -270,7 +270,7 @@ class PrimaryConfig:
     input: InputConfig = attrs.Factory(lambda: InputConfig(root="data/raw/primary"))
     channels: ChannelConfig = attrs.Factory(lambda: ChannelConfig(pick=MUSE_CHANNELS))
     labels: LabelsConfig = attrs.Factory(LabelsConfig)
-    output_dir: str = attrs.field(default="data/processed", validator=_non_empty)
+    output_dir: str = attrs.field(default="data/processed/primary", validator=_non_empty)
     output_name: str | None = None
     participant_column: str = attrs.field(default="Participant", validator=_non_empty)
     label_column: str = attrs.field(default="Remission", validator=_non_empty)
