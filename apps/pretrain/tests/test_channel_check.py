@@ -40,8 +40,8 @@ def run(args: list[str], capsys) -> tuple[int, str]:
 def test_unplaceable_channels_fail_before_statistics_or_tracking(
     biosemi_corpus, tmp_path, make_config, write_config, capsys, caplog
 ):
-    mlruns = tmp_path / "mlruns"
-    cfg = make_config(biosemi_corpus, tmp_path / "run", f"file:{mlruns}", model={"input": "raw+spectrum"})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = make_config(biosemi_corpus, tmp_path / "run", uri, model={"input": "raw+spectrum"})
     with caplog.at_level(logging.INFO, logger="eeg_pretrain"):
         code, err = run(["--config", str(write_config(cfg))], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
@@ -51,7 +51,10 @@ def test_unplaceable_channels_fail_before_statistics_or_tracking(
     for key in ("model.asa_path", "data.exclude_channels", "data.include_channels", "model.missing_channels"):
         assert key in err, key
     assert "band-power standardisation" not in caplog.text and "data checks" not in caplog.text
-    assert not any(path.name == "meta.yaml" and path.parent.parent != mlruns for path in mlruns.rglob("*"))
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)  # the store was checked, but no run was opened
+    assert not any(client.search_runs([e.experiment_id]) for e in client.search_experiments())
     assert not (tmp_path / "run" / "config.yaml").exists()
 
 

@@ -61,21 +61,6 @@ def test_data_error_in_the_first_epoch_leaves_no_config_behind(
     assert not save.exists() or not any(save.iterdir()), sorted(save.iterdir())
 
 
-@pytest.fixture(scope="module")
-def one_of_two_epochs(tiny_corpus, tmp_path_factory, make_config):
-    """A run configured for 2 epochs, stopped after 1: ``(folder, config dict)``."""
-    import yaml
-
-    root = tmp_path_factory.mktemp("resumable")
-    cfg = make_config(tiny_corpus, root / "run", None, train={"epochs": 2})
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    with pytest.raises(SystemExit) as info:
-        main(["--config", str(path), "--stop-after-epochs", "1"])
-    assert info.value.code == 0
-    return root / "run", cfg
-
-
 def _copy_run(source, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(source, folder)

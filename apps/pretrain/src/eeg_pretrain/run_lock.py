@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from eeg_config import UserError, environment_error
+from eeg_config import UserError, environment_error, pid_alive
 from eeg_pretrain.run_files import LOCK
 
 __all__ = ["RunLock", "acquire_run_lock", "release_lock_of_ended_job", "slurm_job_id"]
@@ -55,16 +55,6 @@ def _process_start(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 def _this_process() -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
@@ -90,7 +80,7 @@ def _gone_because(holder: dict[str, Any], me: dict[str, Any]) -> str | None:
     if holder.get("host") != me["host"]:
         return None
     pid = holder.get("pid")
-    if not isinstance(pid, int) or not _pid_alive(pid):
+    if not isinstance(pid, int) or not pid_alive(pid):
         return "its process is gone"
     started = holder.get("process_start")
     if started is not None and _process_start(pid) not in (None, started):

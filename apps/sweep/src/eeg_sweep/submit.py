@@ -13,7 +13,6 @@ resumes from it. A job that ends any other way is resumed by the next ``sweep`` 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import attrs
 import submitit
 
+from eeg_config import pid_alive
 from eeg_sweep.job import PretrainJob
 from eeg_sweep.jobs import QUEUED, RUNNING
 from eeg_sweep.launch import pretrain_command
@@ -146,7 +146,7 @@ class SubmititLauncher:
 
     def _active(self, handle: SubmititHandle) -> bool:
         if handle.cluster == "local" and handle.attached:
-            return _pid_alive(int(handle.job_id))  # submitit's local jobs are known to their own process only
+            return pid_alive(int(handle.job_id))  # submitit's local jobs are known to their own process only
         return not handle.job.done()
 
     def state(self, handle: SubmititHandle) -> str:
@@ -194,14 +194,6 @@ def _first_line(exc: BaseException) -> str:
             return line.strip()
     return type(exc).__name__
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

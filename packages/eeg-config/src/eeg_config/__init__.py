@@ -1,4 +1,5 @@
-"""eeg_config: strict YAML -> attrs configs, ``--set`` overrides, validators, user errors, atomic writes. No torch.
+"""eeg_config: strict YAML -> attrs configs, ``--set`` overrides, validators, user errors, atomic writes, and
+whether a process is alive (run-folder locks). No torch.
 
 The plumbing every library and app of the workspace shares:
 
@@ -32,6 +33,7 @@ from eeg_config.errors import (
     one_line,
     run_cli,
 )
+from eeg_config.processes import pid_alive
 from eeg_config.validators import FieldError, field_error
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "make_converter",
     "one_line",
     "parse_override",
+    "pid_alive",
     "read_yaml",
     "run_cli",
     "structure",

@@ -10,6 +10,7 @@ unless the user set them), so an unreachable server is reported in about 15 s.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -105,7 +106,7 @@ def check_tracking_store(uri: str | None, experiment: str) -> str:
     if local is not None:
         _check_local(resolved, local)
     try:
-        with bounded_requests():
+        with bounded_requests(), _quiet("mlflow.store.db.utils", "alembic.runtime.migration"):
             MlflowClient(resolved).get_experiment_by_name(experiment)
     except Exception as exc:  # MLflow raises many types (MlflowException, requests', SQLAlchemy's)
         reason = short_reason(exc)
@@ -115,6 +116,20 @@ def check_tracking_store(uri: str | None, experiment: str) -> str:
             reason,
         ) from None
     return resolved
+
+
+@contextlib.contextmanager
+def _quiet(*names: str):
+    """Raise the given loggers to WARNING for the block: a new sqlite store announces its tables at INFO."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 # What a connection failure comes down to, inside MLflow's "API request to ... failed with exception ...".
