@@ -109,3 +109,51 @@ def test_windows_encoded_alone(pretrained, trials, ft_config, write_config, tmp_
     summary = json.loads((out / f"{NAME}_summary.json").read_text())
     assert summary["window_context"] == "alone" and summary["units"] == 96
     assert summary["verdict"].startswith("no verdict")
+
+
+def channel_config(ft_config, pretrained, trials, out, split):
+    config = window_config(ft_config, pretrained, trials, out, split=split)
+    config["data"]["normalization"] = "channel_train"
+    return config
+
+
+def test_channel_standardisation_is_fitted_on_the_training_folds_only(
+    pretrained, trials, ft_config, write_config, tmp_path
+):
+    import numpy as np
+
+    from eeg_finetune.config import build_config
+    from eeg_finetune.data import load_labelled
+    from eeg_finetune.folds import fold_view
+    from eeg_finetune.inputs import split_data
+
+    config = build_config(channel_config(ft_config, pretrained, trials, tmp_path / "o", {"method": "logo"}))
+    raw = load_labelled(
+        trials,
+        channels=None,
+        window_length=64,
+        label_column="Label",
+        label_level="window",
+        group_column="Person",
+        normalization="none",
+    )
+    fold = split_data(config, raw)[0]
+    view = fold_view(config, raw, fold)
+    seen = np.concatenate([view.windows[s] for s in (*fold.train, *fold.val)], axis=1)  # (C, L, W)
+    np.testing.assert_allclose(seen.mean(axis=(1, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(seen.std(axis=(1, 2)), 1.0, rtol=1e-4)
+    # the test groups never inform it: changing them leaves the training data's view unchanged
+    moved = tuple(w + 1000.0 if s in fold.test else w for s, w in enumerate(raw.windows))
+    import attrs
+
+    again = fold_view(config, attrs.evolve(raw, windows=moved), fold)
+    for s in fold.train:
+        np.testing.assert_array_equal(again.windows[s], view.windows[s])
+    # offsets survive: a sequence's mean is not forced to 0
+    assert max(abs(float(view.windows[s].mean())) for s in fold.train) > 1e-3
+    run_cli(
+        write_config,
+        channel_config(
+            ft_config, pretrained, trials, tmp_path / "out", {"method": "group_kfold", "folds": 2}
+        ),
+    )

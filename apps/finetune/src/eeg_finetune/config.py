@@ -95,14 +95,18 @@ class DataSection(NormalizationConfig):
     ``normalization``, ``scale`` and ``nan_policy`` are :class:`eeg_io.NormalizationConfig`'s (the same fields and
     rules as pretraining's ``data`` section, whose values the encoder was trained on); ``normalization: null``
     (the default) takes the checkpoint's pretraining normalization and scale, and a value that differs from
-    it is a warning. ``sampling_rate``
+    it is a warning. ``channel_train`` (fine-tuning only) standardises each channel with the mean and standard
+    deviation of the fold's training and validation samples alone, keeping every sequence's offset: for
+    data whose offset is the signal (slow cortical potentials, DC shifts), which ``sequence`` deletes. ``sampling_rate``
     (Hz; the band-power baseline needs it) defaults to null: the checkpoint's ``model.sampling_rate``, which
     pretraining copied from its own ``data.sampling_rate``. Like pretraining's, it is checked against the
     file's ``window_start``/``window_end`` when it carries them in seconds; ``window_times`` says how they
     count (``auto``, ``seconds``, ``samples``: :mod:`eeg_io.timing`), as in pretraining (see ``job``)."""
 
     # null: the encoder's own pretraining normalization (and scale), read from the checkpoint
-    normalization: str | None = attrs.field(default=None, validator=optional(one_of(NORMALIZATIONS)))
+    normalization: str | None = attrs.field(
+        default=None, validator=optional(one_of((*NORMALIZATIONS, "channel_train")))
+    )
     data_path: str | None = None
     channels: tuple[str, ...] | None = attrs.field(
         default=None, converter=optional_tuple, validator=name_list(allow_empty=False, allow_none=True)

@@ -29,7 +29,15 @@ from eeg_finetune.training import FoldOutcome, FoldTrainer
 from eeg_ssm import EEGModel
 from eeg_train import Tracker, child_tracker
 
-__all__ = ["BaselineFeatures", "FoldRuns", "baseline_features", "model_path", "run_folds", "train_fold"]
+__all__ = [
+    "BaselineFeatures",
+    "FoldRuns",
+    "baseline_features",
+    "fold_view",
+    "model_path",
+    "run_folds",
+    "train_fold",
+]
 
 log = logging.getLogger("eeg_finetune")
 
@@ -53,6 +61,22 @@ class FoldRuns:
     metrics: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
     model_files: list[Path] = attrs.Factory(list)
     best_epochs: list[int] = attrs.Factory(list)
+
+
+def fold_view(config: FinetuneConfig, data: LabelledData, fold: Fold) -> LabelledData:
+    """The data as the fold's models see it: with ``data.normalization: channel_train`` each channel
+    standardised with the mean and standard deviation of the fold's training and validation samples only
+    (float64 sums; the test groups never inform it); otherwise ``data`` itself."""
+    if config.data.normalization != "channel_train":
+        return data
+    seen = [*fold.train, *fold.val]
+    total = sum(float(data.windows[s][0].size) for s in seen)  # samples per channel
+    mean = sum(data.windows[s].sum(axis=(1, 2), dtype=np.float64) for s in seen) / total  # (C,)
+    square = sum(np.square(data.windows[s] - mean[:, None, None]).sum(axis=(1, 2)) for s in seen) / total
+    std = np.sqrt(square)
+    std[std < np.finfo(np.float32).tiny] = 1.0  # a flat channel stays as it is
+    scaled = tuple(((w - mean[:, None, None]) / std[:, None, None]).astype(np.float32) for w in data.windows)
+    return attrs.evolve(data, windows=scaled)
 
 
 def model_path(output_dir: Path, name: str, fold: Fold, several: bool) -> Path:
@@ -120,9 +144,17 @@ def run_folds(
     """Train and test every fold in a nested MLflow run; save each fold's fine-tuned model as it is done."""
     data, folds, encoder = inputs.data, inputs.folds, inputs.encoder.to(device)
     output_dir = Path(config.output_dir)
-    features = baseline_features(config, encoder, data, device) if config.compare_baselines else None
+    per_fold = config.data.normalization == "channel_train"  # the data differ per fold: so do the features
+    features = (
+        baseline_features(config, encoder, data, device)
+        if config.compare_baselines and not per_fold
+        else None
+    )
     runs = FoldRuns()
     for fold in folds:
+        if per_fold:
+            data = fold_view(config, inputs.data, fold)
+            features = baseline_features(config, encoder, data, device) if config.compare_baselines else None
         child = child_tracker(tracker, f"fold_{fold.index:02d}")
         split = {part: _ids(data, fold, part) for part in ("train", "val", "test")}
         child.log_params(

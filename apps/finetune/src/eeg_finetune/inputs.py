@@ -53,7 +53,7 @@ def load_inputs(config: FinetuneConfig) -> Inputs:
         label_column=config.data.label_column,
         label_level=config.data.label_level,
         group_column=config.data.group_column,
-        normalization=normalization,
+        normalization="none" if normalization == "channel_train" else normalization,  # per fold, in folds
         scale=scale,
         nan_policy=config.data.nan_policy,
         checkpoint=str(source.checkpoint),

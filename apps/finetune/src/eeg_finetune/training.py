@@ -26,9 +26,16 @@ from eeg_finetune.units import unit_predictions
 from eeg_ssm import param_groups
 from eeg_train import Tracker, adamw_with_schedule
 
-__all__ = ["FoldOutcome", "FoldTrainer", "class_weight_vector"]
+__all__ = ["DENSE_FROZEN_FEATURES", "FoldOutcome", "FoldTrainer", "class_weight_vector"]
 
 log = logging.getLogger("eeg_finetune")
+
+#: With an encoder that never trains, the head reads each split's features from one dense tensor
+#: ``[N, C, l_max, d]`` built once per split (a batch is then one index), instead of assembling every batch
+#: from the span cache in Python (``benchmarks/finetune_speed.py`` compares the two).
+DENSE_FROZEN_FEATURES = True
+#: Above this many feature values a split stays on the per-batch path (memory).
+DENSE_LIMIT = 64_000_000
 
 
 def class_weight_vector(
@@ -105,6 +112,9 @@ class FoldTrainer:
             min_lr_ratio=train_cfg.min_lr_ratio,
         )
         self._cache: dict[tuple[int, int, int], torch.Tensor] = {}
+        self._dense: dict[
+            int, tuple[torch.Tensor, torch.Tensor] | None
+        ] = {}  # id(split) -> features, lengths
         self._standardise_features()
 
     @torch.no_grad()
@@ -169,6 +179,27 @@ class FoldTrainer:
     def _logits(self, samples: Sequence[Sample], trainable: bool) -> torch.Tensor:
         return self.classifier.classify(*self._sample_features(samples, trainable))
 
+    def _dense_features(self, split: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The frozen encoder's features ``[N, C, l_max, d]`` and lengths ``[N]`` of a whole split, built
+        once; None when the encoder may train, the switch is off, or the split is too large."""
+        if self.ever_trainable or not DENSE_FROZEN_FEATURES or not split:
+            return None
+        key = id(split)
+        if key not in self._dense:
+            features, lengths = self._sample_features(split, False)
+            self._dense[key] = (features, lengths) if features.numel() <= DENSE_LIMIT else None
+        return self._dense[key]
+
+    def _split_logits(self, split: Sequence[Sample], rows: np.ndarray, trainable: bool) -> torch.Tensor:
+        """Logits of ``split[rows]``: one index into the split's dense features when there are any."""
+        dense = None if trainable else self._dense_features(split)
+        if dense is None:
+            return self._logits([split[i] for i in rows], trainable)
+        index = torch.as_tensor(rows, dtype=torch.int64, device=dense[0].device)
+        features, lengths = dense[0].index_select(0, index), dense[1].index_select(0, index)
+        width = int(lengths.max())  # the batch's own padding, as on the per-batch path
+        return self.classifier.classify(features[:, :, :width], lengths)
+
     def _targets(self, samples: Sequence[Sample]) -> torch.Tensor:
         return torch.as_tensor([sample_target(self.data, s) for s in samples], device=self.device)
 
@@ -180,11 +211,12 @@ class FoldTrainer:
         self.classifier.set_backbone_trainable(trainable)
         self.classifier.train()
         order = np.random.default_rng((self.seed, epoch)).permutation(len(self.train_samples))
+        targets = self._targets(self.train_samples)  # (N,)
         total, count = 0.0, 0
         for i in range(0, len(order), cfg.batch_size):
-            batch = [self.train_samples[j] for j in order[i : i + cfg.batch_size]]
-            logits = self._logits(batch, trainable)
-            loss = F.cross_entropy(logits, self._targets(batch), weight=self.class_weights)
+            rows = order[i : i + cfg.batch_size]
+            logits = self._split_logits(self.train_samples, rows, trainable)
+            loss = F.cross_entropy(logits, targets[rows], weight=self.class_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -193,8 +225,8 @@ class FoldTrainer:
                 )
             self.optimizer.step()
             self.scheduler.step()
-            total += float(loss.detach()) * len(batch)
-            count += len(batch)
+            total += float(loss.detach()) * len(rows)
+            count += len(rows)
         return total / max(count, 1)
 
     @torch.no_grad()
@@ -204,7 +236,10 @@ class FoldTrainer:
         self.classifier.eval()
         size = self.config.train.batch_size
         logits = torch.cat(
-            [self._logits(samples[i : i + size], not use_cache) for i in range(0, len(samples), size)]
+            [
+                self._split_logits(samples, np.arange(i, min(i + size, len(samples))), not use_cache)
+                for i in range(0, len(samples), size)
+            ]
         )
         loss = float(F.cross_entropy(logits, self._targets(samples), weight=self.class_weights))
         probabilities = torch.softmax(logits.double(), dim=-1).cpu().numpy()
