@@ -108,8 +108,10 @@ def train_fold(
     tracker: Tracker,
     features: BaselineFeatures | None,
     n_folds: int,
+    span_cache: dict | None = None,
 ) -> tuple[EncoderClassifier, FoldOutcome, dict[str, Predictions]]:
-    """The fine-tuned classifier and, with ``features`` (``compare_baselines``), the baselines on one fold."""
+    """The fine-tuned classifier and, with ``features`` (``compare_baselines``), the baselines on one fold;
+    ``span_cache`` holds the frozen pretrained encoder's features across folds (encoded once)."""
     cfg, seed = config.model, config.train.seed * 1_000_003 + fold.index
     classifier_args = (data.channels, data.num_classes, cfg.hidden, cfg.pooling, cfg.dropout)
     torch.manual_seed(seed)  # head initialisation and dropout
@@ -151,8 +153,10 @@ def run_folds(
         else None
     )
     runs = FoldRuns()
+    span_cache: dict = {}  # the pretrained encoder's features, shared by the folds (its weights never change)
     for fold in folds:
         if per_fold:
+            span_cache = {}
             data = fold_view(config, inputs.data, fold)
             features = baseline_features(config, encoder, data, device) if config.compare_baselines else None
         child = child_tracker(tracker, f"fold_{fold.index:02d}")
@@ -162,7 +166,7 @@ def run_folds(
         )
         try:
             classifier, outcome, predictions = train_fold(
-                config, fold, encoder, data, device, child, features, len(folds)
+                config, fold, encoder, data, device, child, features, len(folds), span_cache
             )
             for variant, p in predictions.items():
                 scores = unit_metrics(p.targets, p.predicted, p.probabilities, data.num_classes)

@@ -80,6 +80,7 @@ class FoldTrainer:
         prefix: str = "",
         seed: int = 0,
         description: str = "",
+        span_cache: dict[tuple[int, int, int], torch.Tensor] | None = None,
     ) -> None:
         self.classifier, self.data, self.fold, self.config = classifier.to(device), data, fold, config
         self.device, self.tracker, self.prefix, self.seed = device, tracker, prefix, seed
@@ -111,7 +112,8 @@ class FoldTrainer:
             warmup_fraction=train_cfg.warmup_fraction,
             min_lr_ratio=train_cfg.min_lr_ratio,
         )
-        self._cache: dict[tuple[int, int, int], torch.Tensor] = {}
+        # a frozen encoder's span features; ``span_cache`` shares them between folds (the same encoder)
+        self._cache: dict[tuple[int, int, int], torch.Tensor] = {} if span_cache is None else span_cache
         self._dense: dict[
             int, tuple[torch.Tensor, torch.Tensor] | None
         ] = {}  # id(split) -> features, lengths
