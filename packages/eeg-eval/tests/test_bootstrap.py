@@ -124,3 +124,25 @@ def test_the_all_at_once_auroc_equals_sklearn_on_each_resample(n, groups, seed, 
         y = targets[rows]
         expected = roc_auc_score(y, scores[rows]) if len(np.unique(y)) == 2 else math.nan
         np.testing.assert_allclose(fast[b], expected, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 30), groups=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_the_all_at_once_count_metrics_equal_unit_metrics_on_each_resample(n, groups, seed):
+    from eeg_eval import unit_metrics
+    from eeg_eval.bootstrap import _COUNT_METRICS, _weighted_binary_counts
+
+    rng = np.random.default_rng(seed)
+    targets, predicted = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    unit_group = rng.integers(0, groups, n)
+    draws = rng.integers(0, groups, size=(6, groups))
+    weights = np.stack([np.bincount(d, minlength=groups) for d in draws])[:, unit_group]
+    fast = _weighted_binary_counts(targets, predicted, weights)
+    for b in range(len(draws)):
+        rows = np.repeat(np.arange(n), weights[b])
+        if not len(rows):
+            continue
+        probabilities = np.stack([1.0 - predicted[rows], predicted[rows]], axis=1).astype(float)
+        expected = unit_metrics(targets[rows], predicted[rows], probabilities, 2, confusion=False)
+        for name in _COUNT_METRICS:
+            np.testing.assert_allclose(fast[name][b], expected[name], rtol=1e-12, err_msg=name)

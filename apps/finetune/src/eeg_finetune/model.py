@@ -85,7 +85,10 @@ class EncoderClassifier(nn.Module):
     def classify(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, K]`` from encoder features ``[B, C, L, d]`` (cached features of a frozen encoder):
         pooled, standardised with the training split's statistics, then the head's MLP."""
-        pooled = self.pooled(features, lengths)  # (B, d)
+        return self.classify_pooled(self.pooled(features, lengths))
+
+    def classify_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, K]`` from pooled features ``[B, d]``: standardised, then the head's MLP."""
         return self.head.mlp((pooled - self.feature_mean) / self.feature_std)
 
     @torch.no_grad()

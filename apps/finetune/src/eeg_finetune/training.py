@@ -181,24 +181,35 @@ class FoldTrainer:
     def _logits(self, samples: Sequence[Sample], trainable: bool) -> torch.Tensor:
         return self.classifier.classify(*self._sample_features(samples, trainable))
 
-    def _dense_features(self, split: Sequence[Sample]) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """The frozen encoder's features ``[N, C, l_max, d]`` and lengths ``[N]`` of a whole split, built
-        once; None when the encoder may train, the switch is off, or the split is too large."""
+    def _dense_features(self, split: Sequence[Sample]) -> tuple[str, tuple[torch.Tensor, ...]] | None:
+        """A whole split's inputs to the head, built once from the frozen encoder: ``("pooled", (P,))``
+        with ``P`` ``[N, d]`` when the pooling has no parameters (mean pooling: then a step is the MLP
+        alone), else ``("tokens", (features [N, C, l_max, d], lengths [N]))``; None when the encoder may
+        train, the switch is off, or the split is too large."""
         if self.ever_trainable or not DENSE_FROZEN_FEATURES or not split:
             return None
         key = id(split)
         if key not in self._dense:
             features, lengths = self._sample_features(split, False)
-            self._dense[key] = (features, lengths) if features.numel() <= DENSE_LIMIT else None
+            if features.numel() > DENSE_LIMIT:
+                self._dense[key] = None
+            elif self.classifier.head.score is None:  # mean pooling: the pooled features never change
+                with torch.no_grad():
+                    self._dense[key] = ("pooled", (self.classifier.pooled(features, lengths),))
+            else:
+                self._dense[key] = ("tokens", (features, lengths))
         return self._dense[key]
 
     def _split_logits(self, split: Sequence[Sample], rows: np.ndarray, trainable: bool) -> torch.Tensor:
-        """Logits of ``split[rows]``: one index into the split's dense features when there are any."""
+        """Logits of ``split[rows]``: an index into the split's dense inputs when there are any."""
         dense = None if trainable else self._dense_features(split)
         if dense is None:
             return self._logits([split[i] for i in rows], trainable)
-        index = torch.as_tensor(rows, dtype=torch.int64, device=dense[0].device)
-        features, lengths = dense[0].index_select(0, index), dense[1].index_select(0, index)
+        kind, tensors = dense
+        index = torch.as_tensor(rows, dtype=torch.int64, device=tensors[0].device)
+        if kind == "pooled":
+            return self.classifier.classify_pooled(tensors[0].index_select(0, index))
+        features, lengths = tensors[0].index_select(0, index), tensors[1].index_select(0, index)
         width = int(lengths.max())  # the batch's own padding, as on the per-batch path
         return self.classifier.classify(features[:, :, :width], lengths)
 

@@ -14,6 +14,7 @@ intervals that rest on too little.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -55,6 +56,38 @@ def _weighted_binary_auroc(targets: np.ndarray, scores: np.ndarray, weights: np.
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = np.einsum("bp,pn,bn->b", w_pos, wins, w_neg) / pairs
     return np.where(pairs > 0, auc, math.nan)
+
+
+#: Binary metrics computed from the confusion counts of all resamples at once.
+_COUNT_METRICS = {"accuracy", "balanced_accuracy", "f1", "sensitivity", "specificity"}
+
+
+def _weighted_binary_counts(
+    targets: np.ndarray, predicted: np.ndarray, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Accuracy, balanced accuracy, F1, sensitivity and specificity ``[B]`` of binary predictions when unit
+    ``i`` appears ``weights[b, i]`` times in resample ``b``: the confusion counts of each resample, and
+    :func:`eeg_eval.unit_metrics`'s definitions on them (balanced accuracy: the mean recall over the classes
+    present; NaN where a metric divides by zero). Checked against it in the tests."""
+    w = weights.astype(np.float64)
+    y, p = np.asarray(targets) == 1, np.asarray(predicted) == 1
+    tp, fn = w @ (y & p), w @ (y & ~p)
+    tn, fp = w @ (~y & ~p), w @ (~y & p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sensitivity = np.where(tp + fn > 0, tp / (tp + fn), math.nan)
+        specificity = np.where(tn + fp > 0, tn / (tn + fp), math.nan)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), math.nan)
+        accuracy = (tp + tn) / (tp + tn + fp + fn)
+    with warnings.catch_warnings():  # a resample without units: NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        balanced = np.nanmean(np.stack([sensitivity, specificity]), axis=0)  # classes present only
+    return {
+        "accuracy": accuracy,
+        "balanced_accuracy": balanced,
+        "f1": f1,
+        "sensitivity": sensitivity,
+        "specificity": specificity,
+    }
 
 
 def _interval(values: np.ndarray, confidence: float) -> list[float]:
@@ -102,14 +135,21 @@ def bootstrap(
     draws = rng.integers(0, len(ids), size=(resamples, len(ids)))
     distinct = len(np.unique(np.sort(draws, axis=1), axis=0)) if resamples else 0
     samples = {m: {k: np.full(resamples, math.nan) for k in metrics} for m in models}
-    fast = "auroc" in metrics and num_classes == 2 and resamples > 0 and len(first) <= _FAST_AUROC_UNITS
+    binary = num_classes == 2 and resamples > 0
+    fast = set(metrics) & _COUNT_METRICS if binary else set()
+    if binary and "auroc" in metrics and len(first) <= _FAST_AUROC_UNITS:
+        fast.add("auroc")
     if fast:  # every resample at once: each unit weighted by how often its group was drawn
         weights = np.stack([np.bincount(d, minlength=len(ids)) for d in draws])[:, unit_group]  # (B, N)
         for m in models:
-            samples[m]["auroc"] = _weighted_binary_auroc(
-                first.targets, by_model[m].probabilities[:, 1], weights
-            )
-    rest = [k for k in metrics if not (fast and k == "auroc")]
+            if "auroc" in fast:
+                samples[m]["auroc"] = _weighted_binary_auroc(
+                    first.targets, by_model[m].probabilities[:, 1], weights
+                )
+            counted = _weighted_binary_counts(first.targets, by_model[m].predicted, weights)
+            for k in fast - {"auroc"}:
+                samples[m][k] = counted[k]
+    rest = [k for k in metrics if k not in fast]
     if rest:
         for b, draw in enumerate(draws):
             rows = np.concatenate([rows_of[g] for g in draw])
