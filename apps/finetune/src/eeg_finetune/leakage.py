@@ -14,14 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
-import pyarrow.compute as pc
-
 from eeg_eval import Fold
 from eeg_finetune.data import LabelledData
 from eeg_finetune.pretrained import PretrainedSource
-from eeg_io import window_fingerprint
-from eeg_io.arrow_numpy import to_numpy
+from eeg_io.fingerprint import column_fingerprints
 from eeg_io.layout import channel_columns, find_column, open_parquet
 
 __all__ = ["leakage_report", "participants_seen_by_samples"]
@@ -43,12 +39,9 @@ def participants_seen_by_samples(
     owners = [str(p) for p in table.column(0).to_pylist()]
     seen: set[str] = set()
     for column in table.columns[1:]:
-        column = column.combine_chunks()
-        lengths = to_numpy(pc.list_value_length(column))
-        values = to_numpy(pc.list_flatten(column))
-        for row, window in enumerate(np.split(values, np.cumsum(lengths)[:-1])):
-            if owners[row] not in seen and window_fingerprint(window) in fingerprints:
-                seen.add(owners[row])
+        for owner, digest in zip(owners, column_fingerprints(column), strict=True):
+            if digest in fingerprints:
+                seen.add(owner)
     return seen
 
 

@@ -15,12 +15,13 @@ import os
 from collections.abc import Iterable
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.layout import channel_columns, open_parquet
 
-__all__ = ["file_fingerprints", "window_fingerprint", "window_fingerprints"]
+__all__ = ["column_fingerprints", "file_fingerprints", "window_fingerprint", "window_fingerprints"]
 
 
 def window_fingerprint(window: np.ndarray) -> str:
@@ -33,6 +34,15 @@ def window_fingerprint(window: np.ndarray) -> str:
 def window_fingerprints(windows: np.ndarray) -> list[str]:
     """The digest of every row of ``windows`` ``[L, W]``."""
     return [window_fingerprint(row) for row in np.asarray(windows)]
+
+
+def column_fingerprints(column: pa.Array | pa.ChunkedArray) -> list[str]:
+    """The digest of every cell (window) of a list column, in row order."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    lengths = to_numpy(pc.list_value_length(column))
+    values = to_numpy(pc.list_flatten(column))
+    return [window_fingerprint(row) for row in np.split(values, np.cumsum(lengths)[:-1])]
 
 
 def file_fingerprints(
@@ -54,8 +64,5 @@ def file_fingerprints(
         return []
     digests = []
     for column in batch.columns:
-        lengths = to_numpy(pc.list_value_length(column))
-        values = to_numpy(pc.list_flatten(column))
-        for row in np.split(values, np.cumsum(lengths)[:-1]):
-            digests.append(window_fingerprint(row))
+        digests += column_fingerprints(column)
     return digests
