@@ -1,5 +1,6 @@
 """Stage 2 of a job: train and test every fold, the fine-tuned classifier and (with ``compare_baselines``)
-the baselines on the same samples, each fold in a nested MLflow run, its model saved as soon as it is done.
+the baselines on the same samples, each fold in a nested MLflow run, its model saved as soon as it is
+done (with a frozen encoder, as soon as all folds' heads, trained together, are done).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from eeg_eval import METRICS, RANDOM, Fold, Predictions, unit_metrics
+from eeg_finetune import heads_together
 from eeg_finetune.baselines import (
     CLASSIC,
     classic_window_features,
@@ -32,11 +34,13 @@ from eeg_train import Tracker, child_tracker
 __all__ = [
     "BaselineFeatures",
     "FoldRuns",
+    "FoldWork",
     "baseline_features",
+    "baseline_predictions",
+    "fold_trainers",
     "fold_view",
     "model_path",
     "run_folds",
-    "train_fold",
 ]
 
 log = logging.getLogger("eeg_finetune")
@@ -99,108 +103,168 @@ def baseline_features(
     return BaselineFeatures(samples=samples, rows={s: i for i, s in enumerate(samples)}, matrices=matrices)
 
 
-def train_fold(
+@attrs.define
+class FoldWork:
+    """One fold while it runs: its data (as its models see it), baseline features, nested MLflow run and
+    the trainers of its heads (``finetuned`` and, with baselines, the random encoder's)."""
+
+    fold: Fold
+    data: LabelledData
+    features: BaselineFeatures | None
+    tracker: Tracker
+    trainers: dict[str, FoldTrainer]
+
+
+def fold_trainers(
     config: FinetuneConfig,
     fold: Fold,
     encoder: EEGModel,
     data: LabelledData,
     device: torch.device,
     tracker: Tracker,
-    features: BaselineFeatures | None,
+    with_random: bool,
     n_folds: int,
     span_cache: dict | None = None,
-) -> tuple[EncoderClassifier, FoldOutcome, dict[str, Predictions]]:
-    """The fine-tuned classifier and, with ``features`` (``compare_baselines``), the baselines on one fold;
-    ``span_cache`` holds the frozen pretrained encoder's features across folds (encoded once)."""
+) -> dict[str, FoldTrainer]:
+    """The fold's fine-tuned classifier's trainer and, ``with_random``, the trainer of the same head on a
+    randomly initialised encoder (the same seed: the same head initialisation and dropout draws).
+    ``span_cache`` holds the frozen pretrained encoder's features across folds (encoded once); a frozen
+    encoder is shared by the folds' classifiers, one that trains is copied."""
     cfg, seed = config.model, config.train.seed * 1_000_003 + fold.index
     classifier_args = (data.channels, data.num_classes, cfg.hidden, cfg.pooling, cfg.dropout)
-    torch.manual_seed(seed)  # head initialisation and dropout
-    classifier = EncoderClassifier(copy.deepcopy(encoder), *classifier_args)
+    frozen = cfg.freeze_backbone and cfg.unfreeze_epoch is None
     description = f"fold {fold.index}/{n_folds}"
-    trainer = FoldTrainer(
-        classifier, data, fold, config, device, tracker, "", seed=seed, description=description
-    )
-    outcome = trainer.fit()
-    predictions = {}
-    if features is not None:
-        fit_on = [features.rows[s] for s in trainer.train_samples + trainer.val_samples]
-        test = [features.rows[s] for s in trainer.test_samples]
-        for name, matrix in features.matrices.items():
-            predictions[name] = logistic_predictions(
-                matrix, features.samples, data, fold, fit_on, test,
-                config.train.class_weights, cfg.aggregation, config.train.seed,
-            )  # fmt: skip
+    torch.manual_seed(seed)  # head initialisation and dropout
+    classifier = EncoderClassifier(encoder if frozen else copy.deepcopy(encoder), *classifier_args)
+    trainers = {
+        "finetuned": FoldTrainer(
+            classifier, data, fold, config, device, tracker, "", seed=seed, description=description,
+            span_cache=span_cache if frozen else None,
+        )
+    }  # fmt: skip
+    if with_random:
         torch.manual_seed(seed)  # the same draws as the pretrained run's head
         baseline = EncoderClassifier(EEGModel(encoder.config).to(device), *classifier_args)
-        predictions[RANDOM] = FoldTrainer(
+        trainers[RANDOM] = FoldTrainer(
             baseline, data, fold, config, device, tracker, "random_encoder.", seed=seed,
             description=f"{description} (random encoder)",
-        ).fit().predictions  # fmt: skip
-    predictions["finetuned"] = outcome.predictions
-    return classifier, outcome, predictions
+        )  # fmt: skip
+    return trainers
+
+
+def baseline_predictions(
+    config: FinetuneConfig, work: FoldWork, trainer: FoldTrainer
+) -> dict[str, Predictions]:
+    """The logistic-regression baselines (classic features, the linear probe) on the fold's samples."""
+    features = work.features
+    if features is None:
+        return {}
+    fit_on = [features.rows[s] for s in trainer.train_samples + trainer.val_samples]
+    test = [features.rows[s] for s in trainer.test_samples]
+    rules = (config.train.class_weights, config.model.aggregation, config.train.seed)
+    return {
+        name: logistic_predictions(matrix, features.samples, work.data, work.fold, fit_on, test, *rules)
+        for name, matrix in features.matrices.items()
+    }
 
 
 def run_folds(
     config: FinetuneConfig, name: str, inputs: Inputs, device: torch.device, tracker: Tracker
 ) -> FoldRuns:
-    """Train and test every fold in a nested MLflow run; save each fold's fine-tuned model as it is done."""
+    """Train and test every fold in a nested MLflow run; save each fold's fine-tuned model as it is done.
+
+    With a frozen, mean-pooled encoder every fold's heads train at once (:mod:`eeg_finetune.heads_together`);
+    otherwise the folds run one after another."""
     data, folds, encoder = inputs.data, inputs.folds, inputs.encoder.to(device)
-    output_dir = Path(config.output_dir)
     per_fold = config.data.normalization == "channel_train"  # the data differ per fold: so do the features
     features = (
         baseline_features(config, encoder, data, device)
         if config.compare_baselines and not per_fold
         else None
     )
+    cfg = config.model
+    together = heads_together.HEADS_TOGETHER and cfg.freeze_backbone and cfg.unfreeze_epoch is None
+    chunks = [list(folds)] if together else [[fold] for fold in folds]
     runs = FoldRuns()
     span_cache: dict = {}  # the pretrained encoder's features, shared by the folds (its weights never change)
-    for fold in folds:
-        if per_fold:
-            span_cache = {}
-            data = fold_view(config, inputs.data, fold)
-            features = baseline_features(config, encoder, data, device) if config.compare_baselines else None
-        child = child_tracker(tracker, f"fold_{fold.index:02d}")
-        split = {part: _ids(data, fold, part) for part in ("train", "val", "test")}
-        child.log_params(
-            {"fold": fold.index} | {f"{part}_participants": ",".join(ids) for part, ids in split.items()}
-        )
+    for chunk in chunks:
+        works: list[FoldWork] = []
         try:
-            classifier, outcome, predictions = train_fold(
-                config, fold, encoder, data, device, child, features, len(folds), span_cache
-            )
-            for variant, p in predictions.items():
-                scores = unit_metrics(p.targets, p.predicted, p.probabilities, data.num_classes)
-                runs.predictions.setdefault(variant, []).append(p)
-                runs.metrics.setdefault(variant, []).append({"fold": fold.index, **scores})
-                prefix = "" if variant == "finetuned" else f"{variant}."
-                child.log_metrics({f"{prefix}test_{m}": scores[m] for m in METRICS}, step=0)
-            test_metrics = runs.metrics["finetuned"][-1]
-            extra = {
-                "classes": list(data.classes),
-                "fold": fold.index,
-                "split": split,
-                "best_epoch": outcome.best_epoch,
-                "val_metrics": outcome.val_metrics,
-                "test_metrics": {m: test_metrics[m] for m in METRICS},
-                "finetune_config": config_to_dict(config),
-                "pretrained_checkpoint": str(inputs.source.checkpoint.resolve()),
-                "pretrain_run_name": inputs.source.run_name,
-                "pretrain_mlflow_run_id": inputs.source.mlflow_run_id,
-                "mlflow_run_id": tracker.run_id,
-            }
-            path = model_path(output_dir, name, fold, len(folds) > 1)
-            runs.model_files.append(save_finetuned(path, classifier, extra))
-            runs.best_epochs.append(outcome.best_epoch)
-            log.info(
-                "fold %d/%d: best epoch %d of %d; test %s",
-                fold.index, len(folds), outcome.best_epoch, outcome.epochs_run,
-                ", ".join(f"{m} {test_metrics[m]:.3f}" for m in ("accuracy", "auroc")),
-            )  # fmt: skip
-            child.close("FINISHED")
+            for fold in chunk:
+                fold_data, fold_features = data, features
+                if per_fold:
+                    span_cache = {}
+                    fold_data = fold_view(config, inputs.data, fold)
+                    if config.compare_baselines:
+                        fold_features = baseline_features(config, encoder, fold_data, device)
+                child = child_tracker(tracker, f"fold_{fold.index:02d}")
+                works.append(FoldWork(fold, fold_data, fold_features, child, {}))
+                split = {part: _ids(fold_data, fold, part) for part in ("train", "val", "test")}
+                child.log_params(
+                    {"fold": fold.index}
+                    | {f"{part}_participants": ",".join(ids) for part, ids in split.items()}
+                )
+                works[-1].trainers = fold_trainers(
+                    config, fold, encoder, fold_data, device, child,
+                    config.compare_baselines, len(folds), span_cache,
+                )  # fmt: skip
+            trainers = [t for work in works for t in work.trainers.values()]
+            outcomes = dict(zip(map(id, trainers), heads_together.fit_heads(trainers), strict=True))
+            while works:
+                _record(config, name, inputs, works[0], outcomes, runs, tracker, len(folds))
+                works.pop(0).tracker.close("FINISHED")
         except BaseException as exc:
-            child.close("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            for work in works:
+                work.tracker.close("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
             raise
     return runs
+
+
+def _record(
+    config: FinetuneConfig,
+    name: str,
+    inputs: Inputs,
+    work: FoldWork,
+    outcomes: dict[int, FoldOutcome],
+    runs: FoldRuns,
+    tracker: Tracker,
+    n_folds: int,
+) -> None:
+    """A trained fold: its baselines, every model's test metrics (in its nested run), its model file."""
+    fold, data, trainer = work.fold, work.data, work.trainers["finetuned"]
+    outcome = outcomes[id(trainer)]
+    predictions = baseline_predictions(config, work, trainer)
+    if RANDOM in work.trainers:
+        predictions[RANDOM] = outcomes[id(work.trainers[RANDOM])].predictions
+    predictions["finetuned"] = outcome.predictions
+    for variant, p in predictions.items():
+        scores = unit_metrics(p.targets, p.predicted, p.probabilities, data.num_classes)
+        runs.predictions.setdefault(variant, []).append(p)
+        runs.metrics.setdefault(variant, []).append({"fold": fold.index, **scores})
+        prefix = "" if variant == "finetuned" else f"{variant}."
+        work.tracker.log_metrics({f"{prefix}test_{m}": scores[m] for m in METRICS}, step=0)
+    test_metrics = runs.metrics["finetuned"][-1]
+    extra = {
+        "classes": list(data.classes),
+        "fold": fold.index,
+        "split": {part: _ids(data, fold, part) for part in ("train", "val", "test")},
+        "best_epoch": outcome.best_epoch,
+        "val_metrics": outcome.val_metrics,
+        "test_metrics": {m: test_metrics[m] for m in METRICS},
+        "finetune_config": config_to_dict(config),
+        "pretrained_checkpoint": str(inputs.source.checkpoint.resolve()),
+        "pretrain_run_name": inputs.source.run_name,
+        "pretrain_mlflow_run_id": inputs.source.mlflow_run_id,
+        "mlflow_run_id": tracker.run_id,
+    }
+    path = model_path(Path(config.output_dir), name, fold, n_folds > 1)
+    runs.model_files.append(save_finetuned(path, trainer.classifier, extra))
+    runs.best_epochs.append(outcome.best_epoch)
+    log.info(
+        "fold %d/%d: best epoch %d of %d; test %s",
+        fold.index, n_folds, outcome.best_epoch, outcome.epochs_run,
+        ", ".join(f"{m} {test_metrics[m]:.3f}" for m in ("accuracy", "auroc")),
+    )  # fmt: skip
 
 
 def _ids(data: LabelledData, fold: Fold, part: str) -> list[str]:

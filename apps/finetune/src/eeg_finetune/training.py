@@ -19,14 +19,21 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from eeg_eval import Fold, Predictions, validation_scores
-from eeg_finetune.config import FinetuneConfig
+from eeg_finetune.config import FinetuneConfig, FinetuneTrainConfig
 from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples, sample_target
 from eeg_finetune.model import EncoderClassifier
 from eeg_finetune.units import unit_predictions
 from eeg_ssm import param_groups
 from eeg_train import Tracker, adamw_with_schedule
 
-__all__ = ["DENSE_FROZEN_FEATURES", "FoldOutcome", "FoldTrainer", "class_weight_vector"]
+__all__ = [
+    "DENSE_FROZEN_FEATURES",
+    "BestEpoch",
+    "FoldOutcome",
+    "FoldTrainer",
+    "class_weight_vector",
+    "progress",
+]
 
 log = logging.getLogger("eeg_finetune")
 
@@ -62,6 +69,49 @@ class FoldOutcome:
     val_metrics: dict[str, float]
 
 
+@attrs.define
+class BestEpoch:
+    """Early stopping's bookkeeping for one model: the epoch with the best validation score so far and how
+    many epochs have passed without a better one. Larger scores are better: the validation AUROC, ties
+    (frequent with few validation participants) to the lower loss, an undefined AUROC below any defined
+    one; with ``early_stopping: loss``, the loss alone."""
+
+    config: FinetuneTrainConfig
+    key: tuple[float, ...] | None = None
+    epoch: int = 0
+    since: int = 0
+    metrics: dict[str, float] = attrs.Factory(dict)
+
+    @property
+    def seen(self) -> bool:
+        return self.key is not None
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether ``patience`` epochs have passed without improvement."""
+        return self.config.patience is not None and self.since >= self.config.patience
+
+    def observe(self, epoch: int, metrics: dict[str, float]) -> bool:
+        """Score one epoch's validation ``metrics``; True when it is the best so far (keep its state)."""
+        key = self._score(metrics["val_loss"], metrics["val_auroc"])
+        if self.key is not None and key <= self.key:
+            self.since += 1
+            return False
+        self.key, self.epoch, self.since = key, epoch, 0
+        self.metrics = {k: float(metrics[k]) for k in ("val_loss", "val_auroc", "val_balanced_accuracy")}
+        return True
+
+    def _score(self, val_loss: float, val_auroc: float) -> tuple[float, ...]:
+        if self.config.early_stopping == "loss":
+            return (-val_loss,)
+        return (val_auroc if math.isfinite(val_auroc) else -math.inf, -val_loss)
+
+
+def progress(epochs: range, description: str, quiet: bool) -> tqdm:
+    """The epochs as a progress bar (none with ``train.quiet``)."""
+    return tqdm(epochs, desc=description, disable=quiet, leave=False, dynamic_ncols=True)
+
+
 class FoldTrainer:
     """Train ``classifier`` on ``fold.train``, stop early on ``fold.val``, predict ``fold.test``.
 
@@ -94,30 +144,16 @@ class FoldTrainer:
         weights = class_weight_vector(train_cfg.class_weights, targets, data.num_classes)
         self.class_weights = None if weights is None else weights.to(device)
 
-        # --- optimiser: the head at lr, the backbone (if it ever trains) at backbone_lr ---
+        # the head at lr, the backbone (if it ever trains) at backbone_lr: AdamW built when training starts
         self.ever_trainable = not model_cfg.freeze_backbone or model_cfg.unfreeze_epoch is not None
-        groups = [{**g, "lr": train_cfg.lr} for g in param_groups(classifier.head, train_cfg.weight_decay)]
-        if self.ever_trainable:
-            classifier.set_backbone_trainable(True)
-            groups += [
-                {**g, "lr": train_cfg.backbone_lr}
-                for g in param_groups(classifier.encoder, train_cfg.weight_decay)
-            ]
         classifier.set_backbone_trainable(self.trainable_at(1))
         self.steps_per_epoch = math.ceil(len(self.train_samples) / train_cfg.batch_size)
-        self.optimizer, self.scheduler = adamw_with_schedule(
-            [g for g in groups if g["params"]],
-            lr=train_cfg.lr,
-            total_steps=self.steps_per_epoch * train_cfg.epochs,
-            warmup_fraction=train_cfg.warmup_fraction,
-            min_lr_ratio=train_cfg.min_lr_ratio,
-        )
         # a frozen encoder's span features; ``span_cache`` shares them between folds (the same encoder)
         self._cache: dict[tuple[int, int, int], torch.Tensor] = {} if span_cache is None else span_cache
-        self._dense: dict[
-            int, tuple[torch.Tensor, torch.Tensor] | None
-        ] = {}  # id(split) -> features, lengths
+        self._dense: dict[int, tuple[str, tuple[torch.Tensor, ...]] | None] = {}  # id(split) -> inputs
         self._standardise_features()
+        #: the global RNG state this trainer's training starts from (its dropout draws continue it)
+        self.rng_state = torch.get_rng_state()
 
     @torch.no_grad()
     def _standardise_features(self) -> None:
@@ -129,6 +165,27 @@ class FoldTrainer:
             for i in range(0, len(self.train_samples), size)
         ]
         self.classifier.set_feature_norm(torch.cat(pooled))
+
+    def _make_optimiser(self) -> None:
+        train_cfg = self.config.train
+        groups = [
+            {**g, "lr": train_cfg.lr} for g in param_groups(self.classifier.head, train_cfg.weight_decay)
+        ]
+        if self.ever_trainable:  # every encoder parameter, also while it is still frozen
+            trainable = self.classifier.backbone_trainable
+            self.classifier.set_backbone_trainable(True)
+            groups += [
+                {**g, "lr": train_cfg.backbone_lr}
+                for g in param_groups(self.classifier.encoder, train_cfg.weight_decay)
+            ]
+            self.classifier.set_backbone_trainable(trainable)
+        self.optimizer, self.scheduler = adamw_with_schedule(
+            [g for g in groups if g["params"]],
+            lr=train_cfg.lr,
+            total_steps=self.steps_per_epoch * train_cfg.epochs,
+            warmup_fraction=train_cfg.warmup_fraction,
+            min_lr_ratio=train_cfg.min_lr_ratio,
+        )
 
     def trainable_at(self, epoch: int) -> bool:
         """Whether the backbone trains in (1-based) ``epoch``."""
@@ -181,7 +238,7 @@ class FoldTrainer:
     def _logits(self, samples: Sequence[Sample], trainable: bool) -> torch.Tensor:
         return self.classifier.classify(*self._sample_features(samples, trainable))
 
-    def _dense_features(self, split: Sequence[Sample]) -> tuple[str, tuple[torch.Tensor, ...]] | None:
+    def dense_inputs(self, split: Sequence[Sample]) -> tuple[str, tuple[torch.Tensor, ...]] | None:
         """A whole split's inputs to the head, built once from the frozen encoder: ``("pooled", (P,))``
         with ``P`` ``[N, d]`` when the pooling has no parameters (mean pooling: then a step is the MLP
         alone), else ``("tokens", (features [N, C, l_max, d], lengths [N]))``; None when the encoder may
@@ -202,7 +259,7 @@ class FoldTrainer:
 
     def _split_logits(self, split: Sequence[Sample], rows: np.ndarray, trainable: bool) -> torch.Tensor:
         """Logits of ``split[rows]``: an index into the split's dense inputs when there are any."""
-        dense = None if trainable else self._dense_features(split)
+        dense = None if trainable else self.dense_inputs(split)
         if dense is None:
             return self._logits([split[i] for i in rows], trainable)
         kind, tensors = dense
@@ -213,7 +270,7 @@ class FoldTrainer:
         width = int(lengths.max())  # the batch's own padding, as on the per-batch path
         return self.classifier.classify(features[:, :, :width], lengths)
 
-    def _targets(self, samples: Sequence[Sample]) -> torch.Tensor:
+    def targets(self, samples: Sequence[Sample]) -> torch.Tensor:
         return torch.as_tensor([sample_target(self.data, s) for s in samples], device=self.device)
 
     # ------------------------------------------------------------------ epochs
@@ -224,7 +281,7 @@ class FoldTrainer:
         self.classifier.set_backbone_trainable(trainable)
         self.classifier.train()
         order = np.random.default_rng((self.seed, epoch)).permutation(len(self.train_samples))
-        targets = self._targets(self.train_samples)  # (N,)
+        targets = self.targets(self.train_samples)  # (N,)
         total, count = 0.0, 0
         for i in range(0, len(order), cfg.batch_size):
             rows = order[i : i + cfg.batch_size]
@@ -254,7 +311,11 @@ class FoldTrainer:
                 for i in range(0, len(samples), size)
             ]
         )
-        loss = float(F.cross_entropy(logits, self._targets(samples), weight=self.class_weights))
+        return self.predictions_of(samples, logits)
+
+    def predictions_of(self, samples: Sequence[Sample], logits: torch.Tensor) -> tuple[float, Predictions]:
+        """Weighted cross-entropy of ``logits`` ``[len(samples), K]`` and the units' predictions."""
+        loss = float(F.cross_entropy(logits, self.targets(samples), weight=self.class_weights))
         probabilities = torch.softmax(logits.double(), dim=-1).cpu().numpy()
         predictions = unit_predictions(
             self.data, samples, probabilities, self.config.model.aggregation, self.fold.index
@@ -264,58 +325,51 @@ class FoldTrainer:
     def fit(self) -> FoldOutcome:
         """Train for ``train.epochs`` (or until early stopping), reload the best state, predict the test set."""
         cfg = self.config.train
+        self._make_optimiser()
+        torch.set_rng_state(self.rng_state)  # dropout draws continue this trainer's seed, whatever ran since
         has_val = bool(self.val_samples)
-        best_key: tuple[float, ...] | None = None
+        best = BestEpoch(cfg)
         best_state: dict[str, torch.Tensor] | None = None
-        best_epoch, since_best, best_val = 0, 0, {}
-        epochs = tqdm(
-            range(1, cfg.epochs + 1),
-            desc=self.description,
-            disable=cfg.quiet,
-            leave=False,
-            dynamic_ncols=True,
-        )
+        epochs = progress(range(1, cfg.epochs + 1), self.description, cfg.quiet)
         epoch = 0
         for epoch in epochs:
             train_loss = self.train_epoch(epoch)
             metrics = {"train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"]}
             if has_val:
                 val_loss, val = self.predict(self.val_samples, use_cache=not self.trainable_at(epoch))
-                auroc, balanced = validation_scores(
-                    val.targets, val.predicted, val.probabilities, self.data.num_classes
-                )
-                metrics.update(val_loss=val_loss, val_auroc=auroc, val_balanced_accuracy=balanced)
-                key = self._score(val_loss, auroc)
-                if best_key is None or key > best_key:
-                    best_key, best_epoch, since_best = key, epoch, 0
+                metrics.update(self.validation_metrics(val_loss, val))
+                if best.observe(epoch, metrics):
                     best_state = {k: v.detach().clone() for k, v in self.classifier.state_dict().items()}
-                    best_val = {
-                        k: float(metrics[k]) for k in ("val_loss", "val_auroc", "val_balanced_accuracy")
-                    }
-                else:
-                    since_best += 1
-            self.tracker.log_metrics({f"{self.prefix}{k}": float(v) for k, v in metrics.items()}, step=epoch)
+            self.log_epoch(epoch, metrics)
             epochs.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k != "lr"})
-            if has_val and cfg.patience is not None and since_best >= cfg.patience:
+            if has_val and best.exhausted:
                 log.info(
-                    "%s: early stopping after epoch %d (best epoch %d)", self.description, epoch, best_epoch
+                    "%s: early stopping after epoch %d (best epoch %d)", self.description, epoch, best.epoch
                 )
                 break
         epochs.close()
         if best_state is not None:
             self.classifier.load_state_dict(best_state)
-        else:  # no validation participants: the last epoch is the model
-            best_epoch = epoch
+        return self.finish(best, epoch)
+
+    def validation_metrics(self, val_loss: float, val: Predictions) -> dict[str, float]:
+        """An epoch's validation loss, AUROC and balanced accuracy over the validation units."""
+        auroc, balanced = validation_scores(
+            val.targets, val.predicted, val.probabilities, self.data.num_classes
+        )
+        return {"val_loss": val_loss, "val_auroc": auroc, "val_balanced_accuracy": balanced}
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.tracker.log_metrics({f"{self.prefix}{k}": float(v) for k, v in metrics.items()}, step=epoch)
+
+    def finish(self, best: BestEpoch, last_epoch: int) -> FoldOutcome:
+        """After training (the best state already loaded): predict the test samples."""
+        best_epoch = best.epoch if best.seen else last_epoch  # no validation: the last epoch is the model
         self.classifier.set_backbone_trainable(
             False if not self.ever_trainable else self.trainable_at(best_epoch)
         )
         # The cache holds the features of the untouched pretrained encoder: valid only if it never trained.
         _, test = self.predict(self.test_samples, use_cache=not self.ever_trainable)
-        return FoldOutcome(predictions=test, best_epoch=best_epoch, epochs_run=epoch, val_metrics=best_val)
-
-    def _score(self, val_loss: float, val_auroc: float) -> tuple[float, ...]:
-        """Larger is better. AUROC ties (frequent with few validation participants) go to the lower loss;
-        an undefined AUROC ranks below any defined one."""
-        if self.config.train.early_stopping == "loss":
-            return (-val_loss,)
-        return (val_auroc if math.isfinite(val_auroc) else -math.inf, -val_loss)
+        return FoldOutcome(
+            predictions=test, best_epoch=best_epoch, epochs_run=last_epoch, val_metrics=best.metrics
+        )
