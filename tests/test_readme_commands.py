@@ -102,3 +102,79 @@ def test_the_readme_block_runs_as_written(tmp_path, capsys):
     assert summary["folds"] == 8 and summary["leakage"]["test_groups_seen"] == 0  # every person tested once
     assert summary["decision"] in ("helped", "did not help", "undecided")
     assert (tmp_path / "embeddings.parquet").is_file()
+
+
+REAL = ROOT.parent / "shared" / "data" / "real-recordings"
+#: the real files of ../shared/data/real-recordings, named as the README asks (``{participant}_run-{run}``);
+#: the BrainVision header keeps pointing at its data and marker files by their own names
+REAL_FILES = {
+    "EDF/test_reduced.edf": "sub-01_run-1.edf",  # BioSemi A1..H16 + I1..I8, Ergo, Status; 512 Hz, 6 s
+    "EDF/test_generator_2.edf": "sub-02_run-1.edf",  # a signal generator, every channel typed EEG
+    "BDF/test_generator_2.bdf": "sub-03_run-1.bdf",
+    "EEGLAB/test_raw.set": "sub-04_run-1.set",  # 32 channels "EEG 000".., 128 Hz, 238 s
+    "EEGLAB/test_raw.fdt": "sub-04_run-1.fdt",
+    "Brainvision/test_NO.vhdr": "sub-05_run-1.vhdr",  # 65 channels "1".."65", 5000 Hz, 0.4 s
+    "Brainvision/test_NO.eeg": "test_NO.eeg",
+    "Brainvision/test_NO.vmrk": "test_NO.vmrk",
+}
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real-recordings is not beside the repository")
+def test_the_readme_block_on_real_recordings_says_what_it_kept_and_refuses_what_it_cannot_place(
+    tmp_path, capsys
+):
+    """The README's first commands, as written, on the real files of four formats: prepare keeps what
+    holds EEG windows and names, per file, why the rest was skipped (too short, no EEG channel, EEGLAB's
+    .set read with its .fdt); validate passes; pretraining refuses the channels no montage can place, every
+    one of them listed with the keys that fix it, before any statistics, MLflow run or checkpoint. (These
+    files cannot carry a fine-tuning: one recording holds 8-s windows, and nothing labels them.)"""
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    raw = tmp_path / "data" / "raw" / "pretraining"
+    raw.mkdir(parents=True)
+    for source, name in REAL_FILES.items():
+        shutil.copyfile(REAL / source, raw / name)
+
+    prepare, validate, pretrain = _first_steps()
+    assert run(prepare) == 0
+    printed = capsys.readouterr()
+    report = printed.out + printed.err
+    assert "sub-01 run 1" in report and "shorter than one window" in report  # 6 s < 8 s
+    assert report.count("no EEG channels left to keep") == 2  # the generator's EDF and BDF
+    assert "sub-05 run 1" in report and "shorter than one window" in report  # 0.4 s
+    assert (
+        len(list((tmp_path / "data" / "processed" / "pretraining").rglob("*.parquet"))) == 1
+    )  # the EEGLAB one
+    assert "EEG 031" in report and "cannot place" in report  # prepare warns before pretraining refuses
+
+    assert run(validate) == 0
+    capsys.readouterr()
+
+    assert run(pretrain) == 2
+    message = capsys.readouterr().err.strip().splitlines()
+    assert len(message) == 1 and message[0].startswith("error: "), message
+    for i in range(32):
+        assert f"EEG {i:03d}" in message[0]
+    assert "model.missing_channels" in message[0] and "data.include_channels" in message[0]
+    assert _mlflow_runs(tmp_path / "mlflow.db") == 0  # the store was checked (preflight), no run started
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("band_stats*"))
+
+
+def _first_steps() -> tuple[list[str], list[str], list[str]]:
+    """The README block's prepare-pretraining, validate and pretrain commands."""
+    commands = readme_commands()
+    prepare = next(c for c in commands if c[4] == "prepare" and c[-1] == "pretraining")
+    validate = next(c for c in commands if c[4] == "python" and "validate" in c)
+    pretrain = next(c for c in commands if c[4] == "pretrain")
+    return prepare, validate, pretrain
+
+
+def _mlflow_runs(store: Path) -> int:
+    """How many runs the default SQLite store holds (0 when it was never created or migrated)."""
+    import sqlite3
+
+    if not store.exists():
+        return 0
+    with sqlite3.connect(store) as db:
+        if not db.execute("select name from sqlite_master where name = 'runs'").fetchall():
+            return 0
+        return db.execute("select count(*) from runs").fetchone()[0]
