@@ -26,7 +26,8 @@ import torch
 
 import eeg_eval
 from eeg_eval import Fold, Predictions, downsampled_waveform
-from eeg_finetune.data import LabelledData, Sample, collate_windows, sample_target
+from eeg_finetune.data import LabelledData, Sample, sample_target
+from eeg_finetune.embeddings import SpanCache, encode_spans
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.units import unit_predictions
 from eeg_ssm import SpectralConfigError, band_edges
@@ -116,20 +117,22 @@ def classic_window_features(
 
 @torch.no_grad()
 def probe_embeddings(
-    classifier, data: LabelledData, samples: Sequence[Sample], device: torch.device, batch_size: int = 16
+    classifier,
+    data: LabelledData,
+    samples: Sequence[Sample],
+    device: torch.device,
+    batch_size: int = 16,
+    cache: SpanCache | None = None,
 ) -> np.ndarray:
     """``[N, d_model]``: the frozen encoder's embedding of each sample, as its classifier sees it: the
-    sample's span encoded (eval mode), the token features averaged over channels, then over the span's
-    windows (or the classified window's token alone)."""
-    classifier.encoder.eval()
-    spans = list(dict.fromkeys(s.span for s in samples))
-    features: dict[tuple[int, int, int], np.ndarray] = {}
-    for i in range(0, len(spans), batch_size):
-        chunk = spans[i : i + batch_size]
-        windows, lengths = collate_windows(data, chunk)
-        encoded = classifier.features(windows.to(device), lengths.to(device)).mean(dim=1)  # (B, L, d)
-        for b, span in enumerate(chunk):
-            features[span] = encoded[b, : span[2] - span[1]].float().cpu().numpy()  # (l, d)
+    sample's span encoded (eval mode; :func:`eeg_finetune.embeddings.encode_spans`, kept in ``cache``), the
+    token features averaged over channels, then over the span's windows (or the classified window's token
+    alone)."""
+    spans = encode_spans(
+        classifier, data, list(dict.fromkeys(s.span for s in samples)), device,
+        {} if cache is None else cache, batch_size,
+    )  # fmt: skip
+    features = {span: f.mean(dim=0).float().cpu().numpy() for span, f in spans.items()}  # (l, d)
     rows = []
     for s in samples:
         tokens = features[s.span]

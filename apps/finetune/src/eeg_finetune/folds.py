@@ -25,6 +25,7 @@ from eeg_finetune.baselines import (
 )
 from eeg_finetune.config import FinetuneConfig, config_to_dict
 from eeg_finetune.data import LabelledData, Sample, make_samples
+from eeg_finetune.embeddings import SpanCache
 from eeg_finetune.inputs import Inputs, data_sampling_rate
 from eeg_finetune.model import EncoderClassifier, save_finetuned
 from eeg_finetune.training import FoldOutcome, FoldTrainer
@@ -88,9 +89,14 @@ def model_path(output_dir: Path, name: str, fold: Fold, several: bool) -> Path:
 
 
 def baseline_features(
-    config: FinetuneConfig, encoder: EEGModel, data: LabelledData, device: torch.device
+    config: FinetuneConfig,
+    encoder: EEGModel,
+    data: LabelledData,
+    device: torch.device,
+    span_cache: SpanCache | None = None,
 ) -> BaselineFeatures:
-    """The classic features of every sample and the frozen encoder's embedding of it."""
+    """The classic features of every sample and the frozen encoder's embedding of it (its span features
+    kept in ``span_cache``, which the folds' frozen heads then read)."""
     cfg = config.model
     samples = make_samples(data, range(len(data)), cfg.mode, cfg.window_group, cfg.window_context)
     rate = data_sampling_rate(config, encoder)
@@ -99,7 +105,9 @@ def baseline_features(
         for name in CLASSIC
     }
     probe = EncoderClassifier(encoder, data.channels, data.num_classes)
-    matrices["linear_probe"] = probe_embeddings(probe, data, samples, device, config.train.batch_size)
+    matrices["linear_probe"] = probe_embeddings(
+        probe, data, samples, device, config.train.batch_size, span_cache
+    )
     return BaselineFeatures(samples=samples, rows={s: i for i, s in enumerate(samples)}, matrices=matrices)
 
 
@@ -124,7 +132,7 @@ def fold_trainers(
     tracker: Tracker,
     with_random: bool,
     n_folds: int,
-    span_cache: dict | None = None,
+    span_cache: SpanCache | None = None,
 ) -> dict[str, FoldTrainer]:
     """The fold's fine-tuned classifier's trainer and, ``with_random``, the trainer of the same head on a
     randomly initialised encoder (the same seed: the same head initialisation and dropout draws).
@@ -177,8 +185,9 @@ def run_folds(
     otherwise the folds run one after another."""
     data, folds, encoder = inputs.data, inputs.folds, inputs.encoder.to(device)
     per_fold = config.data.normalization == "channel_train"  # the data differ per fold: so do the features
+    span_cache: SpanCache = {}  # the pretrained encoder's span features, for the probe and every fold's head
     features = (
-        baseline_features(config, encoder, data, device)
+        baseline_features(config, encoder, data, device, span_cache)
         if config.compare_baselines and not per_fold
         else None
     )
@@ -186,7 +195,6 @@ def run_folds(
     together = heads_together.HEADS_TOGETHER and cfg.freeze_backbone and cfg.unfreeze_epoch is None
     chunks = [list(folds)] if together else [[fold] for fold in folds]
     runs = FoldRuns()
-    span_cache: dict = {}  # the pretrained encoder's features, shared by the folds (its weights never change)
     for chunk in chunks:
         works: list[FoldWork] = []
         try:
@@ -196,7 +204,7 @@ def run_folds(
                     span_cache = {}
                     fold_data = fold_view(config, inputs.data, fold)
                     if config.compare_baselines:
-                        fold_features = baseline_features(config, encoder, fold_data, device)
+                        fold_features = baseline_features(config, encoder, fold_data, device, span_cache)
                 child = child_tracker(tracker, f"fold_{fold.index:02d}")
                 works.append(FoldWork(fold, fold_data, fold_features, child, {}))
                 split = {part: _ids(fold_data, fold, part) for part in ("train", "val", "test")}

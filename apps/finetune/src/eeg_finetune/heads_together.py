@@ -251,6 +251,19 @@ class _Heads:
 
     # ------------------------------------------------------------------ training
     def fit(self) -> list[FoldOutcome]:
+        """Train every head (tiny operations: one thread, no OpenMP hand-offs), then predict each test set."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            outcomes = self._train()
+        finally:
+            torch.set_num_threads(threads)
+        return [
+            trainer.finish(best, last) for trainer, (best, last) in zip(self.trainers, outcomes, strict=True)
+        ]
+
+    def _train(self) -> list[tuple[BestEpoch, int]]:
+        """Every head's epochs; leaves each head's best (or last) parameters in its classifier."""
         cfg, count = self.cfg, len(self.trainers)
         best = [BestEpoch(cfg) for _ in self.trainers]
         best_params: list[list[torch.Tensor] | None] = [None] * count
@@ -284,14 +297,12 @@ class _Heads:
             if not running.any():
                 break
         epochs.close()
-        outcomes = []
         for k, trainer in enumerate(self.trainers):
             chosen = best_params[k] if best_params[k] is not None else [p[k].detach() for p in self.params]
             with torch.no_grad():
                 for target, value in zip(_layers(trainer)[0], chosen, strict=True):
                     target.copy_(value)
-            outcomes.append(trainer.finish(best[k], int(last_epoch[k])))
-        return outcomes
+        return [(best[k], int(last_epoch[k])) for k in range(count)]
 
     @torch.no_grad()
     def _validation(self, k: int, logits: torch.Tensor) -> dict[str, float]:

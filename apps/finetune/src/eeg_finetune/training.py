@@ -21,6 +21,7 @@ from tqdm import tqdm
 from eeg_eval import Fold, Predictions, validation_scores
 from eeg_finetune.config import FinetuneConfig, FinetuneTrainConfig
 from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples, sample_target
+from eeg_finetune.embeddings import SpanCache, encode_spans
 from eeg_finetune.model import EncoderClassifier
 from eeg_finetune.units import unit_predictions
 from eeg_ssm import param_groups
@@ -130,7 +131,7 @@ class FoldTrainer:
         prefix: str = "",
         seed: int = 0,
         description: str = "",
-        span_cache: dict[tuple[int, int, int], torch.Tensor] | None = None,
+        span_cache: SpanCache | None = None,
     ) -> None:
         self.classifier, self.data, self.fold, self.config = classifier.to(device), data, fold, config
         self.device, self.tracker, self.prefix, self.seed = device, tracker, prefix, seed
@@ -149,7 +150,7 @@ class FoldTrainer:
         classifier.set_backbone_trainable(self.trainable_at(1))
         self.steps_per_epoch = math.ceil(len(self.train_samples) / train_cfg.batch_size)
         # a frozen encoder's span features; ``span_cache`` shares them between folds (the same encoder)
-        self._cache: dict[tuple[int, int, int], torch.Tensor] = {} if span_cache is None else span_cache
+        self._cache: SpanCache = {} if span_cache is None else span_cache
         self._dense: dict[int, tuple[str, tuple[torch.Tensor, ...]] | None] = {}  # id(split) -> inputs
         self._standardise_features()
         #: the global RNG state this trainer's training starts from (its dropout draws continue it)
@@ -160,6 +161,7 @@ class FoldTrainer:
         """The head's input standardisation, from the training samples' pooled features of the encoder as
         it starts (pretrained, eval mode): saved with the model, used for every later prediction."""
         size = self.config.train.batch_size
+        self._span_features(list(dict.fromkeys(s.span for s in self.train_samples)), False)  # all at once
         pooled = [
             self.classifier.pooled(*self._sample_features(self.train_samples[i : i + size], False))
             for i in range(0, len(self.train_samples), size)
@@ -204,17 +206,9 @@ class FoldTrainer:
             windows, lengths = collate_windows(self.data, spans)
             features = self.classifier.features(windows.to(self.device), lengths.to(self.device))
             return {span: features[b, :, : span[2] - span[1]] for b, span in enumerate(spans)}
-        missing = [span for span in spans if span not in self._cache]
-        batch_size = self.config.train.batch_size
-        self.classifier.encoder.eval()
-        with torch.no_grad():
-            for i in range(0, len(missing), batch_size):
-                chunk = missing[i : i + batch_size]
-                windows, lengths = collate_windows(self.data, chunk)
-                features = self.classifier.features(windows.to(self.device), lengths.to(self.device))
-                for b, span in enumerate(chunk):
-                    self._cache[span] = features[b, :, : span[2] - span[1]].clone()  # (C, l, d)
-        return {span: self._cache[span] for span in spans}
+        return encode_spans(
+            self.classifier, self.data, list(spans), self.device, self._cache, self.config.train.batch_size
+        )
 
     def _sample_features(
         self, samples: Sequence[Sample], trainable: bool
