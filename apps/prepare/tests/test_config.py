@@ -138,3 +138,9 @@ def test_settings_record_what_changes_the_numbers():
     renamed = build_config({"pretraining": {"output_dir": "elsewhere"}})
     assert settings_of(base, "pretraining") == settings_of(renamed, "pretraining")
     assert "labels" in settings_of(base, "primary") and "labels" not in settings_of(base, "pretraining")
+
+
+def test_set_keeps_a_pattern_in_braces_as_text():
+    """YAML reads {participant} as a mapping; the pattern is text, so --set keeps it as typed."""
+    config = load_config(None, ["pretraining.input.pattern={participant}", "pretraining.input.root=raw"])
+    assert config.pretraining.input.pattern == "{participant}"

@@ -76,6 +76,14 @@ def test_set_overrides_any_key(tiny_corpus, tmp_path, make_config, write_config)
         load_config(path, ["masking.ratio"])
 
 
+def test_set_keeps_text_where_the_config_expects_text(tiny_corpus, tmp_path, make_config, write_config):
+    path = write_config(make_config(tiny_corpus, tmp_path, None))
+    cfg = load_config(path, ["tracking.run_name=123", "tracking.experiment={sweep}", "train.lr=1e-4"])
+    assert cfg.tracking.run_name == "123" and cfg.tracking.experiment == "{sweep}" and cfg.train.lr == 1e-4
+    assert load_config(path, ["tracking.run_name=null"]).tracking.run_name is None
+    assert load_config(path, ["data.participants=2"]).data.participants == 2  # a count (1.0 would be all)
+
+
 def test_window_lengths_must_agree(tiny_corpus, tmp_path, make_config):
     raw = make_config(tiny_corpus, tmp_path, None)
     raw["model"]["window_length"] = 128

@@ -13,7 +13,9 @@ from eeg_sweep.summary import (
     FINISHED,
     NOT_RUN,
     RunResult,
+    SummaryAxes,
     format_table,
+    plot_lines,
     plot_summary,
     summary_rows,
     write_csv,
@@ -122,3 +124,66 @@ def test_plot_has_one_line_per_style_and_needs_a_finished_run(tmp_path):
     nothing = summary_rows([RunResult(_run(tmp_path, 0.2), FAILED, message="x")])
     other = tmp_path / "none.png"
     assert not plot_summary(other, nothing) and not other.exists()
+
+
+def _grid_results(tmp_path):
+    """data.participants (x) by train.lr (lines), plan order: the first axis fastest."""
+    results = []
+    for lr in (0.001, 0.01):
+        for participants, loss in ((8, 0.7), (2, 0.9), (4, 0.8)):
+            name = f"mamba2_eeg_d16_l1_m40_mae_participants-{participants}_lr-{lr}"
+            values = (("data.participants", participants), ("train.lr", lr))
+            run = PlannedRun(0.4, "mae", name, tmp_path / name, values)
+            status = NOT_RUN if (participants, lr) == (4, 0.01) else FINISHED
+            results.append(RunResult(run, status, summary=_summary(loss + lr, 0.3 - loss / 10)))
+    return results
+
+
+def test_a_grid_summary_has_a_column_per_swept_key_and_a_line_per_value_of_the_second(tmp_path):
+    runs = [r.run for r in _grid_results(tmp_path)]
+    axes = SummaryAxes.of(runs)
+    assert axes.keys == ("data.participants", "train.lr") and axes.sweep_name == "participants_lr"
+    rows = summary_rows(_grid_results(tmp_path))
+    path = tmp_path / "grid.csv"
+    write_csv(path, rows, axes)
+    with path.open() as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames) == ("run_name", "data.participants", "train.lr", *COLUMNS[1:])
+        assert [(r["data.participants"], r["train.lr"]) for r in reader][:2] == [
+            ("8", "0.001"),
+            ("2", "0.001"),
+        ]
+    table = format_table(rows, axes).splitlines()
+    assert table[0].split()[:4] == ["participants", "lr", "ratio", "style"]
+    assert table[1].split()[:3] == ["8", "0.001", "0.40"]
+
+    lines = plot_lines(rows, axes)
+    assert [label for label, _ in lines] == ["lr=0.001", "lr=0.01"]
+    assert [[x for x, _ in points] for _, points in lines] == [
+        [2, 4, 8],
+        [2, 8],
+    ]  # by size; not run: left out
+    assert [r["best_val_loss"] for _, r in lines[0][1]] == [0.901, 0.801, 0.701]
+    png = tmp_path / "grid.png"
+    assert plot_summary(png, rows, axes) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_swept_key_draws_one_line_and_text_values_sit_in_plan_order(tmp_path):
+    results = [
+        RunResult(
+            PlannedRun(0.4, "mae", f"r-{norm}", tmp_path / norm, (("data.normalization", norm),)),
+            FINISHED,
+            summary=_summary(loss, 0.1),
+        )
+        for norm, loss in (("window", 0.8), ("sequence", 0.7), ("none", 0.9))
+    ]
+    axes = SummaryAxes.of([r.run for r in results])
+    (line,) = plot_lines(summary_rows(results), axes)
+    assert line[0] is None and [x for x, _ in line[1]] == ["window", "sequence", "none"]
+    assert plot_summary(tmp_path / "n.png", summary_rows(results), axes)
+    # the mask-ratio sweep, recorded with or without its values: one line per style, by ratio
+    legacy = plot_lines(summary_rows(_results(tmp_path)))
+    assert [(label, [x for x, _ in points]) for label, points in legacy] == [
+        ("mae", [0.2, 0.6]),
+        ("bert", [0.2]),
+    ]

@@ -188,3 +188,48 @@ def test_a_torchrun_sweep_on_cpu(tiny_corpus, tmp_path, make_config, write_confi
     assert summary["finished"] and summary["mask_ratio"] == 0.3 and summary["mlflow_run_id"] is None
     assert json.loads((sweep_dir / "sweep.json").read_text())["torchrun_nproc"] == 2
     assert [r["status"] for r in _csv(sweep_dir)] == ["finished"]
+
+
+def test_a_data_size_sweep_trains_nested_subsets_validated_on_the_same_people(
+    tiny_corpus, tmp_path, make_config, write_config, capsys
+):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep_dir = tmp_path / "sweep"
+    config = _tiny(tiny_corpus, sweep_dir, uri, make_config, write_config, epochs=1)
+    args = ["--config", str(config), "--vary", "data.participants=1,3", "--quiet"]  # of 4 (2 validate)
+    assert _exit_code(args) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    folders = [sweep_dir / f"mamba2_eeg_d16_l1_m40_mae_participants-{n}" for n in (1, 3)]
+    summaries = [json.loads((f / "summary.json").read_text()) for f in folders]
+    one, three = (set(s["train_participants"]) for s in summaries)
+    assert len(one) == 1 and len(three) == 3 and one < three  # nested
+    assert summaries[0]["val_participants"] == summaries[1]["val_participants"]  # the same held-out people
+    assert len(summaries[0]["val_participants"]) == 2 and not three & set(summaries[0]["val_participants"])
+    record = torch.load(folders[0] / "mamba2_eeg_pretrained.pt", weights_only=True)["pretraining_data"]
+    assert record["participants"] == sorted(one)  # what finetune's leakage guard reads
+    assert yaml.safe_load((folders[1] / "config.yaml").read_text())["data"]["participants"] == 3
+
+    rows = _csv(sweep_dir)
+    assert [(r["run_name"], r["data.participants"], r["status"]) for r in rows] == [
+        (folders[0].name, "1", "finished"),
+        (folders[1].name, "3", "finished"),
+    ]
+    assert (sweep_dir / "sweep_summary.png").stat().st_size > 0
+    _, parent, children = _mlflow_runs(uri)
+    assert sorted(children) == [f.name for f in folders]
+    assert children[folders[1].name].data.params["data.participants"] == "3"
+    assert children[folders[1].name].data.params["train_participants"] == "3"
+    assert parent.data.tags["sweep"] == "data.participants"
+    assert parent.data.tags["sweep.axes"] == "data.participants=1,3"
+    assert "data.participants" not in parent.data.params  # it differs between the children
+
+    # the same command again: both runs are finished, nothing starts
+    assert _exit_code(args) == 0
+    assert capsys.readouterr().err.count("finished earlier, skipped") == 2
+    assert [_attempts(f) for f in folders] == [1, 1]
+    assert _exit_code(["summarize", str(sweep_dir)]) == 0  # from the folder alone: the swept key too
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["participants", "ratio", "style"] and table[2].split()[:2] == [
+        "3",
+        "0.40",
+    ]

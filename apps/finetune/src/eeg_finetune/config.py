@@ -272,7 +272,9 @@ def build_config(data: dict[str, Any], source: str | None = None) -> FinetuneCon
 def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> FinetuneConfig:
     """Read YAML (or start from the defaults when ``path`` is None), apply ``--set`` overrides, validate."""
     raw = read_yaml(path) if path is not None else {}
-    return build_config(apply_overrides(raw, overrides), None if path is None else str(path))
+    return build_config(
+        apply_overrides(raw, overrides, schema=FinetuneConfig), None if path is None else str(path)
+    )
 
 
 def config_to_dict(config: FinetuneConfig) -> dict[str, Any]:

@@ -342,7 +342,7 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = 
     """Read YAML (``None``: defaults only), apply ``--set section.key=value`` overrides, validate."""
     raw = read_yaml(path) if path is not None else {}
     source = str(path) if path is not None else "(defaults)"
-    return build_config(apply_overrides(raw, list(overrides)), source)
+    return build_config(apply_overrides(raw, list(overrides), schema=PrepareConfig), source)
 
 
 def command_section(config: PrepareConfig, command: str) -> PretrainingConfig | PrimaryConfig:

@@ -280,7 +280,7 @@ def load_config(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> 
     raw = read_yaml(path)
     if is_flat(raw):
         raw = from_flat(raw, str(path))
-    raw = apply_overrides(raw, [_dotted(text) for text in overrides])
+    raw = apply_overrides(raw, [_dotted(text) for text in overrides], schema=PretrainConfig)
     return build_config(from_the_corpus(raw, str(path)), str(path))
 
 

@@ -26,7 +26,7 @@ from eeg_io import (
     check_sampling_rate,
     collate_sequences,
     file_fingerprints,
-    split_by_group,
+    pretraining_split,
 )
 from eeg_pretrain.channels import check_channel_positions
 from eeg_pretrain.data_report import log_data_checks
@@ -56,7 +56,8 @@ class PretrainingData:
 
 
 def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device) -> PretrainingData:
-    """Index ``data.dataset_path``, check that the montage places every channel, split it by ``data.split_group`` (seeded by ``train.seed``), check it
+    """Index ``data.dataset_path``, check that the montage places every channel, split it by ``data.split_group`` (seeded by
+    ``train.seed``) and keep the ``data.participants`` subset of the training participants, check it
     once (sampling rate for spectral settings, the data checks on rank 0), and build the loaders.
 
     Training masks are keyed ``(masking.seed or train.seed, epoch, index)``; validation masks are fixed
@@ -70,7 +71,10 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         on_missing_channel=data.on_missing_channel,
     )
     check_channel_positions(config.model, items, data.dataset_path)  # before any statistics or tracking
-    train_items, val_items = split_by_group(items, data.val_ratio, group=data.split_group, seed=seed)
+    # validation first, on the whole corpus; then data.participants' subset of the rest (eeg_io.subsets)
+    train_items, val_items = pretraining_split(items, data, seed)
+    if data.participants is not None and dist_info.is_main:
+        log_subset(config, train_items, val_items)
     if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
         check_sampling_rate(
             dict.fromkeys(item.file for item in items), data.sampling_rate, window_times=data.window_times
@@ -113,6 +117,24 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
             else None
         ),
         record=pretraining_data_record(train_items, val_items),
+    )
+
+
+def log_subset(
+    config: PretrainConfig, train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
+) -> None:
+    data = config.data
+    seed = config.train.seed if data.participants_seed is None else data.participants_seed
+    train = sorted({item.participant for item in train_items})
+    val = sorted({item.participant for item in val_items})
+    log.info(
+        "data.participants %s (seed %d): training on %d participant(s): %s; validating on %d held-out "
+        "participant(s), the same for every subset",
+        data.participants,
+        seed,
+        len(train),
+        ", ".join(train),
+        len(val),
     )
 
 

@@ -23,6 +23,8 @@ def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[st
         "dataset_sequences": data.num_sequences,
         "train_sequences": len(data.train_set),
         "val_sequences": len(data.val_set) if data.val_set else 0,
+        "train_participants": len(data.record["participants"]),  # after data.participants' subset
+        "val_participants": len(data.record["val_participants"]),
         "world_size": dist.world_size,
         "backend_used": model.backend_name,
     }
@@ -65,10 +67,13 @@ def log_start(
     config: PretrainConfig, facts: dict[str, int | str], model: EEGModel, device: torch.device
 ) -> None:
     log.info(
-        "%d sequences (%d train, %d val) from %s; model %s backend, %.2fM parameters; device %s, world size %d",
+        "%d sequences (%d train, %d val; %d + %d participants) from %s; model %s backend, %.2fM parameters; "
+        "device %s, world size %d",
         facts["dataset_sequences"],
         facts["train_sequences"],
         facts["val_sequences"],
+        facts["train_participants"],
+        facts["val_participants"],
         config.data.dataset_path,
         facts["backend_used"],
         sum(p.numel() for p in model.parameters()) / 1e6,

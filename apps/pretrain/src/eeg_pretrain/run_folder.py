@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,11 @@ def run_summary(
     finished: bool,
     checkpoint: Path,
     mlflow_run_id: str | None,
+    participants: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """What a finished run reports in :data:`SUMMARY` (the sweep and people read it): the figures of the best
-    epoch, validation ones, or training ones for a run without validation."""
+    epoch, validation ones, or training ones for a run without validation; with ``participants`` (the
+    checkpoint's ``pretraining_data`` record), who it was trained and validated on."""
     best = state.best_metrics
     parts = config.objective.parts
 
@@ -150,6 +153,14 @@ def run_summary(
         "wall_seconds": state.train_seconds,
         "checkpoint": str(checkpoint.resolve()),
         "mlflow_run_id": mlflow_run_id,
+        **(
+            {
+                "train_participants": list(participants.get("participants", [])),
+                "val_participants": list(participants.get("val_participants", [])),
+            }
+            if participants is not None
+            else {}
+        ),
     }
 
 

@@ -394,6 +394,7 @@ class Trainer:
             finished=self.finished,
             checkpoint=self.save_dir / CHECKPOINT_BEST,
             mlflow_run_id=getattr(self.tracker, "run_id", None),
+            participants=self.data.record,
         )
 
     def close(self, status: str = "FINISHED") -> None:

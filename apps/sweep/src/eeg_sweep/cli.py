@@ -1,6 +1,8 @@
-"""``sweep``: mask-ratio sweeps over pretraining runs, each in its own folder, resumable, logged to MLflow.
+"""``sweep``: sweeps over pretraining runs (the mask ratio, or any config keys), each run in its own folder,
+resumable, logged to MLflow.
 
 uv run --package sweep sweep --config configs/pretrain.yaml [--ratios 0.2,0.4,0.6,0.8] [--styles mae,bert]
+uv run --package sweep sweep --config configs/pretrain.yaml --vary data.participants=4,8,16 [--vary ...]
 uv run --package sweep sweep --config configs/pretrain.yaml --max-parallel 4 [--torchrun --gpus-per-run 2]
 uv run --package sweep sweep --config configs/pretrain.yaml --sweep-config configs/sweep_slurm.yaml
 uv run --package sweep sweep status runs/sweep          # one line per run, launches nothing
@@ -22,26 +24,24 @@ import attrs
 
 from eeg_config import EXIT_INTERRUPTED, add_override_option, run_cli
 from eeg_pretrain.run_folder import PretrainConfig, config_to_dict, load_config
+from eeg_sweep.axes import value_text
 from eeg_sweep.devices import DevicePlan, cpu_cores, plan_devices, visible_gpus
 from eeg_sweep.launch import StopRequests
 from eeg_sweep.local import LocalLauncher
+from eeg_sweep.options import Options, resolve_options
 from eeg_sweep.parent import open_parent, read_state, sweep_lock, write_state
 from eeg_sweep.plan import (
     DEFAULT_EXPERIMENT,
     DEFAULT_RATIOS,
-    DEFAULT_STYLES,
     Action,
     PlannedRun,
-    SweepError,
-    build_plan,
+    check_data_sizes,
     check_user_overrides,
     decide,
-    parse_ratios,
-    parse_styles,
+    plan_grid,
     run_overrides,
 )
 from eeg_sweep.runner import SweepRunner
-from eeg_sweep.settings import SweepSettings, load_settings
 from eeg_sweep.status import status_main, summarize_main
 from eeg_sweep.submit import SUBMITIT_FOLDER, SubmititLauncher, check_slurm_available
 from eeg_sweep.summary import (
@@ -49,6 +49,7 @@ from eeg_sweep.summary import (
     INTERRUPTED,
     SUMMARY_CSV,
     SUMMARY_PNG,
+    SummaryAxes,
     format_table,
     plot_summary,
     summary_rows,
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sweep",
         description=(
-            "Run one pretraining per (mask ratio, style), each in its own folder under train.save_dir, "
+            "Run one pretraining per (mask ratio, style), or per combination of the values of any config "
+            "keys (--vary), each in its own folder under train.save_dir, "
             "as child runs of one MLflow sweep run, on this machine or on SLURM. Re-running the same "
             "command skips finished runs, resumes interrupted ones and waits for jobs still queued or "
             "running. `sweep status DIR` and `sweep summarize DIR` report on a sweep folder."
@@ -74,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--sweep-config",
         metavar="FILE",
         help="sweep settings YAML (the options below, and a slurm: section); options given here win",
+    )
+    parser.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help=(
+            "a pretrain config key and its values, one run each (repeatable: a grid; the first is the "
+            "summary's x-axis), e.g. --vary data.participants=4,8,16; KEY=[a, [b, c]] for values with "
+            "commas or lists. Without --vary: the mask ratio (--ratios) by style (--styles)"
+        ),
     )
     parser.add_argument(
         "--ratios",
@@ -123,74 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@attrs.frozen
-class Options:
-    """The sweep's options: the command line's where given, else the sweep config's, else defaults."""
-
-    ratios: tuple[float, ...]
-    styles: tuple[str, ...]
-    experiment: str
-    launcher: str
-    max_parallel: int | None
-    gpus_per_run: int | None
-    torchrun: bool
-    nproc: int | None
-    settings: SweepSettings
-
-
-def resolve_options(args: argparse.Namespace) -> Options:
-    settings = load_settings(args.sweep_config)
-
-    def pick(name: str, default: Any = None) -> Any:
-        given = getattr(args, name)
-        return (
-            given
-            if given is not None
-            else getattr(settings, name)
-            if getattr(settings, name) is not None
-            else default
-        )
-
-    def where(name: str) -> str:
-        """How the user set ``name``: the option, or the key of the sweep config."""
-        if getattr(args, name) is not None:
-            return "--" + name.replace("_", "-")
-        return f"{name} in {args.sweep_config}"
-
-    experiment = pick("experiment", DEFAULT_EXPERIMENT)
-    if not experiment.strip():
-        raise SweepError(f"{where('experiment')}: expected an MLflow experiment name")
-    max_parallel = pick("max_parallel")
-    if max_parallel is not None and max_parallel < 1:
-        raise SweepError(
-            f"{where('max_parallel')}: expected a positive number of runs at a time, got {max_parallel}"
-        )
-    launcher = pick("launcher", "local")
-    torchrun = bool(pick("torchrun", False))
-    if launcher == "slurm":
-        for name in ("gpus_per_run", "nproc"):
-            if pick(name) is not None:
-                raise SweepError(
-                    f"{where(name)}: not used with the slurm launcher (slurm.gpus_per_node, slurm.nodes and "
-                    "slurm.tasks_per_node in the sweep config set each job's GPUs and processes)"
-                )
-        if torchrun:
-            raise SweepError(
-                f"{where('torchrun')}: not used with the slurm launcher (a job with several tasks is a DDP run)"
-            )
-    return Options(
-        ratios=parse_ratios(pick("ratios", DEFAULT_RATIOS)),
-        styles=parse_styles(pick("styles", DEFAULT_STYLES)),
-        experiment=experiment,
-        launcher=launcher,
-        max_parallel=max_parallel,
-        gpus_per_run=pick("gpus_per_run"),
-        torchrun=torchrun,
-        nproc=pick("nproc"),
-        settings=settings,
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in SUBCOMMANDS:
@@ -204,8 +149,27 @@ def _main(argv: list[str]) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     options = resolve_options(args)
-    check_user_overrides(args.overrides)
+    check_user_overrides(args.overrides, options.axes)
+    once = _Once()  # each run's config says where it took the corpus's rate from: once is enough
+    logging.getLogger("eeg_pretrain").addFilter(once)
+    try:
+        base, runs, wanted, devices = _plan(args, options)
+    finally:
+        logging.getLogger("eeg_pretrain").removeFilter(once)
+    sweep_dir = Path(base.train.save_dir)
+    continue_command = shlex.join(["sweep", *(a for a in argv if a != "--dry-run")])
 
+    if args.dry_run:
+        print(format_plan(runs, wanted, sweep_dir, args, options, devices))
+        return 0
+    return run_sweep(args, options, devices, base, runs, wanted, sweep_dir, continue_command, argv)
+
+
+def _plan(
+    args: argparse.Namespace, options: Options
+) -> tuple[PretrainConfig, list[PlannedRun], dict[str, dict[str, Any]], DevicePlan | None]:
+    """The sweep's config, its runs, each run's resolved config and the device plan; every config is built
+    (each swept value checked) and every run folder read here, before any run starts."""
     base = load_config(args.config, args.overrides)  # a bad config or --set stops here, before any run
     devices = None
     if options.launcher == "local":
@@ -219,7 +183,13 @@ def _main(argv: list[str]) -> int:
         )
     elif not args.dry_run:
         check_slurm_available(options.settings.slurm)
-    runs = build_plan(base, options.ratios, options.styles)
+    planned = plan_grid(
+        options.axes,
+        lambda overrides: load_config(args.config, [*args.overrides, *overrides]),
+        Path(base.train.save_dir),
+    )
+    check_data_sizes(planned, options.axes)
+    runs = [run for run, _ in planned]
     wanted = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # each run's own log carries its warnings
@@ -228,13 +198,22 @@ def _main(argv: list[str]) -> int:
             wanted[run.name] = config_to_dict(load_config(args.config, overrides))
     for run in runs:
         decide(run, wanted[run.name])  # an unreadable run folder stops the sweep here, before any run
-    sweep_dir = Path(base.train.save_dir)
-    continue_command = shlex.join(["sweep", *(a for a in argv if a != "--dry-run")])
+    return base, runs, wanted, devices
 
-    if args.dry_run:
-        print(format_plan(runs, wanted, sweep_dir, args, options, devices))
-        return 0
-    return run_sweep(args, options, devices, base, runs, wanted, sweep_dir, continue_command, argv)
+
+class _Once(logging.Filter):
+    """Lets each message through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
 
 
 def make_launcher(
@@ -280,7 +259,8 @@ def format_plan(
     runner = SweepRunner(launcher, args.overrides, options.experiment, None, wanted)
     lines = [
         f"sweep of {len(runs)} run(s) in {sweep_dir} ({describe_launcher(options, devices)}); "
-        f"MLflow experiment {options.experiment}"
+        f"MLflow experiment {options.experiment}",
+        "varying " + "; ".join(f"{a.key} over {', '.join(map(value_text, a.values))}" for a in options.axes),
     ]
     if devices is None:
         world = options.settings.slurm.world_size
@@ -291,7 +271,7 @@ def format_plan(
         )
     for index, run in enumerate(runs, 1):
         decision = decide(run, wanted[run.name])
-        lines.append(f"{index}. {run.name}  mask ratio {run.ratio:g}, {run.style}: {decision.action.value}")
+        lines.append(f"{index}. {run.name}  {run.describe()}: {decision.action.value}")
         lines.append(f"   {decision.reason}")
         if decision.action in (Action.START, Action.RESUME):
             lines.append("   " + shlex.join(runner.command(run, decision.action is Action.RESUME)))
@@ -318,16 +298,21 @@ def run_sweep(
         launcher_info.update(parallel=devices.parallel, devices=devices.what)
     else:
         launcher_info["slurm"] = attrs.asdict(options.settings.slurm)
+    axes = SummaryAxes.of(runs)
     with sweep_lock(sweep_dir):
         state = read_state(sweep_dir)
         tracker = open_parent(
             enabled=tracking.enabled,
             uri=tracking.uri,
             experiment=options.experiment,
-            name=f"mamba2_eeg_d{base.model.d_model}_l{base.model.num_layers}_mask_sweep",
+            name=f"mamba2_eeg_d{base.model.d_model}_l{base.model.num_layers}_{axes.sweep_name}_sweep",
             stored_run_id=state.get("parent_run_id"),
             base_config=config_to_dict(base),
+            swept=[axis.key for axis in options.axes],
             tags={
+                "sweep.axes": "; ".join(
+                    f"{a.key}={','.join(map(value_text, a.values))}" for a in options.axes
+                ),
                 "sweep.ratios": ",".join(f"{r:g}" for r in dict.fromkeys(r.ratio for r in runs)),
                 "sweep.styles": ",".join(dict.fromkeys(r.style for r in runs)),
                 "sweep.runs": ",".join(r.name for r in runs),
@@ -369,9 +354,9 @@ def run_sweep(
                 results = runner.run_all(runs, stop)
 
             rows = summary_rows(results)
-            write_csv(sweep_dir / SUMMARY_CSV, rows)
+            write_csv(sweep_dir / SUMMARY_CSV, rows, axes)
             tracker.log_artifact(sweep_dir / SUMMARY_CSV)
-            if plot_summary(sweep_dir / SUMMARY_PNG, rows):
+            if plot_summary(sweep_dir / SUMMARY_PNG, rows, axes):
                 tracker.log_artifact(sweep_dir / SUMMARY_PNG)
             interrupted = stop.requested or any(r.status == INTERRUPTED for r in results)
             failed = [r for r in results if r.status == FAILED]
@@ -379,7 +364,7 @@ def run_sweep(
         finally:
             tracker.close(status)
 
-    print(format_table(rows))
+    print(format_table(rows, axes))
     print(f"summary: {sweep_dir / SUMMARY_CSV}", file=sys.stderr)
     for result in failed:
         exit_part = f" (exit status {result.exit_code})" if result.exit_code is not None else ""

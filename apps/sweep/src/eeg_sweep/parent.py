@@ -88,6 +88,8 @@ def planned_runs(folder: Path, state: Mapping[str, Any]) -> list[PlannedRun]:
                     style=str(entry["mask_style"]),
                     name=str(entry["name"]),
                     folder=folder / str(entry["name"]),
+                    # sweeps from before other keys could be swept record none: ratio by style
+                    values=tuple(dict(entry.get("values") or {}).items()),
                 )
             )
         except (KeyError, TypeError, ValueError):
@@ -134,7 +136,13 @@ def write_state(
         "torchrun_nproc": torchrun_nproc,
         "launcher": dict(launcher or {"name": "local"}),
         "runs": [
-            {"name": r.name, "mask_ratio": r.ratio, "mask_style": r.style, "folder": str(r.folder)}
+            {
+                "name": r.name,
+                "mask_ratio": r.ratio,
+                "mask_style": r.style,
+                "values": r.swept,
+                "folder": str(r.folder),
+            }
             for r in runs
         ],
     }
@@ -174,9 +182,11 @@ def open_parent(
     stored_run_id: str | None,
     base_config: Mapping[str, Any],
     tags: Mapping[str, str],
+    swept: Sequence[str] = ("masking.ratio", "masking.style"),
 ) -> Tracker:
-    """Start (or reopen) the sweep's parent run and record the plan: the shared config as params,
-    the plan as tags (tags can change when a later session extends the sweep; params cannot)."""
+    """Start (or reopen) the sweep's parent run and record the plan: the shared config as params (without
+    the ``swept`` keys, which differ between its runs), the plan as tags (tags can change when a later
+    session extends the sweep; params cannot)."""
     if not enabled:
         return NullTracker()
     run_id = reusable_parent(uri, experiment, stored_run_id)
@@ -184,8 +194,10 @@ def open_parent(
         log.warning(
             "the recorded parent run %s is not in %s / %s: starting a new one", stored_run_id, uri, experiment
         )
-    tracker = MlflowTracker(uri, experiment, name, run_id=run_id, tags={"sweep": "mask_ratio"})
-    params = {k: v for k, v in flatten(base_config).items() if k not in PER_RUN_KEYS}
+    # what the sweep varies: "mask_ratio" for the mask-ratio sweep (as before other keys could be swept)
+    kind = "mask_ratio" if set(swept) <= {"masking.ratio", "masking.style"} else ",".join(swept)
+    tracker = MlflowTracker(uri, experiment, name, run_id=run_id, tags={"sweep": kind})
+    params = {k: v for k, v in flatten(base_config).items() if k not in PER_RUN_KEYS and k not in set(swept)}
     tracker.log_params(params)
     tracker.set_tags(tags)
     return tracker

@@ -1,17 +1,21 @@
-"""The sweep plan: which (mask ratio, style) runs, their names and folders, and what each needs next.
+"""The sweep plan: which runs, their names and folders, and what each needs next.
 
-A sweep over ratios ``r`` and styles ``s`` is one pretraining run per pair, each in its own folder
-``<train.save_dir>/<run_name>`` with ``run_name = mamba2_eeg_d{d}_l{L}_m{round(r*100)}_{s}``. What a run
-needs next is read from its folder alone (``summary.json``, the last checkpoint, ``config.yaml``), so a
-re-run of the same command skips, resumes or starts each run without any other bookkeeping.
+A sweep is one pretraining run per combination of its axes' values (:mod:`eeg_sweep.axes`; by default
+mask ratios ``r`` by styles ``s``), each in its own folder ``<train.save_dir>/<run_name>`` with
+``run_name = mamba2_eeg_d{d}_l{L}_m{round(r*100)}_{s}`` and a ``_{key}-{value}`` part per other swept key.
+What a run needs next is read from its folder alone (``summary.json``, the last checkpoint,
+``config.yaml``), so a re-run of the same command skips, resumes or starts each run without any other
+bookkeeping.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +24,20 @@ import yaml
 
 from eeg_config import ConfigError, UserError, parse_override, read_yaml
 from eeg_config import config_differences as differences
+from eeg_io import EEGDataError, build_index, pretraining_split
 from eeg_pretrain.run_folder import (
     CHECKPOINT_LAST,
     FLAT_KEYS,
     RESOLVED_CONFIG,
     SUMMARY,
     PretrainConfig,
+    build_config,
+    config_to_dict,
     read_summary,
     run_name_for,
 )
 from eeg_ssl import MASKING_STYLES
+from eeg_sweep.axes import RATIO, STYLE, Axis, blame, name_suffix, override_value, value_text
 
 DEFAULT_RATIOS = "0.2,0.4,0.6,0.8"
 DEFAULT_STYLES = "mae"
@@ -81,12 +89,23 @@ class Action(enum.Enum):
 
 @attrs.frozen
 class PlannedRun:
-    """One pretraining run of the sweep. ``ratio`` in (0, 1); ``folder`` = sweep folder / ``name``."""
+    """One pretraining run of the sweep. ``ratio`` in (0, 1) and ``style``: its masking; ``folder`` = sweep
+    folder / ``name``; ``values``: ``(key, value)`` of each swept key, in the order of the axes."""
 
     ratio: float
     style: str
     name: str
     folder: Path
+    values: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def swept(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def describe(self) -> str:
+        """``data.participants 8, mask ratio 0.4, mae``: its swept values, then its masking."""
+        others = [f"{key} {value_text(value)}" for key, value in self.values if key not in (RATIO, STYLE)]
+        return ", ".join([*others, f"mask ratio {self.ratio:g}", self.style])
 
     @property
     def log_path(self) -> Path:
@@ -110,55 +129,56 @@ class Decision:
 # ---------------------------------------------------------------------------- options
 
 
-def parse_ratios(text: str) -> tuple[float, ...]:
+def parse_ratios(text: str, option: str = "--ratios") -> tuple[float, ...]:
     """``"0.2,0.4,0.6"`` or ``"start:stop:step"`` (``stop`` included when on the grid) -> sorted ratios.
 
-    Every ratio must lie in (0, 1) and give its own run name (``m{round(r*100)}``)."""
+    Every ratio must lie in (0, 1) and give its own run name (``m{round(r*100)}``). ``option`` names where
+    the text came from in messages."""
     text = text.strip()
     if ":" in text:
-        values = _ratio_range(text)
+        values = _ratio_range(text, option)
     else:
-        values = [_ratio_number(part, text) for part in text.split(",") if part.strip()]
+        values = [_ratio_number(part, text, option) for part in text.split(",") if part.strip()]
     if not values:
-        raise SweepError(f"--ratios: no ratio in {text!r}; expected e.g. 0.2,0.4 or 0.2:0.8:0.1")
+        raise SweepError(f"{option}: no ratio in {text!r}; expected e.g. 0.2,0.4 or 0.2:0.8:0.1")
     for value in values:
         if not 0.0 < value < 1.0:
-            raise SweepError(f"--ratios: {value:g} is not a mask ratio; expected values in (0, 1)")
+            raise SweepError(f"{option}: {value:g} is not a mask ratio; expected values in (0, 1)")
     by_tag: dict[int, float] = {}
     for value in sorted(set(values)):
         tag = round(value * 100)
         if tag in by_tag:
             raise SweepError(
-                f"--ratios: {by_tag[tag]:g} and {value:g} would share the run name suffix m{tag}; "
+                f"{option}: {by_tag[tag]:g} and {value:g} would share the run name suffix m{tag}; "
                 "use ratios that differ by at least 0.01"
             )
         by_tag[tag] = value
     return tuple(sorted(by_tag.values()))
 
 
-def _ratio_number(part: str, text: str) -> float:
+def _ratio_number(part: str, text: str, option: str) -> float:
     try:
         value = float(part)
     except ValueError:
-        raise SweepError(f"--ratios: {part.strip()!r} in {text!r} is not a number") from None
+        raise SweepError(f"{option}: {part.strip()!r} in {text!r} is not a number") from None
     if not math.isfinite(value):
-        raise SweepError(f"--ratios: {part.strip()!r} is not a finite number")
+        raise SweepError(f"{option}: {part.strip()!r} is not a finite number")
     return value
 
 
-def _ratio_range(text: str) -> list[float]:
+def _ratio_range(text: str, option: str) -> list[float]:
     parts = text.split(":")
     if len(parts) != 3:
-        raise SweepError(f"--ratios: a range is start:stop:step, got {text!r}")
-    start, stop, step = (_ratio_number(p, text) for p in parts)
+        raise SweepError(f"{option}: a range is start:stop:step, got {text!r}")
+    start, stop, step = (_ratio_number(p, text, option) for p in parts)
     if step <= 0 or stop < start:
-        raise SweepError(f"--ratios: {text!r} needs step > 0 and start <= stop")
+        raise SweepError(f"{option}: {text!r} needs step > 0 and start <= stop")
     # The tolerance keeps 0.2:0.8:0.1 from losing 0.8 to floating-point error.
     count = math.floor((stop - start) / step + 1e-9) + 1
     return [round(start + i * step, 10) for i in range(count)]
 
 
-def parse_styles(text: str) -> tuple[str, ...]:
+def parse_styles(text: str, option: str = "--styles") -> tuple[str, ...]:
     """``"mae"`` or ``"mae,bert"`` -> the styles in the order given, without repeats."""
     styles: list[str] = []
     for part in text.split(","):
@@ -166,16 +186,18 @@ def parse_styles(text: str) -> tuple[str, ...]:
         if not style:
             continue
         if style not in MASKING_STYLES:
-            raise SweepError(f"--styles: unknown masking style {part.strip()!r}; expected {MASKING_STYLES}")
+            raise SweepError(f"{option}: unknown masking style {part.strip()!r}; expected {MASKING_STYLES}")
         if style not in styles:
             styles.append(style)
     if not styles:
-        raise SweepError(f"--styles: no style in {text!r}; expected e.g. mae or mae,bert")
+        raise SweepError(f"{option}: no style in {text!r}; expected e.g. mae or mae,bert")
     return tuple(styles)
 
 
-def check_user_overrides(overrides: Sequence[str]) -> None:
-    """Refuse ``--set`` keys the sweep sets itself (flat aliases such as ``mask_ratio`` included)."""
+def check_user_overrides(overrides: Sequence[str], axes: Sequence[Axis] = ()) -> None:
+    """Refuse ``--set`` keys the sweep sets itself (flat aliases such as ``mask_ratio`` included), and the
+    keys it varies."""
+    varied = {axis.key: axis.option for axis in axes}
     for text in overrides:
         try:
             path, _ = parse_override(text)
@@ -186,6 +208,8 @@ def check_user_overrides(overrides: Sequence[str]) -> None:
             key = ".".join(FLAT_KEYS[key])
         if key in CONTROLLED_KEYS:
             raise SweepError(f"--set {text!r}: the sweep sets {key} for every run ({CONTROLLED_KEYS[key]})")
+        if key in varied:
+            raise SweepError(f"--set {text!r}: the sweep varies {key} ({varied[key]}); set it in one place")
 
 
 # ---------------------------------------------------------------------------- plan
@@ -198,8 +222,52 @@ def build_plan(config: PretrainConfig, ratios: Sequence[float], styles: Sequence
     for style in styles:
         for ratio in ratios:
             name = run_name_for(config.model.d_model, config.model.num_layers, ratio, style)
-            runs.append(PlannedRun(ratio=ratio, style=style, name=name, folder=sweep_dir / name))
+            values = ((RATIO, ratio), (STYLE, style))
+            runs.append(
+                PlannedRun(ratio=ratio, style=style, name=name, folder=sweep_dir / name, values=values)
+            )
     return runs
+
+
+def plan_grid(
+    axes: Sequence[Axis], resolve: Callable[[list[str]], PretrainConfig], sweep_dir: Path
+) -> list[tuple[PlannedRun, PretrainConfig]]:
+    """One run per combination of the axes' values, with its config (``resolve(overrides)``: the sweep's
+    config with the user's ``--set`` and these). The first axis varies fastest: with ``--ratios`` and
+    ``--styles`` (the default axes), ratio by ratio within each style, as :func:`build_plan`.
+
+    Raises:
+        SweepError: a value that makes an invalid config (naming its option), or two runs with one name.
+    """
+    planned: list[tuple[PlannedRun, PretrainConfig]] = []
+    keys = [axis.key for axis in axes]
+    by_name: dict[str, PlannedRun] = {}
+    for combination in itertools.product(*(axis.values for axis in reversed(axes))):
+        values = tuple(zip(keys, reversed(combination), strict=True))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # each run's own log carries its warnings
+                config = resolve(axis_overrides(values))
+        except ConfigError as exc:
+            raise SweepError(blame(exc, axes, values)) from None
+        model, masking = config.model, config.masking
+        name = run_name_for(model.d_model, model.num_layers, masking.ratio, masking.style)
+        name += name_suffix(values, keys)
+        run = PlannedRun(masking.ratio, masking.style, name, sweep_dir / name, values)
+        if name in by_name:
+            raise SweepError(
+                f"{by_name[name].describe()} and {run.describe()} would share the run name {name}; "
+                "give values that differ in their names"
+            )
+        by_name[name] = run
+        planned.append((run, config))
+    return planned
+
+
+def axis_overrides(values: Sequence[tuple[str, Any]]) -> list[str]:
+    """``--set`` overrides for swept values (masking ratio and style first, as :func:`run_overrides`)."""
+    ordered = sorted(values, key=lambda item: (item[0] != RATIO, item[0] != STYLE))
+    return [f"{key}={override_value(value)}" for key, value in ordered]
 
 
 def run_overrides(run: PlannedRun, experiment: str, parent_run_id: str | None) -> list[str]:
@@ -207,6 +275,7 @@ def run_overrides(run: PlannedRun, experiment: str, parent_run_id: str | None) -
     overrides = [
         f"masking.ratio={run.ratio!r}",
         f"masking.style={_yaml_string(run.style)}",
+        *(f"{key}={override_value(value)}" for key, value in run.values if key not in (RATIO, STYLE)),
         f"train.save_dir={_yaml_string(str(run.folder))}",
         f"tracking.experiment={_yaml_string(experiment)}",
         f"tracking.run_name={_yaml_string(run.name)}",
@@ -214,6 +283,34 @@ def run_overrides(run: PlannedRun, experiment: str, parent_run_id: str | None) -
     if parent_run_id:
         overrides.append(f"tracking.parent_run_id={_yaml_string(parent_run_id)}")
     return overrides
+
+
+def check_data_sizes(planned: Sequence[tuple[PlannedRun, PretrainConfig]], axes: Sequence[Axis]) -> None:
+    """Before any run starts: each run with ``data.participants`` gets its subset from a corpus that exists
+    now (a synthetic corpus that the first run will write is not checked).
+
+    Raises:
+        SweepError: a count larger than the corpus's training participants, naming the option.
+    """
+    options = {axis.key: axis.option for axis in axes}
+    indexes: dict[tuple[Any, ...], list[Any]] = {}
+    for _, config in planned:
+        data = config.data
+        if data.participants is None or not Path(data.dataset_path).exists():
+            continue
+        where = (data.dataset_path, data.include_channels, data.exclude_channels, data.on_missing_channel)
+        if where not in indexes:
+            indexes[where] = build_index(
+                data.dataset_path,
+                include_channels=data.include_channels,
+                exclude_channels=data.exclude_channels,
+                on_missing_channel=data.on_missing_channel,
+            )
+        try:
+            pretraining_split(indexes[where], data, config.train.seed)
+        except EEGDataError as exc:
+            option = options.get("data.participants", "data.participants")
+            raise SweepError(f"{option}: {str(exc).removeprefix('data.participants: ')}") from None
 
 
 def _yaml_string(text: str) -> str:
@@ -260,5 +357,21 @@ def config_differences(stored_path: Path, wanted: Mapping[str, Any]) -> list[str
     except ConfigError as exc:
         raise SweepError(f"{stored_path}: unreadable run config ({exc.problems[0]})") from None
     return differences(
-        stored, wanted, labels=("folder", "now"), ignore=FREE_KEYS, ignore_prefixes=FREE_KEY_PREFIXES
+        _with_defaults(stored),
+        wanted,
+        labels=("folder", "now"),
+        ignore=FREE_KEYS,
+        ignore_prefixes=FREE_KEY_PREFIXES,
     )
+
+
+def _with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+    """A run folder's config with today's defaults for keys added since it was written (a folder made
+    before ``data.participants`` existed is the same run without a subset); as stored when it no longer
+    builds (its unknown keys then show as differences)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return config_to_dict(build_config(stored))
+    except (ConfigError, ValueError, TypeError):
+        return stored

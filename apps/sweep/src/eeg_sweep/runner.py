@@ -105,15 +105,13 @@ class SweepRunner:
                 continue
             decision = decide(run, self.wanted[run.name])
             if decision.action is Action.SKIP:
-                self.say(
-                    f"[{index}/{total}] {run.name} (mask ratio {run.ratio:g}, {run.style}): {decision.reason}"
-                )
+                self.say(f"[{index}/{total}] {run.name} ({run.describe()}): {decision.reason}")
                 result = RunResult(run, FINISHED, summary=read_summary(run.summary_path), skipped=True)
                 self.say("    " + describe(result))
                 results[run.name] = result
                 states[run.name] = JOB_DONE
             elif decision.action is Action.CONFLICT:
-                self.say(f"[{index}/{total}] {run.name} (mask ratio {run.ratio:g}, {run.style}): conflict")
+                self.say(f"[{index}/{total}] {run.name} ({run.describe()}): conflict")
                 results[run.name] = self._conflict(run, decision)
                 states[run.name] = JOB_FAILED
                 self.say("    " + describe(results[run.name]))
@@ -126,9 +124,7 @@ class SweepRunner:
             changed = False
             while waiting and len(active) < self.launcher.capacity and not (halted or stop.requested):
                 index, run, decision = waiting.pop(0)
-                self.say(
-                    f"[{index}/{total}] {run.name} (mask ratio {run.ratio:g}, {run.style}): {decision.reason}"
-                )
+                self.say(f"[{index}/{total}] {run.name} ({run.describe()}): {decision.reason}")
                 ended = read_record(run)
                 if ended.get("launcher") == "slurm" and ended.get("job_id"):
                     # its job has ended (else it was attached above), perhaps on a node that failed: its

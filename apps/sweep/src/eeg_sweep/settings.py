@@ -2,6 +2,7 @@
 plus a ``slurm:`` section for the SLURM launcher. Options given on the command line win over the file.
 
 ```yaml
+vary: {data.participants: [4, 8, 16]}   # any pretrain config keys (default: the mask ratio, below)
 ratios: 0.2,0.4,0.6,0.8      # or a list: [0.2, 0.4]
 styles: mae
 launcher: slurm              # local | slurm
@@ -148,10 +149,25 @@ class SlurmSettings:
         return self.nodes * self.tasks
 
 
+def _vary(value: Any) -> dict[str, Any] | None:
+    """``vary: {key: [values]}``: a mapping of pretrain config keys (checked with the command line's
+    ``--vary``, in :mod:`eeg_sweep.options`) to a list of values or one value."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value:
+        raise FieldError(
+            f"SweepSettings.vary must map pretrain config keys to their values, e.g. "
+            f"{{data.participants: [4, 8, 16]}}, got {value!r}",
+            field="vary",
+        )
+    return dict(value)
+
+
 @attrs.frozen(kw_only=True)
 class SweepSettings:
     """Everything the command line also sets; None means "not given" (the option's default applies)."""
 
+    vary: Any = attrs.field(default=None, converter=_vary)  # key -> values (a dict once converted)
     ratios: str | None = None
     styles: str | None = None
     experiment: str | None = None

@@ -112,7 +112,7 @@ def results_from_folder(folder: Path, runs: Sequence[PlannedRun]) -> list[RunRes
 
 
 def summarize_main(argv: Sequence[str]) -> int:
-    from eeg_sweep.summary import format_table, plot_summary, summary_rows, write_csv
+    from eeg_sweep.summary import SummaryAxes, format_table, plot_summary, summary_rows, write_csv
 
     folder = _folder_argument(
         "summarize",
@@ -122,12 +122,13 @@ def summarize_main(argv: Sequence[str]) -> int:
     state = read_state(folder)
     runs = planned_runs(folder, state)
     rows = summary_rows(results_from_folder(folder, runs))
-    write_csv(folder / SUMMARY_CSV, rows)
+    axes = SummaryAxes.of(runs)
+    write_csv(folder / SUMMARY_CSV, rows, axes)
     written = [folder / SUMMARY_CSV]
-    if plot_summary(folder / SUMMARY_PNG, rows):
+    if plot_summary(folder / SUMMARY_PNG, rows, axes):
         written.append(folder / SUMMARY_PNG)
     _log_to_parent(state, written)
-    print(format_table(rows))
+    print(format_table(rows, axes))
     print(f"summary: {folder / SUMMARY_CSV}", file=sys.stderr)
     return 0
 

@@ -1,4 +1,5 @@
-"""The sweep's summary: one row per run (table, CSV) and a plot of loss, r2 and skill against the mask ratio.
+"""The sweep's summary: one row per run (table, CSV) and a plot of loss, r2 and skill against the swept key
+(the mask ratio by default; the first axis of a grid, with one line per value of the others).
 
 Losses at different mask ratios are not directly comparable (a higher ratio hides more context, so the
 task itself is harder); r2 against the zero baseline, skill against the context-mean baseline (the mean
@@ -18,6 +19,7 @@ from typing import Any
 import attrs
 
 from eeg_config import atomic_write_bytes, atomic_write_text
+from eeg_sweep.axes import RATIO, STYLE, labels, value_text
 from eeg_sweep.plan import PlannedRun
 
 SUMMARY_CSV = "sweep_summary.csv"
@@ -53,6 +55,37 @@ COLUMNS = (
 
 
 @attrs.frozen
+class SummaryAxes:
+    """The swept keys of a sweep, in axis order: the first is the plot's x-axis, the others make its
+    lines. ``extra``: the keys the rows add to :data:`COLUMNS` (not the mask ratio and style, which
+    every row has)."""
+
+    keys: tuple[str, ...] = (RATIO, STYLE)
+
+    @classmethod
+    def of(cls, runs: Sequence[PlannedRun]) -> SummaryAxes:
+        """The keys the runs were planned with (a sweep folder from before any key could be swept
+        records none: ratio by style)."""
+        keys = tuple(key for key, _ in runs[0].values) if runs and runs[0].values else ()
+        return cls(keys or (RATIO, STYLE))
+
+    @property
+    def extra(self) -> tuple[str, ...]:
+        return tuple(key for key in self.keys if key not in (RATIO, STYLE))
+
+    @property
+    def sweep_name(self) -> str:
+        """``mask`` for the mask-ratio sweep, else the short labels of the other keys (``participants``)."""
+        return "_".join(labels(self.extra).values()) if self.extra else "mask"
+
+    def value(self, row: Mapping[str, Any], key: str) -> Any:
+        return row["mask_ratio"] if key == RATIO else row["mask_style"] if key == STYLE else row.get(key)
+
+    def columns(self) -> tuple[str, ...]:
+        return (COLUMNS[0], *self.extra, *COLUMNS[1:])
+
+
+@attrs.frozen
 class RunResult:
     """How one run of the sweep ended in this session. ``summary`` is its ``summary.json`` when it has
     one; ``exit_code`` is None when no process was started (skipped, conflict, not reached)."""
@@ -66,7 +99,8 @@ class RunResult:
 
 
 def summary_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """One plain row per run, in plan order, with the :data:`COLUMNS` keys (None where unknown)."""
+    """One plain row per run, in plan order, with the :data:`COLUMNS` keys (None where unknown) and the
+    run's swept keys (``data.participants``: 8)."""
     rows = []
     for result in results:
         summary = result.summary or {}
@@ -74,6 +108,7 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "run_name": result.run.name,
+                **{k: v for k, v in result.run.values if k not in (RATIO, STYLE)},
                 "mask_ratio": result.run.ratio,
                 "mask_style": result.run.style,
                 "status": result.status,
@@ -114,21 +149,31 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write the rows as CSV (header :data:`COLUMNS`, empty cells for unknown values), atomically."""
+def write_csv(
+    path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], axes: SummaryAxes = SummaryAxes()
+) -> None:
+    """Write the rows as CSV (header :data:`COLUMNS` with the swept keys after ``run_name``, empty cells
+    for unknown values), atomically."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    columns = axes.columns()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in COLUMNS})
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
     atomic_write_text(path, buffer.getvalue())
 
 
-def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A fixed-width text table: ratio, style, status, best val loss, r2 (vs zero baseline), skill (vs
-    the context mean), encoder skill (vs the model's own context), train-val r2 gap, interpolation-baseline
-    loss, epochs, wall time, checkpoint."""
+def _cell(value: Any) -> Any:
+    return "" if value is None else value_text(value) if isinstance(value, list | tuple | dict) else value
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], axes: SummaryAxes = SummaryAxes()) -> str:
+    """A fixed-width text table: the swept keys (beyond ratio and style), ratio, style, status, best val
+    loss, r2 (vs zero baseline), skill (vs the context mean), encoder skill (vs the model's own context),
+    train-val r2 gap, interpolation-baseline loss, epochs, wall time, checkpoint."""
+    short = labels(axes.extra)
     header = (
+        *(short[key] for key in axes.extra),
         "ratio",
         "style",
         "status",
@@ -146,6 +191,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         lines.append(
             (
+                *("-" if row.get(key) is None else value_text(row[key]) for key in axes.extra),
                 f"{row['mask_ratio']:.2f}",
                 row["mask_style"],
                 row["status"],
@@ -177,26 +223,57 @@ def _duration(seconds: float | None) -> str:
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def plot_summary(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Best val loss (with the interpolation baseline dashed), r2 and skill against the mask ratio, one
-    line per style, saved as PNG atomically. Returns False (no file written) when no run has finished."""
+def plot_lines(
+    rows: Sequence[Mapping[str, Any]], axes: SummaryAxes = SummaryAxes()
+) -> list[tuple[str | None, list[tuple[Any, Mapping[str, Any]]]]]:
+    """The finished rows as the plot's lines: ``(label, [(x, row), ...])``, one line per value of the
+    other swept keys (label ``mae`` for the masking style of a mask-ratio sweep, ``participants=8`` in
+    general; None when only one key is swept), points by increasing x (numbers) or in plan order."""
     done = [r for r in rows if r["status"] == FINISHED and r["best_val_loss"] is not None]
-    if not done:
+    x_key, line_keys = axes.keys[0], axes.keys[1:]
+    short = labels(axes.keys)
+    lines: dict[str, list[tuple[Any, Mapping[str, Any]]]] = {}
+    for row in done:
+        parts = [(short[key], value_text(axes.value(row, key))) for key in line_keys]
+        label = parts[0][1] if line_keys == (STYLE,) else ", ".join(f"{k}={v}" for k, v in parts)
+        lines.setdefault(label, []).append((axes.value(row, x_key), row))
+    if _numeric(x for points in lines.values() for x, _ in points):
+        lines = {label: sorted(points, key=lambda point: point[0]) for label, points in lines.items()}
+    return [(label or None, points) for label, points in lines.items()]
+
+
+def _numeric(values: Any) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def plot_summary(
+    path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], axes: SummaryAxes = SummaryAxes()
+) -> bool:
+    """Best val loss (with the interpolation baseline dashed), r2 and skill against the first swept key
+    (the mask ratio by default), one line per value of the others (:func:`plot_lines`), saved as PNG
+    atomically. Returns False (no file written) when no run has finished."""
+    lines = plot_lines(rows, axes)
+    if not lines:
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    xs = [x for _, points in lines for x, _ in points]
+    numeric = _numeric(xs)
+    categories = {value_text(x): i for i, x in enumerate(dict.fromkeys(map(value_text, xs)))}
+
+    def at(x: Any) -> Any:  # where a value sits on the x-axis: itself, or its category's position
+        return x if numeric else categories[value_text(x)]
+
     fig, (ax_loss, ax_r2, ax_skill) = plt.subplots(1, 3, figsize=(14, 4))
-    for style in dict.fromkeys(r["mask_style"] for r in done):
-        points = sorted((r for r in done if r["mask_style"] == style), key=lambda r: r["mask_ratio"])
-        ratios = [r["mask_ratio"] for r in points]
-        (line,) = ax_loss.plot(ratios, [r["best_val_loss"] for r in points], marker="o", label=style)
+    for label, points in lines:
+        (line,) = ax_loss.plot(
+            [at(x) for x, _ in points], [r["best_val_loss"] for _, r in points], marker="o", label=label
+        )
         interp = [
-            (r["mask_ratio"], r["val_interp_baseline"])
-            for r in points
-            if r["val_interp_baseline"] is not None
+            (at(x), r["val_interp_baseline"]) for x, r in points if r["val_interp_baseline"] is not None
         ]
         if interp:
             ax_loss.plot(
@@ -204,24 +281,29 @@ def plot_summary(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]
                 ls="--",
                 lw=0.9,
                 color=line.get_color(),
-                label=f"{style}: interpolation baseline",
+                label=f"{label}: interpolation baseline" if label else "interpolation baseline",
             )
-        r2 = [(r["mask_ratio"], r["val_r2"]) for r in points if r["val_r2"] is not None]
+        r2 = [(at(x), r["val_r2"]) for x, r in points if r["val_r2"] is not None]
         if r2:
-            ax_r2.plot(*zip(*r2, strict=True), marker="o", color=line.get_color(), label=style)
-        skill = [(r["mask_ratio"], r.get("val_skill")) for r in points if r.get("val_skill") is not None]
+            ax_r2.plot(*zip(*r2, strict=True), marker="o", color=line.get_color(), label=label)
+        skill = [(at(x), r.get("val_skill")) for x, r in points if r.get("val_skill") is not None]
         if skill:
-            ax_skill.plot(*zip(*skill, strict=True), marker="o", color=line.get_color(), label=style)
-    ax_loss.set(xlabel="mask ratio", ylabel="best val loss (MSE on masked windows)")
-    ax_loss.set_title("loss (not comparable across ratios)", fontsize=9)
-    ax_r2.set(xlabel="mask ratio", ylabel="r2 vs zero baseline")
+            ax_skill.plot(*zip(*skill, strict=True), marker="o", color=line.get_color(), label=label)
+    x_label = "mask ratio" if axes.keys[0] == RATIO else axes.keys[0]
+    ax_loss.set(xlabel=x_label, ylabel="best val loss (MSE on masked windows)")
+    ax_loss.set_title(
+        "loss (not comparable across ratios)" if axes.keys[0] == RATIO else "best val loss", fontsize=9
+    )
+    ax_r2.set(xlabel=x_label, ylabel="r2 vs zero baseline")
     ax_r2.set_title("r2 at the best epoch (comparable)", fontsize=9)
     ax_r2.axhline(0.0, color="grey", lw=0.6)
-    ax_skill.set(xlabel="mask ratio", ylabel="skill = 1 - loss / context-mean loss")
+    ax_skill.set(xlabel=x_label, ylabel="skill = 1 - loss / context-mean loss")
     ax_skill.set_title("skill at the best epoch (> 0: beats the sequence's mean)", fontsize=9)
     ax_skill.axhline(0.0, color="grey", lw=0.6)
     for ax in (ax_loss, ax_r2, ax_skill):
         ax.grid(alpha=0.3)
+        if not numeric:
+            ax.set_xticks(list(categories.values()), list(categories))
         if ax.get_legend_handles_labels()[0]:  # summaries from before skill existed draw no skill line
             ax.legend(fontsize=7)
     fig.tight_layout()

@@ -34,6 +34,7 @@ from eeg_config.errors import (
     run_cli,
 )
 from eeg_config.processes import pid_alive
+from eeg_config.schema import field_type, parse_value
 from eeg_config.validators import FieldError, field_error
 
 __all__ = [
@@ -53,10 +54,12 @@ __all__ = [
     "dump_yaml",
     "environment_error",
     "field_error",
+    "field_type",
     "flatten",
     "make_converter",
     "one_line",
     "parse_override",
+    "parse_value",
     "pid_alive",
     "read_yaml",
     "run_cli",

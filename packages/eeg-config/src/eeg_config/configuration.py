@@ -22,6 +22,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
 from eeg_config.errors import UserError
+from eeg_config.schema import MISSING, field_type, parse_value
 from eeg_config.validators import FieldError
 
 T = TypeVar("T")
@@ -221,17 +222,17 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``section.key=value`` -> (``["section", "key"]``, YAML-parsed value)."""
+def parse_override(text: str, schema: type | None = None) -> tuple[list[str], Any]:
+    """``section.key=value`` -> (``["section", "key"]``, YAML-parsed value). With ``schema`` (the attrs
+    config class the value is for), a key that holds text keeps the text as typed
+    (:func:`eeg_config.schema.parse_value`: ``pattern={participant}`` is not a mapping)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError([f"--set expects section.key=value, got {text!r}"])
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key.split("."), value
+    path = key.split(".")
+    expected = field_type(schema, path) if schema is not None else MISSING
+    return path, parse_value(raw, expected)
 
 
 def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -241,11 +242,14 @@ def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
     )
 
 
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to nested plain data (a copy); unknown keys are caught by the converter."""
+def apply_overrides(
+    data: dict[str, Any], overrides: Iterable[str], schema: type | None = None
+) -> dict[str, Any]:
+    """Apply ``--set`` overrides to nested plain data (a copy); unknown keys are caught by the converter.
+    ``schema``: the config class, so that text keys keep their values as typed (:func:`parse_override`)."""
     result = _deep_copy(data)
     for text in overrides:
-        path, value = parse_override(text)
+        path, value = parse_override(text, schema)
         node = result
         for part in path[:-1]:
             child = node.get(part)

@@ -21,6 +21,7 @@ from eeg_io.normalize import PHYSICAL_LIMIT
 from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_dataset
 from eeg_io.reader import ChannelWindows, read_channel_windows
 from eeg_io.splits import split_by_group
+from eeg_io.subsets import participant_subset, pretraining_split
 from eeg_io.synthetic import STANDARD_10_10_64, STANDARD_10_20, write_synthetic_corpus
 from eeg_io.timing import (
     WINDOW_TIME_UNITS,
@@ -86,6 +87,8 @@ __all__ = [
     "file_fingerprints",
     "find_parquet_files",
     "implied_sampling_rate",
+    "participant_subset",
+    "pretraining_split",
     "read_channel_windows",
     "read_corpus_record",
     "read_primary_dataset",

@@ -11,9 +11,12 @@ All three are flat (one YAML mapping) and validate themselves once with :mod:`ee
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from eeg_config.validators import (
+    FieldError,
     field_error,
     in_range,
     name_list,
@@ -31,6 +34,7 @@ from eeg_io.cache import CACHE_DTYPES
 from eeg_io.index import MISSING_CHANNEL_POLICIES
 from eeg_io.normalize import NAN_POLICIES, NORMALIZATIONS
 from eeg_io.splits import GROUPS
+from eeg_io.subsets import participant_amount
 from eeg_io.timing import WINDOW_TIME_UNITS
 
 __all__ = ["CROPS", "DataConfig", "NormalizationConfig", "SequenceConfig"]
@@ -86,8 +90,21 @@ class SequenceConfig(NormalizationConfig):
 _DATA_FIELD_ORDER = (
     "dataset_path", "window_length", "include_channels", "exclude_channels", "on_missing_channel",
     "normalization", "scale", "nan_policy", "max_windows", "crop", "cache_dir", "cache_dtype", "num_workers",
-    "batch_size", "val_ratio", "split_group", "sampling_rate", "window_times",
+    "batch_size", "val_ratio", "split_group", "participants", "participants_seed", "sampling_rate",
+    "window_times",
 )  # fmt: skip
+
+
+def _participants(value: Any) -> int | float | None:
+    """``data.participants``: None, a count or a fraction (:func:`eeg_io.subsets.participant_amount`);
+    the fraction 1.0 is every participant, the same run as None."""
+    if value is None:
+        return None
+    try:
+        amount = participant_amount(value)
+    except ValueError as exc:
+        raise FieldError(f"DataConfig.{exc}", field="participants") from None
+    return None if amount == 1.0 and isinstance(amount, float) else amount
 
 
 def _in_data_order(_cls: type, fields: list[attrs.Attribute]) -> list[attrs.Attribute]:
@@ -120,6 +137,10 @@ class DataConfig(SequenceConfig):
         batch_size: sequences per batch (per rank under DDP).
         val_ratio: fraction of groups held out for validation (0 = no validation split).
         split_group: what a group is: ``"participant"``, ``"run"`` or ``"file"``.
+        participants: train on a subset of the training participants (those the validation split leaves):
+            a count (``4``, an integer) or a fraction (``0.25``, a float; ``1.0`` = null = all). Nested: for one seed, a larger subset
+            holds every smaller one; validation is the same for every size (:mod:`eeg_io.subsets`).
+        participants_seed: the subset's seed (null = the run's seed, as for the split).
         sampling_rate: Hz of the samples (band-power targets and inputs need it); checked against
             ``window_start``/``window_end`` when the files carry them in seconds.
         window_times: how ``window_start``/``window_end`` count: ``"seconds"`` from the recording's
@@ -139,6 +160,9 @@ class DataConfig(SequenceConfig):
     batch_size: int = attrs.field(default=8, validator=positive_int)
     val_ratio: float = attrs.field(default=0.2, validator=in_range(0.0, 1.0))
     split_group: str = attrs.field(default="participant", validator=one_of(GROUPS))
+    # a count (int) or a fraction in (0, 1) (float) once converted; None (or 1.0) = every training participant
+    participants: Any = attrs.field(default=None, converter=_participants)
+    participants_seed: int | None = attrs.field(default=None, validator=optional(non_negative_int))
     sampling_rate: float = attrs.field(default=256.0, validator=positive_number("Hz"))
     window_times: str = attrs.field(default="auto", validator=one_of(WINDOW_TIME_UNITS))
 
