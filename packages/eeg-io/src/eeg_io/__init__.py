@@ -10,7 +10,7 @@ torch.Size([124, 2048])
 from typing import TYPE_CHECKING
 
 from eeg_io.cache import DecodedCache
-from eeg_io.config import DataConfig, NormalizationConfig, SequenceConfig
+from eeg_io.config import CorpusConfig, DataConfig, NormalizationConfig, SequenceConfig
 from eeg_io.corpus import CORPUS_KEY, CorpusRecord, corpus_metadata, read_corpus_record
 from eeg_io.decode import DecodedWindows, decode_windows
 from eeg_io.errors import EEGDataError
@@ -18,6 +18,7 @@ from eeg_io.fingerprint import file_fingerprints, window_fingerprint, window_fin
 from eeg_io.index import SequenceItem, build_index
 from eeg_io.layout import METADATA_COLUMNS, find_parquet_files
 from eeg_io.normalize import PHYSICAL_LIMIT
+from eeg_io.pool import CorpusSplit, epoch_quotas, index_corpora, pooled_split, weighted_epoch
 from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_dataset
 from eeg_io.reader import ChannelWindows, read_channel_windows
 from eeg_io.splits import split_by_group
@@ -68,7 +69,9 @@ __all__ = [
     "WINDOW_TIME_UNITS",
     "ChannelSequenceDataset",
     "ChannelWindows",
+    "CorpusConfig",
     "CorpusRecord",
+    "CorpusSplit",
     "DataConfig",
     "DecodedCache",
     "DecodedWindows",
@@ -84,10 +87,13 @@ __all__ = [
     "collate_sequences",
     "corpus_metadata",
     "decode_windows",
+    "epoch_quotas",
     "file_fingerprints",
     "find_parquet_files",
     "implied_sampling_rate",
+    "index_corpora",
     "participant_subset",
+    "pooled_split",
     "pretraining_split",
     "read_channel_windows",
     "read_corpus_record",
@@ -95,6 +101,7 @@ __all__ = [
     "recognise_window_times",
     "split_by_group",
     "validate",
+    "weighted_epoch",
     "window_fingerprint",
     "window_fingerprints",
     "window_spans",

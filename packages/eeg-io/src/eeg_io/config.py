@@ -4,13 +4,16 @@
   fine-tuning app's labelled-data section builds on it.
 - :class:`SequenceConfig`: plus how one ``(file, channel)`` sequence is read (``window_length``,
   ``max_windows``, ``crop``, the decoded cache): what :class:`~eeg_io.ChannelSequenceDataset` needs.
-- :class:`DataConfig`: plus where the corpus is, which channels, batching and the validation split.
+- :class:`DataConfig`: plus where the corpus is (one folder, ``dataset_path``, or several pooled ones,
+  ``corpora``: :class:`CorpusConfig`), which channels, batching and the validation split.
 
 All three are flat (one YAML mapping) and validate themselves once with :mod:`eeg_config.validators`.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -28,6 +31,7 @@ from eeg_config.validators import (
     optional_tuple,
     positive_int,
     positive_number,
+    to_float,
     to_tuple,
 )
 from eeg_io.cache import CACHE_DTYPES
@@ -37,7 +41,7 @@ from eeg_io.splits import GROUPS
 from eeg_io.subsets import participant_amount
 from eeg_io.timing import WINDOW_TIME_UNITS
 
-__all__ = ["CROPS", "DataConfig", "NormalizationConfig", "SequenceConfig"]
+__all__ = ["CROPS", "CorpusConfig", "DataConfig", "NormalizationConfig", "SequenceConfig"]
 
 CROPS: tuple[str, ...] = ("random", "leading")
 
@@ -86,9 +90,51 @@ class SequenceConfig(NormalizationConfig):
     cache_dtype: str = attrs.field(default="float32", validator=one_of(CACHE_DTYPES))
 
 
+#: What a corpus name may hold: it prefixes the corpus's participant ids (``blink/sub-001``) and its
+#: metrics (``blink/val_skill``).
+CORPUS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _folder_name(corpus: CorpusConfig) -> str:
+    path = Path(corpus.path)
+    return path.name or path.resolve().name  # "." has no name of its own
+
+
+@attrs.frozen(kw_only=True)
+class CorpusConfig:
+    """One corpus of a pool (``data.corpora``): a folder searched recursively for ``*.parquet``.
+
+    Attributes:
+        path: the folder (or one file).
+        weight: the corpus's share of a training epoch, relative to the others' (``2.0`` beside ``1.0``:
+            twice as many of the epoch's sequences come from it, whatever the corpora's sizes).
+        name: what the run calls it (the folder's name by default): it prefixes the corpus's participant
+            ids (``blink/sub-001``; two corpora's ``sub-001`` are different people) and its validation
+            metrics (``blink/val_skill``). Letters, digits, ``_``, ``.`` and ``-``.
+    """
+
+    path: str = attrs.field(validator=non_empty_str("path string"))
+    weight: float = attrs.field(default=1.0, converter=to_float, validator=positive_number())
+    name: str = attrs.field(default=attrs.Factory(_folder_name, takes_self=True))
+
+    @name.validator
+    def _check_name(self, _attribute: attrs.Attribute, value: object) -> None:
+        if not isinstance(value, str) or not CORPUS_NAME.match(value):
+            raise field_error(
+                self,
+                "name",
+                f"must be letters, digits, '_', '.' or '-' (starting with a letter or digit), got {value!r}"
+                + (
+                    ""
+                    if value != _folder_name(self)
+                    else f" (the name of the folder {self.path}): set a name"
+                ),
+            )
+
+
 # the order DataConfig's fields are written in (resolved configs, MLflow params), as before the layers
 _DATA_FIELD_ORDER = (
-    "dataset_path", "window_length", "include_channels", "exclude_channels", "on_missing_channel",
+    "dataset_path", "corpora", "window_length", "include_channels", "exclude_channels", "on_missing_channel",
     "normalization", "scale", "nan_policy", "max_windows", "crop", "cache_dir", "cache_dtype", "num_workers",
     "batch_size", "val_ratio", "split_group", "participants", "participants_seed", "sampling_rate",
     "window_times",
@@ -121,6 +167,11 @@ class DataConfig(SequenceConfig):
 
     Attributes:
         dataset_path: folder searched recursively for ``*.parquet`` (or one file).
+        corpora: several corpora pooled into one run instead (:class:`CorpusConfig`: path, weight, name);
+            exclusive with ``dataset_path``. Names are unique and no corpus lies inside another. Every other
+            setting applies to each corpus: the split and ``participants`` are made per corpus (each
+            validates on the held-out people a run on it alone would hold out, and keeps the subset a
+            run on it alone would keep), channels are chosen per file as with one corpus.
         window_length: W, samples per window; shorter windows are zero-padded, longer ones cut.
         include_channels: only these channels (any case), or null for every channel column.
         exclude_channels: channels never used (default the EOG channels ``VEOG``, ``HEOG``).
@@ -148,7 +199,8 @@ class DataConfig(SequenceConfig):
             from the data (a span equal to the window's samples is samples; :mod:`eeg_io.timing`).
     """
 
-    dataset_path: str = attrs.field(validator=non_empty_str("path string"))
+    dataset_path: str | None = attrs.field(default=None, validator=optional(non_empty_str("path string")))
+    corpora: tuple[CorpusConfig, ...] | None = attrs.field(default=None, converter=optional_tuple)
     include_channels: tuple[str, ...] | None = attrs.field(
         default=None, converter=optional_tuple, validator=name_list(allow_empty=False, allow_none=True)
     )
@@ -168,8 +220,77 @@ class DataConfig(SequenceConfig):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        self._check_corpora()
         if self.include_channels is not None:
             excluded = {c.upper() for c in self.exclude_channels}
             both = [c for c in self.include_channels if c.upper() in excluded]
             if both:
                 raise field_error(self, "include_channels", f"and exclude_channels both name {both}")
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the run pools ``corpora`` (participant ids and metrics then carry the corpus's name)."""
+        return self.corpora is not None
+
+    @property
+    def corpus_list(self) -> tuple[CorpusConfig, ...]:
+        """The corpora of the run: ``corpora``, or the one corpus at ``dataset_path`` (named after it)."""
+        if self.corpora is not None:
+            return self.corpora
+        assert self.dataset_path is not None
+        return (CorpusConfig(path=self.dataset_path, name=_folder_name_or_data(self.dataset_path)),)
+
+    @property
+    def where(self) -> str:
+        """The data in words, for log lines: the folder, or ``name (path), ...`` of a pool."""
+        if self.corpora is None:
+            return str(self.dataset_path)
+        return ", ".join(f"{c.name} ({c.path})" for c in self.corpora)
+
+    def _check_corpora(self) -> None:
+        if self.dataset_path is not None and self.corpora is not None:
+            raise field_error(
+                self,
+                "corpora",
+                "and DataConfig.dataset_path are exclusive: give one corpus as dataset_path or several as "
+                "corpora, not both",
+            )
+        if self.corpora is None:
+            if self.dataset_path is None:
+                raise field_error(
+                    self, "dataset_path", "is required (a folder of Parquet files), or data.corpora"
+                )
+            return
+        if not self.corpora:
+            raise field_error(self, "corpora", "must list at least one corpus ({path: ..., weight: ...})")
+        for corpus in self.corpora:
+            if not isinstance(corpus, CorpusConfig):
+                raise field_error(
+                    self, "corpora", f"must be a list of {{path, weight, name}}, got {corpus!r}"
+                )
+        names: dict[str, CorpusConfig] = {}
+        for corpus in self.corpora:
+            if corpus.name in names:
+                raise field_error(
+                    self,
+                    "corpora",
+                    f"names must be unique: {names[corpus.name].path} and {corpus.path} are both named "
+                    f"{corpus.name!r}; set name: on one of them",
+                )
+            names[corpus.name] = corpus
+        folders = [(corpus, Path(corpus.path).resolve()) for corpus in self.corpora]
+        for i, (first, a) in enumerate(folders):
+            for second, b in folders[i + 1 :]:
+                if a == b or a in b.parents or b in a.parents:
+                    raise field_error(
+                        self,
+                        "corpora",
+                        f"{first.name} ({first.path}) and {second.name} ({second.path}) share files: a corpus "
+                        "may not lie inside another (each file would be read twice)",
+                    )
+
+
+def _folder_name_or_data(path: str) -> str:
+    """A valid name for the single corpus at ``path`` (its folder's name, else ``data``)."""
+    name = Path(path).name or Path(path).resolve().name
+    return name if CORPUS_NAME.match(name) else "data"

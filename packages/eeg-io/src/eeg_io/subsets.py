@@ -76,12 +76,13 @@ def participant_subset(participants: Iterable[str], amount: int | float, seed: i
 
 
 def pretraining_split(
-    items: Sequence[SequenceItem], data: DataConfig, seed: int
+    items: Sequence[SequenceItem], data: DataConfig, seed: int, where: str | None = None
 ) -> tuple[list[SequenceItem], list[SequenceItem]]:
     """Training and validation items of a pretraining run: the split of ``data.val_ratio`` by
     ``data.split_group`` (seeded with ``seed``), then, with ``data.participants``, the training items of
     the subset of the training participants (seeded with ``data.participants_seed``, else ``seed``).
-    Validation is the same with or without a subset.
+    Validation is the same with or without a subset. ``where`` names the corpus in messages (default
+    ``data.dataset_path``; :func:`eeg_io.pool.pooled_split` splits each corpus of a pool with this).
 
     Raises:
         EEGDataError: too few groups for the split, or more participants asked for than there are for
@@ -104,7 +105,7 @@ def pretraining_split(
         held_out = f"; data.val_ratio {data.val_ratio:g} holds out {everyone - len(available)}" if val else ""
         raise EEGDataError(
             f"data.participants: {data.participants} training participants asked for, but "
-            f"{data.dataset_path} has {len(available)} ({everyone} in all{held_out}); ask for at most "
+            f"{where or data.dataset_path} has {len(available)} ({everyone} in all{held_out}); ask for at most "
             f"{len(available)}, or a fraction"
         ) from None
     return [item for item in train if item.participant in chosen], val
