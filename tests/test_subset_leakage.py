@@ -69,3 +69,27 @@ def test_the_guard_counts_only_the_participants_a_subset_pretrained_on(tiny_corp
     assert len(record["participants"]) == 2 and record["val_participants"] == full["val_participants"]
     assert seen_by_subset == used and len(used) == 4  # the two left out are not counted
     assert set(record["participants"]) < set(full["participants"])
+
+
+def test_a_pool_records_each_corpus_people_under_its_name_and_the_guard_finds_them_by_samples(
+    tiny_corpus, tmp_path, make_config
+):
+    from eeg_io import write_synthetic_corpus
+
+    other = tmp_path / "other"  # its people are called sub-001 ... too, and are other people
+    write_synthetic_corpus(other, participants=5, channels=["Fp1", "C3", "O1"], windows_per_run=6,
+                           window_length=64, sfreq=32.0, seed=9)  # fmt: skip
+    channels = copy_as_labelled(other, tmp_path / "labelled.parquet")
+    data = load_labelled(tmp_path / "labelled.parquet", channels=channels, window_length=64)
+    folds = [Fold(index=1, train=(), val=(), test=tuple(range(len(data.participants))))]
+
+    config = make_config(tiny_corpus, tmp_path / "pool", None, data={"participants": 2})
+    del config["data"]["dataset_path"]
+    config["data"]["corpora"] = [{"path": str(tiny_corpus), "name": "tiny"}, {"path": str(other)}]
+    record, seen = guard_sees(config, data, folds)
+    used = record["participants"] + record["val_participants"]
+    assert len(set(used)) == len(used) == 4 + 4  # per corpus: 2 trained on, 2 held out
+    assert {p.partition("/")[0] for p in used} == {"tiny", "other"}
+    assert {"tiny/sub-001", "other/sub-001"} & set(used)  # the same id in both corpora, two people
+    # the labelled copy of `other` is seen for the people of `other` the encoder used, by their samples
+    assert seen == {p.removeprefix("other/") for p in used if p.startswith("other/")}

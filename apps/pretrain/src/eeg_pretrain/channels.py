@@ -10,7 +10,7 @@ every such name listed and the settings that fix it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from eeg_config import UserError
 from eeg_io import SequenceItem
@@ -21,9 +21,16 @@ log = logging.getLogger("eeg_pretrain")
 SUGGESTED = 3  # built-in montages named in the message when they place every channel
 
 
-def check_channel_positions(model: ModelConfig, items: Sequence[SequenceItem], dataset_path: str) -> None:
+def check_channel_positions(
+    model: ModelConfig,
+    items: Sequence[SequenceItem],
+    dataset_path: str,
+    corpus_of: Mapping[str, str] | None = None,
+) -> None:
     """Raise :class:`UserError` (one line) naming every channel of ``items`` that the montage of ``model``
     cannot place, unless ``model.missing_channels`` is ``zero`` (then the names are logged once).
+    ``dataset_path`` says where the items are from; a pool's ``corpus_of`` (file -> corpus name) adds to
+    each name the corpora that have it (``'ECG' (blink, eyes)``).
 
     The message says which setting chose the montage and lists the keys that fix it: another montage
     (built-in montages that place every channel are named), ``data.exclude_channels`` /
@@ -36,6 +43,9 @@ def check_channel_positions(model: ModelConfig, items: Sequence[SequenceItem], d
     if not absent:
         return
     listed = ", ".join(repr(name) for name in absent)
+    if corpus_of is not None:
+        having = {name: sorted({corpus_of[i.file] for i in items if i.channel == name}) for name in absent}
+        listed = ", ".join(f"{name!r} ({', '.join(having[name])})" for name in absent)
     if model.missing_channels == "zero":
         log.warning(
             "montage %s cannot place %d channel(s): %s; they get no spatial encoding (model.missing_channels: zero)",

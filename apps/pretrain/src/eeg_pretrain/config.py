@@ -42,7 +42,7 @@ from eeg_config.validators import (
     positive_int,
     positive_number,
 )
-from eeg_io import DataConfig, read_corpus_record
+from eeg_io import CorpusRecord, DataConfig, read_corpus_record
 from eeg_ssl import MaskingConfig, ObjectiveConfig
 from eeg_ssm import ModelConfig
 
@@ -141,6 +141,13 @@ class PretrainConfig:
                 "model.sampling_rate",
                 f"must equal data.sampling_rate = {self.data.sampling_rate:g} (set data.sampling_rate only), "
                 f"got {self.model.sampling_rate:g}",
+            )
+        if self.synthetic.enabled and self.data.pooled:
+            raise field_error(
+                self,
+                "synthetic.enabled",
+                "writes one corpus to data.dataset_path; with data.corpora write each corpus first "
+                "(python -m eeg_io synth OUT_DIR) and set synthetic.enabled: false",
             )
         if self.model.target != self.objective.target:
             raise field_error(
@@ -288,34 +295,77 @@ def from_the_corpus(raw: Mapping[str, Any], source: str | None = None) -> dict[s
     """``data.window_length`` and ``data.sampling_rate`` the user did not set, taken from the corpus at
     ``data.dataset_path`` (:func:`eeg_io.read_corpus_record`: what prepare recorded in its files, else what
     the data shows); a value the user set that disagrees with a recorded one is a :class:`ConfigError`
-    naming both. A corpus that does not exist yet (a synthetic demo's) leaves the config as it is."""
+    naming both. A corpus that does not exist yet (a synthetic demo's) leaves the config as it is.
+
+    Pooled corpora (``data.corpora``) must agree with each other: every corpus's recorded value must
+    equal the user's, and without one, what the corpora record or show must be one value; a disagreement
+    names both corpora and says which prepare setting makes them agree."""
     raw = dict(raw)
     data = raw.get("data")
-    if not isinstance(data, Mapping) or not isinstance(data.get("dataset_path"), str):
+    if not isinstance(data, Mapping):
         return raw
-    if not Path(data["dataset_path"]).exists():
-        return raw
-    record = read_corpus_record(data["dataset_path"])
-    if record is None:
+    records = [(name, record) for name, record in _corpus_records(data) if record is not None]
+    if not records:
         return raw
     data = dict(data)
-    where = "recorded by prepare in" if record.recorded else "shown by the data of"
     for key in ("window_length", "sampling_rate"):
-        found = getattr(record, key)
-        if found is None:
+        found = [(name, record, getattr(record, key)) for name, record in records]
+        found = [(name, record, value) for name, record, value in found if value is not None]
+        if not found:
             continue
         if key in data:
-            if record.recorded and data[key] is not None and float(data[key]) != float(found):
+            for name, record, value in found:
+                if record.recorded and data[key] is not None and float(data[key]) != float(value):
+                    corpus = f" (corpus {name})" if name else ""
+                    raise ConfigError(
+                        [f"{data[key]} disagrees with {value:g}, {_where(record)} {record.file}{corpus}; leave "
+                         f"data.{key} out to take the corpus's @ $.data.{key}"],
+                        source,
+                    )  # fmt: skip
+            continue
+        first_name, first, value = found[0]
+        for name, record, other in found[1:]:
+            if float(other) != float(value):
                 raise ConfigError(
-                    [f"{data[key]} disagrees with {found:g}, {where} {record.file}; leave data.{key} out to "
-                     f"take the corpus's @ $.data.{key}"],
+                    [f"corpus {first_name} has {key} {value:g} ({_where(record=first)} {first.file}) but corpus "
+                     f"{name} has {other:g} ({_where(record)} {record.file}): pooled corpora need one "
+                     f"{key}; re-run prepare on them with one {PREPARE_KEYS[key]} @ $.data.corpora"],
                     source,
                 )  # fmt: skip
-            continue
-        data[key] = found
-        log.info("data.%s: %g, %s %s", key, found, where, record.file)
+        data[key] = value
+        log.info("data.%s: %g, %s %s", key, value, _where(first), first.file)
     raw["data"] = data
     return raw
+
+
+#: The prepare setting (configs/processing.yaml) that makes corpora agree on a data setting.
+PREPARE_KEYS = {
+    "sampling_rate": "signal.sampling_rate",
+    "window_length": "windows.window_seconds (at one signal.sampling_rate)",
+}
+
+
+def _where(record: CorpusRecord) -> str:
+    return "recorded by prepare in" if record.recorded else "shown by the data of"
+
+
+def _corpus_records(data: Mapping[str, Any]) -> list[tuple[str | None, CorpusRecord | None]]:
+    """``(corpus name or None for data.dataset_path, its record)`` for each corpus of a raw data section
+    whose path exists (a corpus not written yet, or a malformed section, has none)."""
+    if isinstance(data.get("dataset_path"), str) and data.get("corpora") is None:
+        path = data["dataset_path"]
+        return [(None, read_corpus_record(path))] if Path(path).exists() else []
+    corpora = data.get("corpora")
+    if not isinstance(corpora, list) or data.get("dataset_path") is not None:
+        return []  # the config's own checks say what is wrong
+    records = []
+    for corpus in corpora:
+        if not isinstance(corpus, Mapping) or not isinstance(corpus.get("path"), str):
+            return []
+        if Path(corpus["path"]).exists():
+            name = corpus.get("name") or Path(corpus["path"]).name or Path(corpus["path"]).resolve().name
+            records.append((str(name), read_corpus_record(corpus["path"])))
+    return records
 
 
 def _dotted(override: str) -> str:

@@ -5,6 +5,10 @@ composition, worker count or the number of DDP ranks: a 2-rank run sees exactly 
 single-process run over the same global batches, and validation masks (``epoch`` fixed) never change.
 The loader draws only the masks (:class:`~eeg_ssl.MaskPlan`); the trainer hides the windows on the training
 device (:func:`~eeg_ssl.apply_mask`), so a batch carries its windows once, not a masked copy beside them.
+
+Several corpora (``data.corpora``) are indexed and split one by one (:func:`eeg_io.pooled_split`) and pooled
+into one training and one validation set; training draws them by weight (:mod:`eeg_pretrain.pool`), each
+validation sequence keeps the mask it would have in a run on its corpus alone.
 """
 
 from __future__ import annotations
@@ -21,15 +25,17 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from eeg_io import (
     ChannelSequenceDataset,
+    CorpusSplit,
     SequenceItem,
-    build_index,
     check_sampling_rate,
     collate_sequences,
     file_fingerprints,
-    pretraining_split,
+    index_corpora,
+    pooled_split,
 )
 from eeg_pretrain.channels import check_channel_positions
 from eeg_pretrain.data_report import log_data_checks
+from eeg_pretrain.pool import WeightedEpochSampler, mixture_statistics, spread
 from eeg_ssl import MaskingConfig, draw_masks
 from eeg_ssm import BandStatistics
 from eeg_train import DistInfo
@@ -48,31 +54,36 @@ class PretrainingData:
     num_sequences: int
     train_set: MaskedSequences
     val_set: MaskedSequences | None
-    train_sampler: EpochSampler
+    train_sampler: EpochSampler | WeightedEpochSampler
     collate: MaskingCollate
     train_loader: DataLoader
     val_loader: DataLoader | None
     record: dict[str, list[str]]  # pretraining_data_record: what the checkpoint says it was trained on
+    splits: tuple[CorpusSplit, ...]  # per corpus (one for data.dataset_path)
+    corpora: tuple[str, ...] = ()  # the pooled corpora's names, in data.corpora order; () for one corpus
 
 
 def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device) -> PretrainingData:
-    """Index ``data.dataset_path``, check that the montage places every channel, split it by ``data.split_group`` (seeded by
-    ``train.seed``) and keep the ``data.participants`` subset of the training participants, check it
-    once (sampling rate for spectral settings, the data checks on rank 0), and build the loaders.
+    """Index the corpus (or each of ``data.corpora``), check that the montage places every channel, split
+    each corpus by ``data.split_group`` (seeded by ``train.seed``) and keep the ``data.participants`` subset
+    of its training participants, check it once (sampling rate for spectral settings, the data checks on
+    rank 0), and build the loaders.
 
-    Training masks are keyed ``(masking.seed or train.seed, epoch, index)``; validation masks are fixed
-    (``masking.val_seed``, epoch 0). Each DDP rank reads its own shard of every global batch.
+    Training masks are keyed ``(masking.seed or train.seed, epoch, index)`` (a pool: the draw index);
+    validation masks are fixed (``masking.val_seed``, epoch 0; a pool: the index within the corpus). Each
+    DDP rank reads its own shard of every global batch.
     """
     data, seed = config.data, config.train.seed
-    items = build_index(  # EEGDataError names a missing or bad path
-        data.dataset_path,
-        include_channels=data.include_channels,
-        exclude_channels=data.exclude_channels,
-        on_missing_channel=data.on_missing_channel,
+    indexed = index_corpora(data)  # EEGDataError names a missing or bad path
+    items = [item for _, corpus_items in indexed for item in corpus_items]
+    corpus_of = {item.file: corpus.name for corpus, corpus_items in indexed for item in corpus_items}
+    check_channel_positions(  # before any statistics or tracking
+        config.model, items, data.where, corpus_of if data.pooled else None
     )
-    check_channel_positions(config.model, items, data.dataset_path)  # before any statistics or tracking
-    # validation first, on the whole corpus; then data.participants' subset of the rest (eeg_io.subsets)
-    train_items, val_items = pretraining_split(items, data, seed)
+    # per corpus: validation first, on the whole corpus; then data.participants' subset of the rest
+    splits = tuple(pooled_split(indexed, data, seed))
+    train_items = [item for split in splits for item in split.train]
+    val_items = [item for split in splits for item in split.val]
     if data.participants is not None and dist_info.is_main:
         log_subset(config, train_items, val_items)
     if config.model.uses_spectrum:  # band edges depend on the rate: the data's window times must agree
@@ -81,18 +92,35 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         )
     if dist_info.is_main:
         log_data_checks(data, train_items, val_items)  # counts once, leaks across the split named
+    names = tuple(split.corpus.name for split in splits) if data.pooled else ()
     mask_seed = config.masking.seed if config.masking.seed is not None else seed
-    train_set = MaskedSequences(ChannelSequenceDataset.from_config(train_items, data, seed=seed), mask_seed)
+    train_set = MaskedSequences(
+        ChannelSequenceDataset.from_config(train_items, data, seed=seed),
+        mask_seed,
+        corpora=[(s.corpus.name, len(s.train)) for s in splits] if data.pooled else (),
+    )
     val_set = (
         MaskedSequences(
             ChannelSequenceDataset.from_config(val_items, data, seed=seed),
             config.masking.val_seed,
             fixed=True,
+            corpora=[(s.corpus.name, len(s.val)) for s in splits] if data.pooled else (),
         )
         if val_items
         else None
     )
-    train_sampler = EpochSampler(train_set, dist_info.world_size, dist_info.rank, True, seed, data.batch_size)
+    train_sampler: EpochSampler | WeightedEpochSampler = (
+        WeightedEpochSampler(
+            [len(split.train) for split in splits],
+            [split.corpus.weight for split in splits],
+            dist_info.world_size,
+            dist_info.rank,
+            seed,
+            data.batch_size,
+        )
+        if data.pooled
+        else EpochSampler(train_set, dist_info.world_size, dist_info.rank, True, seed, data.batch_size)
+    )
     collate = MaskingCollate(config.masking)
     loader_kwargs = dict(
         batch_size=data.batch_size,
@@ -117,7 +145,22 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
             else None
         ),
         record=pretraining_data_record(train_items, val_items),
+        splits=splits,
+        corpora=names,
     )
+
+
+def corpus_shares(data: PretrainingData) -> list[tuple[str, int, float]]:
+    """A pool's ``(name, training sequences, share of an epoch)`` per corpus, in the training set's order
+    (what :func:`fit_band_statistics` weights the corpora by); ``[]`` for one corpus."""
+    sampler = data.train_sampler
+    if not isinstance(sampler, WeightedEpochSampler):
+        return []
+    total = sum(sampler.quotas)
+    return [
+        (name, size, quota / total)
+        for name, size, quota in zip(data.corpora, sampler.sizes, sampler.quotas, strict=True)
+    ]
 
 
 def log_subset(
@@ -159,28 +202,48 @@ def pretraining_data_record(
 
 
 def fit_band_statistics(
-    band_power: BandPower, dataset: ChannelSequenceDataset, limit: int, batch_size: int, device: torch.device
+    band_power: BandPower,
+    dataset: ChannelSequenceDataset,
+    limit: int,
+    batch_size: int,
+    device: torch.device,
+    corpora: Sequence[tuple[str, int, float]] = (),
 ) -> None:
     """Per-band mean and std of the training split's log band power, into ``band_power``.
 
     At most ``limit`` (``objective.stats_sequences``) training sequences, spread evenly over the split, in
     a fixed order; every DDP rank computes the same numbers (no communication, identical on all ranks).
+    A pool (``corpora``: ``(name, training sequences, share of an epoch)`` in the dataset's order) gets the
+    statistics of its training mixture: ``limit`` divided by the shares, each corpus's moments weighted by
+    its share (:func:`eeg_pretrain.pool.mixture_statistics`).
     """
-    count = len(dataset)
-    limit = min(count, limit)
-    indices = sorted({int(i * count / limit) for i in range(limit)}) if limit else []
-    stats = BandStatistics(band_power.n_bands)
+    parts = corpora or [("", len(dataset), 1.0)]
+    totals, used, start = [], [], 0
     dataset.set_epoch(0)
-    with torch.no_grad():
-        for start in range(0, len(indices), batch_size):
-            batch = collate_sequences(dataset.__getitems__(indices[start : start + batch_size]))
-            windows = batch["windows"].to(device)
-            stats.update(band_power.log_power(windows), batch["valid"].to(device))
-    mean, std = BandStatistics.mean_std(stats.totals())
+    for _, size, share in parts:
+        indices = [start + i for i in spread(size, max(1, round(limit * share)) if corpora else limit)]
+        stats = BandStatistics(band_power.n_bands)
+        with torch.no_grad():
+            for first in range(0, len(indices), batch_size):
+                batch = collate_sequences(dataset.__getitems__(indices[first : first + batch_size]))
+                windows = batch["windows"].to(device)
+                stats.update(band_power.log_power(windows), batch["valid"].to(device))
+        totals.append(stats.totals())
+        used.append(len(indices))
+        start += size
+    combined = mixture_statistics(totals, [share for _, _, share in parts]) if corpora else totals[0]
+    mean, std = BandStatistics.mean_std(combined)
     band_power.set_statistics(mean.to(device), std.to(device))
     log.info(
-        "band-power standardisation from %d training sequences: %d bands %.3g-%.3g Hz, %s",
-        len(indices),
+        "band-power standardisation from %d training sequences%s: %d bands %.3g-%.3g Hz, %s",
+        sum(used),
+        (
+            " (the pool's mixture, each corpus weighted by its share of an epoch: "
+            + ", ".join(f"{name} {n}" for (name, _, _), n in zip(parts, used, strict=True))
+            + ")"
+            if corpora
+            else ""
+        ),
         band_power.n_bands,
         band_power.edges[0],
         band_power.edges[-1],
@@ -190,13 +253,28 @@ def fit_band_statistics(
 
 class MaskedSequences(Dataset):
     """eeg-io samples plus ``mask_key = (seed, epoch, index)``, the key of the sequence's mask (drawn later,
-    for the whole batch, by :class:`MaskingCollate`)."""
+    for the whole batch, by :class:`MaskingCollate`).
 
-    def __init__(self, base: ChannelSequenceDataset, seed: int, fixed: bool = False):
+    A pool's sets (``corpora``: ``(name, sequences)`` in order) also take draw indices (:mod:`eeg_io.pool`:
+    ``pass * len(self) + i`` reads sequence ``i``, with the draw's own mask key) and label each sample with
+    its ``corpus``; a fixed (validation) set keys a sequence's mask by its index within its corpus, so it
+    is the mask a run on that corpus alone draws for it."""
+
+    def __init__(
+        self,
+        base: ChannelSequenceDataset,
+        seed: int,
+        fixed: bool = False,
+        corpora: Sequence[tuple[str, int]] = (),
+    ):
         self.base = base
         self.seed = seed
         self.fixed = fixed  # validation: the same masks every epoch
         self.epoch = 0
+        self.corpora = [name for name, size in corpora for _ in range(size)]  # corpus of each index
+        self.starts: dict[str, int] = {}  # first index of each corpus
+        for index, name in enumerate(self.corpora):
+            self.starts.setdefault(name, index)
 
     def __len__(self) -> int:
         return len(self.base)
@@ -211,9 +289,16 @@ class MaskedSequences(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """A batch's samples, read by eeg-io straight into one batch tensor (the DataLoader calls this)."""
         epoch = 0 if self.fixed else self.epoch
-        samples = self.base.__getitems__(indices)
-        for index, sample in zip(indices, samples, strict=True):
-            sample["mask_key"] = (self.seed, epoch, index)
+        count = len(self.base)
+        sequences = [draw % count for draw in indices] if self.corpora else list(indices)
+        samples = self.base.__getitems__(sequences)
+        for draw, index, sample in zip(indices, sequences, samples, strict=True):
+            key = draw
+            if self.corpora:
+                sample["corpus"] = self.corpora[index]
+                if self.fixed:
+                    key = index - self.starts[sample["corpus"]]
+            sample["mask_key"] = (self.seed, epoch, key)
         return samples
 
 
@@ -237,6 +322,8 @@ class MaskingCollate:
             max_length=length,
         )
         batch["mask_plan"], batch["mask"] = plan, plan.mask
+        if all("corpus" in s for s in samples):  # a pool: per-corpus validation figures
+            batch["corpora"] = [s["corpus"] for s in samples]
         return batch
 
 

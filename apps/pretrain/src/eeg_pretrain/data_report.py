@@ -30,10 +30,12 @@ def log_data_checks(
         log.warning("%s", line)
     if report.warnings:
         log.warning(
-            "all data warnings: python -m eeg_io validate %s --sampling-rate %g --window-times %s",
-            data_config.dataset_path,
-            rate,
-            data_config.window_times,
+            "all data warnings: %s",
+            "; ".join(
+                f"python -m eeg_io validate {corpus.path} --sampling-rate {rate:g} --window-times "
+                f"{data_config.window_times}"
+                for corpus in data_config.corpus_list
+            ),
         )
     for line in report.leaks({i.file for i in train_items}, {i.file for i in val_items}):
         log.warning("train/validation leak: %s", line)

@@ -19,7 +19,7 @@ log = logging.getLogger("eeg_pretrain")
 
 def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[str, int | str]:
     """What the config alone does not say about the run: data sizes, world size, the model backend used."""
-    return {
+    facts: dict[str, int | str] = {
         "dataset_sequences": data.num_sequences,
         "train_sequences": len(data.train_set),
         "val_sequences": len(data.val_set) if data.val_set else 0,
@@ -28,6 +28,18 @@ def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[st
         "world_size": dist.world_size,
         "backend_used": model.backend_name,
     }
+    quotas = getattr(data.train_sampler, "quotas", None)  # a pool's sequences per corpus and epoch
+    for name, split, quota in zip(data.corpora, data.splits, quotas or (), strict=False):
+        facts.update(
+            {
+                f"{name}/train_sequences": len(split.train),
+                f"{name}/val_sequences": len(split.val),
+                f"{name}/train_participants": len({item.participant for item in split.train}),
+                f"{name}/val_participants": len({item.participant for item in split.val}),
+                f"{name}/epoch_sequences": quota,
+            }
+        )
+    return facts
 
 
 def open_tracker(
@@ -59,8 +71,18 @@ def open_tracker(
         away=away,
         run_id=run_id,
     )
-    tracker.log_params({**flatten(config_to_dict(config)), **facts})
+    tracker.log_params({**config_params(config), **facts})
     return tracker
+
+
+def config_params(config: PretrainConfig) -> dict[str, object]:
+    """The flattened config as MLflow params; a pool's corpora one param per setting
+    (``data.corpora.blink.path``, ``data.corpora.blink.weight``), comparable across runs."""
+    params = flatten(config_to_dict(config))
+    corpora = params.pop("data.corpora", None) or []
+    for corpus in corpora:
+        params.update({f"data.corpora.{corpus['name']}.{key}": corpus[key] for key in ("path", "weight")})
+    return params
 
 
 def log_start(
@@ -74,12 +96,26 @@ def log_start(
         facts["val_sequences"],
         facts["train_participants"],
         facts["val_participants"],
-        config.data.dataset_path,
+        config.data.where,
         facts["backend_used"],
         sum(p.numel() for p in model.parameters()) / 1e6,
         device,
         facts["world_size"],
     )
+    for corpus in config.data.corpora or ():
+        log.info(
+            "corpus %s (%s): %d training sequences (%d participants), %d validation (%d); weight %g: %d of "
+            "each epoch's %d sequences",
+            corpus.name,
+            corpus.path,
+            facts[f"{corpus.name}/train_sequences"],
+            facts[f"{corpus.name}/train_participants"],
+            facts[f"{corpus.name}/val_sequences"],
+            facts[f"{corpus.name}/val_participants"],
+            corpus.weight,
+            facts[f"{corpus.name}/epoch_sequences"],
+            facts["train_sequences"],
+        )
 
 
 def epoch_metrics(
@@ -89,16 +125,22 @@ def epoch_metrics(
     seconds: float,
     context_rate: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """One epoch's metrics: ``train_*`` and ``val_*`` (the meters' summaries), ``r2_gap``, epoch, seconds,
-    and with ``model.local_context`` the learned ``context_rate``."""
+    """One epoch's metrics: ``train_*`` and ``val_*`` (the meters' summaries; a pool's corpus figures
+    ``{name}/{key}`` become ``{name}/val_{key}``), ``r2_gap``, epoch, seconds, and with
+    ``model.local_context`` the learned ``context_rate``."""
     metrics = {f"train_{k}": v for k, v in train.items()}
-    metrics.update({f"val_{k}": v for k, v in val.items()})
+    metrics.update({_val_key(k): v for k, v in val.items()})
     if val:  # overfitting shows as a growing gap
         metrics["r2_gap"] = train["r2"] - val["r2"]
     metrics.update(epoch=float(epoch), epoch_seconds=seconds)
     if context_rate is not None:
         metrics["context_rate"] = float(context_rate.detach())
     return metrics
+
+
+def _val_key(key: str) -> str:
+    corpus, _, name = key.rpartition("/")
+    return f"{corpus}/val_{name}" if corpus else f"val_{key}"
 
 
 def log_epoch(
@@ -129,3 +171,12 @@ def log_epoch(
         else "",
         seconds,
     )
+    for corpus in dict.fromkeys(key.partition("/")[0] for key in val if "/" in key):
+        log.info(
+            "  corpus %s: val loss %.4f r2 %.3f skill %.3f%s",
+            corpus,
+            val[f"{corpus}/loss"],
+            val[f"{corpus}/r2"],
+            val[f"{corpus}/skill"],
+            f", encoder skill {val[f'{corpus}/encoder_skill']:.3f}" if own else "",
+        )

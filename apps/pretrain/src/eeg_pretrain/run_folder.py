@@ -120,7 +120,9 @@ def run_summary(
 ) -> dict[str, Any]:
     """What a finished run reports in :data:`SUMMARY` (the sweep and people read it): the figures of the best
     epoch, validation ones, or training ones for a run without validation; with ``participants`` (the
-    checkpoint's ``pretraining_data`` record), who it was trained and validated on."""
+    checkpoint's ``pretraining_data`` record), who it was trained and validated on. A pool's summary adds
+    ``corpora``: each corpus's path, weight and validation figures of the best epoch (``val_loss``,
+    ``val_r2``, ``val_skill``, ``val_encoder_skill``)."""
     best = state.best_metrics
     parts = config.objective.parts
 
@@ -159,6 +161,23 @@ def run_summary(
                 "val_participants": list(participants.get("val_participants", [])),
             }
             if participants is not None
+            else {}
+        ),
+        **(
+            {
+                "corpora": {
+                    corpus.name: {
+                        "path": corpus.path,
+                        "weight": corpus.weight,
+                        **{
+                            f"val_{key}": best.get(f"{corpus.name}/val_{key}")
+                            for key in ("loss", "r2", "skill", "encoder_skill")
+                        },
+                    }
+                    for corpus in config.data.corpora
+                }
+            }
+            if config.data.corpora is not None
             else {}
         ),
     }

@@ -25,9 +25,10 @@ from tqdm import tqdm
 from eeg_config import atomic_write_text, dump_yaml
 from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, save_keeping_last, set_rng_state
 from eeg_pretrain.config import PretrainConfig, config_to_dict
-from eeg_pretrain.data import build_data, fit_band_statistics
+from eeg_pretrain.data import build_data, corpus_shares, fit_band_statistics
 from eeg_pretrain.optim import build_optimizer, mixed_precision
 from eeg_pretrain.plots import plot_reconstructions
+from eeg_pretrain.pool import ValidationMeters
 from eeg_pretrain.reporting import epoch_metrics, log_epoch, log_start, open_tracker, run_facts
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
 from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, RESOLVED_CONFIG
@@ -102,7 +103,7 @@ class Trainer:
         elif self.model.band_power is not None:
             fit_band_statistics(
                 self.model.band_power, self.train_set.base, config.objective.stats_sequences,
-                config.data.batch_size, device,
+                config.data.batch_size, device, corpus_shares(self.data),
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
         if tracker is None:  # tracking_away: the start-up check found the store away (a resumed run)
@@ -275,16 +276,16 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Validation loss and baselines on fixed masks, summed over ranks."""
+        """Validation loss and baselines on fixed masks, summed over ranks; a pool's also per corpus
+        (``{name}/loss``, ``{name}/skill``, ...)."""
         assert self.val_loader is not None and self.val_set is not None
         self.model.eval()
         self.val_set.set_epoch(0)
-        meter = self._meter()
+        meters = ValidationMeters(self.data.corpora, self._meter)
         for batch in self.val_loader:
-            pred, target, mask, valid, context = self._forward(self.model, batch)
-            meter.update(pred, target, mask, valid, context)
+            meters.update(batch.get("corpora"), *self._forward(self.model, batch))
         self.model.train()
-        return meter.summary(all_reduce_sum(meter.totals(), self.dist))
+        return meters.summary(self.dist)
 
     def _end_epoch(self, train: dict[str, float], val: dict[str, float], seconds: float) -> dict[str, float]:
         state = self.state

@@ -24,7 +24,7 @@ import yaml
 
 from eeg_config import ConfigError, UserError, parse_override, read_yaml
 from eeg_config import config_differences as differences
-from eeg_io import EEGDataError, build_index, pretraining_split
+from eeg_io import EEGDataError, index_corpora, pooled_split
 from eeg_pretrain.run_folder import (
     CHECKPOINT_LAST,
     FLAT_KEYS,
@@ -296,18 +296,13 @@ def check_data_sizes(planned: Sequence[tuple[PlannedRun, PretrainConfig]], axes:
     indexes: dict[tuple[Any, ...], list[Any]] = {}
     for _, config in planned:
         data = config.data
-        if data.participants is None or not Path(data.dataset_path).exists():
+        if data.participants is None or not all(Path(c.path).exists() for c in data.corpus_list):
             continue
-        where = (data.dataset_path, data.include_channels, data.exclude_channels, data.on_missing_channel)
+        where = (data.corpus_list, data.include_channels, data.exclude_channels, data.on_missing_channel)
         if where not in indexes:
-            indexes[where] = build_index(
-                data.dataset_path,
-                include_channels=data.include_channels,
-                exclude_channels=data.exclude_channels,
-                on_missing_channel=data.on_missing_channel,
-            )
+            indexes[where] = index_corpora(data)
         try:
-            pretraining_split(indexes[where], data, config.train.seed)
+            pooled_split(indexes[where], data, config.train.seed)
         except EEGDataError as exc:
             option = options.get("data.participants", "data.participants")
             raise SweepError(f"{option}: {str(exc).removeprefix('data.participants: ')}") from None
