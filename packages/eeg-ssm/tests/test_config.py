@@ -7,7 +7,8 @@ import warnings
 import pytest
 import yaml
 
-from eeg_ssm import ModelConfig, ModelConfigError
+from eeg_config import UserError
+from eeg_ssm import CheckpointError, ModelConfig, ModelConfigError
 
 
 def test_defaults_are_valid_without_warnings_and_fit_the_kernels() -> None:
@@ -51,8 +52,10 @@ def test_invalid_settings_raise_naming_the_field(changes: dict, field: str) -> N
         ModelConfig(**changes)
 
 
-def test_error_is_a_value_error() -> None:
-    assert issubclass(ModelConfigError, ValueError)
+def test_errors_are_user_errors_and_value_errors() -> None:
+    # apps print a UserError in one line (exit 2); callers may catch either
+    for error in (ModelConfigError, CheckpointError):
+        assert issubclass(error, UserError) and issubclass(error, ValueError), error
 
 
 def test_head_count_not_a_multiple_of_8_warns() -> None:
