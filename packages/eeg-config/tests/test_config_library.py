@@ -197,6 +197,31 @@ def test_run_cli_one_line_exit_2_and_bugs_still_raise():
     assert result.returncode == 1 and "Traceback" in result.stderr
 
 
+def test_run_cli_shows_a_user_warning_as_one_line_without_a_file_path():
+    result = _run("""
+        import warnings
+        from eeg_config import run_cli
+        class Leaky(UserWarning):
+            pass
+        def main():
+            warnings.warn("MaskingConfig.ratio: BERT-style masking\\n at ratio 0.6", UserWarning)
+            warnings.warn(Leaky("cap.elc: no UnitPosition line; assuming mm"))
+            warnings.warn("old API", FutureWarning)  # not the user's: Python's format, with its origin
+        try:
+            run_cli(main)
+        except SystemExit:
+            warnings.warn("after the command", UserWarning)  # run_cli put Python's display back
+    """)
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert lines[:2] == [
+        "warning: MaskingConfig.ratio: BERT-style masking at ratio 0.6",
+        "warning: cap.elc: no UnitPosition line; assuming mm",
+    ]
+    assert "<string>:" in lines[2] and "FutureWarning: old API" in lines[2]
+    assert "<string>:" in lines[-1] and "UserWarning: after the command" in lines[-1]
+
+
 def test_run_cli_folds_a_library_message_and_reports_environment_faults_in_one_line(tmp_path):
     # pyarrow's corrupt-page message spans three lines; a config's problems stay one per line
     result = _run("""
