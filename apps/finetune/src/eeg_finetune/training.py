@@ -16,8 +16,8 @@ import attrs
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
+from eeg_config.progress import progress
 from eeg_eval import Fold, Predictions, validation_scores
 from eeg_finetune.config import FinetuneConfig
 from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples, sample_target
@@ -268,12 +268,12 @@ class FoldTrainer:
         best_key: tuple[float, ...] | None = None
         best_state: dict[str, torch.Tensor] | None = None
         best_epoch, since_best, best_val = 0, 0, {}
-        epochs = tqdm(
+        epochs = progress(  # a bar on a terminal; plain lines in a log file or under CI
             range(1, cfg.epochs + 1),
-            desc=self.description,
+            description=self.description,
+            unit="epoch",
+            log=log,
             disable=cfg.quiet,
-            leave=False,
-            dynamic_ncols=True,
         )
         epoch = 0
         for epoch in epochs:
