@@ -19,6 +19,7 @@ import attrs
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from eeg_config.progress import progress
 from eeg_io import (
     ChannelSequenceDataset,
     SequenceItem,
@@ -28,6 +29,7 @@ from eeg_io import (
     file_fingerprints,
     pretraining_split,
 )
+from eeg_pretrain import data_report
 from eeg_pretrain.channels import check_channel_positions
 from eeg_pretrain.data_report import log_data_checks
 from eeg_ssl import MaskingConfig, draw_masks
@@ -79,8 +81,8 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         check_sampling_rate(
             dict.fromkeys(item.file for item in items), data.sampling_rate, window_times=data.window_times
         )
-    if dist_info.is_main:
-        log_data_checks(data, train_items, val_items)  # counts once, leaks across the split named
+    if dist_info.is_main:  # counts once, leaks across the split named
+        log_data_checks(data, train_items, val_items, quiet=config.train.quiet)
     mask_seed = config.masking.seed if config.masking.seed is not None else seed
     train_set = MaskedSequences(ChannelSequenceDataset.from_config(train_items, data, seed=seed), mask_seed)
     val_set = (
@@ -159,23 +161,39 @@ def pretraining_data_record(
 
 
 def fit_band_statistics(
-    band_power: BandPower, dataset: ChannelSequenceDataset, limit: int, batch_size: int, device: torch.device
+    band_power: BandPower,
+    dataset: ChannelSequenceDataset,
+    limit: int,
+    batch_size: int,
+    device: torch.device,
+    quiet: bool = True,
 ) -> None:
     """Per-band mean and std of the training split's log band power, into ``band_power``.
 
     At most ``limit`` (``objective.stats_sequences``) training sequences, spread evenly over the split, in
     a fixed order; every DDP rank computes the same numbers (no communication, identical on all ranks).
+    Progress is shown unless ``quiet`` (a bar on a terminal, a line now and then in a log file).
     """
     count = len(dataset)
     limit = min(count, limit)
     indices = sorted({int(i * count / limit) for i in range(limit)}) if limit else []
     stats = BandStatistics(band_power.n_bands)
     dataset.set_epoch(0)
+    shown = progress(
+        total=len(indices),
+        description="band-power statistics",
+        unit="sequence",
+        log=log,
+        disable=quiet,
+        every=data_report.STARTUP_PROGRESS_SECONDS,
+    )
     with torch.no_grad():
         for start in range(0, len(indices), batch_size):
             batch = collate_sequences(dataset.__getitems__(indices[start : start + batch_size]))
             windows = batch["windows"].to(device)
             stats.update(band_power.log_power(windows), batch["valid"].to(device))
+            shown.update(len(batch["lengths"]))
+    shown.close()
     mean, std = BandStatistics.mean_std(stats.totals())
     band_power.set_statistics(mean.to(device), std.to(device))
     log.info(
