@@ -1,4 +1,8 @@
-"""Fixtures shared by the apps' and end-to-end tests: a tiny synthetic corpus and a tiny run config."""
+"""Fixtures shared by the apps' and end-to-end tests: a tiny synthetic corpus and a tiny run config.
+
+The libraries' suites (packages/*/tests) must not need this file: each keeps its fixtures in its own
+conftest.py and runs alone from its folder (`pytest tests`, its pyproject.toml being the pytest config there),
+in an environment holding only that library and its `test` dependency group (`.ci/run` checks eeg-montage)."""
 
 from __future__ import annotations
 
@@ -130,67 +134,13 @@ def _run_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-class FullDisk:
-    """A fake device for the files written under ``folder``: it takes ``free`` more bytes, then refuses every
-    write with ``ENOSPC`` as a full disk does (set ``free`` again to "free some space")."""
-
-    def __init__(self, folder: Path, free: int) -> None:
-        self.folder = Path(folder).resolve()
-        self.free = free
-        self.refused = 0
-
-    def holds(self, fd: int) -> bool:
-        try:
-            return Path(os.readlink(f"/proc/self/fd/{fd}")).is_relative_to(self.folder)
-        except OSError:
-            return False
-
-
 @pytest.fixture
 def full_disk(monkeypatch: pytest.MonkeyPatch):
     """``full_disk(folder, free=0) -> FullDisk``: files opened with ``os.fdopen`` under ``folder`` (every
     atomic write: checkpoints, configs, summaries) live on a device with ``free`` bytes left. Linux only."""
-    import errno
-    import io
+    from eeg_config.testing import full_disks
 
-    if not Path("/proc/self/fd").is_dir():
-        pytest.skip("needs /proc/self/fd (Linux)")
-    disks: list[FullDisk] = []
-    real_fdopen = os.fdopen
-
-    class Device(io.RawIOBase):
-        def __init__(self, fd: int, disk: FullDisk) -> None:
-            self.fd, self.disk = fd, disk
-
-        def writable(self) -> bool:
-            return True
-
-        def fileno(self) -> int:
-            return self.fd
-
-        def write(self, data) -> int:
-            if len(data) > self.disk.free:
-                self.disk.refused += 1
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            self.disk.free -= len(data)
-            return os.write(self.fd, data)
-
-        def close(self) -> None:
-            if not self.closed:
-                super().close()
-                os.close(self.fd)
-
-    def fdopen(fd, mode="r", *args, **kwargs):
-        disk = next((d for d in disks if d.holds(fd)), None)
-        if disk is None or "w" not in mode or "b" not in mode:
-            return real_fdopen(fd, mode, *args, **kwargs)
-        return io.BufferedWriter(Device(fd, disk))
-
-    monkeypatch.setattr(os, "fdopen", fdopen)
-
-    def make(folder: Path, free: int = 0) -> FullDisk:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        disks.append(FullDisk(folder, free))
-        return disks[-1]
-
-    return make
+    try:
+        return full_disks(monkeypatch)
+    except NotImplementedError as reason:
+        pytest.skip(str(reason))

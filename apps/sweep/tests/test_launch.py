@@ -31,7 +31,6 @@ def test_pretrain_commands_single_and_under_torchrun(tmp_path):
     assert single[3:] == [
         "--config",
         "cfg.yaml",
-        "--quiet",
         "--resume",
         str(ckpt),
         "--set",

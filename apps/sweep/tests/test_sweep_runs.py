@@ -54,9 +54,9 @@ def _mlflow_runs(uri):
 
 
 def _tiny(tiny_corpus, sweep_dir, uri, make_config, write_config, epochs):
-    config = make_config(
-        tiny_corpus, sweep_dir, uri, train={"epochs": epochs}, tracking={"register_model": False}
-    )
+    # progress on, as users run it: a run's log file still gets plain lines only (no carriage return)
+    train = {"epochs": epochs, "quiet": False}
+    config = make_config(tiny_corpus, sweep_dir, uri, train=train, tracking={"register_model": False})
     return write_config(config)
 
 
@@ -97,6 +97,8 @@ def test_an_interrupted_sweep_continues_where_it_stopped_then_skips_finished_run
     capsys.readouterr()
     assert _attempts(first) == 1 and _attempts(second) == 2
     assert "resumed from" in (second / "pretrain.log").read_text()
+    # bytes: read_text() would turn a carriage return into a newline
+    assert all(b"\r" not in (f / "pretrain.log").read_bytes() for f in (first, second))
     summaries = [json.loads((f / "summary.json").read_text()) for f in (first, second)]
     assert all(s["finished"] and s["epochs"] == 4 for s in summaries)
     assert summaries[1]["mlflow_run_id"] == stopped["mlflow_run_id"]  # one MLflow run across sessions

@@ -144,13 +144,28 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
-def test_library_errors_are_user_errors_by_type():
-    from eeg_io import EEGDataError
-    from eeg_ssl import MaskingError
-    from eeg_ssm import CheckpointError, ModelConfigError
+def test_a_full_disk_names_the_file_keeps_the_old_one_and_writes_once_space_is_freed(tmp_path, monkeypatch):
+    import errno
 
-    for error in (EEGDataError, MaskingError, CheckpointError, ModelConfigError):
-        assert issubclass(error, UserError) and issubclass(error, ValueError), error  # callers catch either
+    from eeg_config.testing import full_disks
+
+    try:
+        disk = full_disks(monkeypatch)(tmp_path, free=10)
+    except NotImplementedError as reason:
+        pytest.skip(str(reason))
+    path = tmp_path / "summary.json"
+    atomic_write_text(path, "old")  # 3 bytes of the 10
+    with pytest.raises(OSError) as info:
+        atomic_write_text(path, "x" * 100)
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(path)) and disk.refused > 0
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    disk.free = 1000
+    atomic_write_text(path, "x" * 100)
+    assert path.read_text() == "x" * 100 and disk.free == 900
+
+
+def test_config_errors_are_user_errors_by_type():
+    # each library's own errors (eeg_io.EEGDataError, eeg_ssm.ModelConfigError, ...) are checked in its tests
     assert issubclass(ConfigError, UserError)
 
 
@@ -180,6 +195,31 @@ def test_run_cli_one_line_exit_2_and_bugs_still_raise():
         run_cli(lambda: 1 / 0)
     """)
     assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_run_cli_shows_a_user_warning_as_one_line_without_a_file_path():
+    result = _run("""
+        import warnings
+        from eeg_config import run_cli
+        class Leaky(UserWarning):
+            pass
+        def main():
+            warnings.warn("MaskingConfig.ratio: BERT-style masking\\n at ratio 0.6", UserWarning)
+            warnings.warn(Leaky("cap.elc: no UnitPosition line; assuming mm"))
+            warnings.warn("old API", FutureWarning)  # not the user's: Python's format, with its origin
+        try:
+            run_cli(main)
+        except SystemExit:
+            warnings.warn("after the command", UserWarning)  # run_cli put Python's display back
+    """)
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert lines[:2] == [
+        "warning: MaskingConfig.ratio: BERT-style masking at ratio 0.6",
+        "warning: cap.elc: no UnitPosition line; assuming mm",
+    ]
+    assert "<string>:" in lines[2] and "FutureWarning: old API" in lines[2]
+    assert "<string>:" in lines[-1] and "UserWarning: after the command" in lines[-1]
 
 
 def test_run_cli_folds_a_library_message_and_reports_environment_faults_in_one_line(tmp_path):

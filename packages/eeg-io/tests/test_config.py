@@ -114,3 +114,11 @@ def test_validator_messages_survive_cattrs():
         format_exception=lambda exc, type_: str(exc) if isinstance(exc, ValueError) else repr(exc),
     )
     assert lines == ["DataConfig.normalization must be one of 'sequence', 'window', 'none'; got 'zscore' @ $"]
+
+
+def test_data_errors_are_user_errors_and_value_errors():
+    from eeg_config import UserError
+    from eeg_io import EEGDataError
+
+    # apps print a UserError in one line (exit 2); callers may catch either
+    assert issubclass(EEGDataError, UserError) and issubclass(EEGDataError, ValueError)

@@ -139,3 +139,10 @@ def test_bad_arguments_are_errors():
         draw_masks([1], [3], 0.5, "span")
     empty = draw_masks([], [], 0.5, max_length=4)
     assert empty.mask.shape == (0, 4)
+
+
+def test_masking_errors_are_user_errors_and_value_errors():
+    from eeg_config import UserError
+
+    # apps print a UserError in one line (exit 2); callers may catch either
+    assert issubclass(MaskingError, UserError) and issubclass(MaskingError, ValueError)

@@ -79,3 +79,15 @@ def make_model():
 def make_batch():
     """``make_batch(lengths, max_length=None, seed=0, dtype=float64, padding="zeros"|"noise")``."""
     return padded_batch
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch):
+    """``full_disk(folder, free=0) -> FullDisk``: files opened with ``os.fdopen`` under ``folder`` (every
+    atomic write) live on a device with ``free`` bytes left (see :mod:`eeg_config.testing`). Linux only."""
+    from eeg_config.testing import full_disks
+
+    try:
+        return full_disks(monkeypatch)
+    except NotImplementedError as reason:
+        pytest.skip(str(reason))

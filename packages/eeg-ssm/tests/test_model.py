@@ -152,14 +152,58 @@ def test_inputs_are_checked(make_model, make_batch, channels) -> None:
         model(windows, channels, lengths.float())
 
 
-def test_auto_backend_logs_its_choice_and_uses_torch_on_cpu(make_config, caplog) -> None:
-    with caplog.at_level(logging.INFO, logger="eeg_ssm"):
+def test_auto_backend_uses_torch_on_cpu_and_says_why_at_debug_only(make_config, caplog) -> None:
+    with caplog.at_level(logging.DEBUG, logger="eeg_ssm"):
         model = EEGModel(make_config(backend="auto"))
         model(torch.zeros(1, 3, 16), ["FZ"], torch.tensor([3]))
     assert model.backend_name == "torch"
     text = caplog.text
     assert "backend 'auto'" in text and "pure-PyTorch" in text
     assert "runs torch for cpu tensors" in text
+    # a run that does not use the kernels hears nothing of them
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+def test_auto_backend_without_cuda_does_not_import_mamba_ssm(make_config, monkeypatch, caplog) -> None:
+    def must_not_import():
+        raise AssertionError("mamba_ssm imported on a machine without CUDA")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(eeg_ssm.backends, "_import_mamba_ssm", must_not_import)
+    with caplog.at_level(logging.DEBUG, logger="eeg_ssm"):
+        model = EEGModel(make_config(backend="auto", d_model=24, headdim=8))  # 6 heads: no kernel, no warning
+        model(torch.zeros(1, 3, 16), ["FZ"], torch.tensor([3]))
+    assert model.backend_name == "torch"
+    assert "CUDA is not available" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+class FakeKernelMamba2(torch.nn.Module):
+    """Stands in for mamba_ssm's Mamba2, which the backend builds on the meta device from a mixer's arguments."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self.kwargs = kwargs
+
+
+@pytest.mark.parametrize(("d_model", "warned"), [(24, True), (32, False)])  # 48 / 8 = 6 heads, 64 / 8 = 8
+def test_a_head_count_the_kernels_may_reject_is_one_warning_line_when_they_get_it(
+    d_model, warned, monkeypatch, caplog
+) -> None:
+    monkeypatch.setattr(eeg_ssm.backends, "_import_mamba_ssm", lambda: (FakeKernelMamba2, None))
+    runner = eeg_ssm.backends.MambaRunner("torch")  # kernel_block is what the kernel path calls
+    mixers = [eeg_ssm.Mamba2(d_model=d_model, d_state=8, headdim=8, chunk_size=8) for _ in range(3)]
+    with caplog.at_level(logging.DEBUG, logger="eeg_ssm"):
+        blocks = [runner.kernel_block(mixer, torch.device("cpu")) for mixer in mixers]
+    assert all(isinstance(block, FakeKernelMamba2) for block in blocks)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    if warned:  # once for the model, however many layers share the layout; one line, no file path
+        assert warnings == [
+            "ModelConfig.headdim: 6 heads (expand * d_model / headdim) is not a multiple of 8; the mamba_ssm "
+            "kernels may reject this layout or run it slowly (backend 'torch' runs any)"
+        ]
+    else:
+        assert warnings == []
 
 
 def test_asking_for_mamba_ssm_where_it_cannot_import_is_an_error(make_config, monkeypatch) -> None:

@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", metavar="DIR", help="where the model and the report go (output_dir)")
     add_override_option(parser, "override a config value (repeatable), e.g. --set split.method=kfold")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress display (log files get plain lines without it)"
+    )
     parser.add_argument(
         "--strict-disjoint",
         action="store_true",

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
+from eeg_config.progress import progress as show_progress
 from eeg_eval import Fold, Predictions, validation_scores
 from eeg_finetune.config import FinetuneConfig, FinetuneTrainConfig
 from eeg_finetune.data import LabelledData, Sample, collate_windows, make_samples, sample_target
@@ -108,9 +109,10 @@ class BestEpoch:
         return (val_auroc if math.isfinite(val_auroc) else -math.inf, -val_loss)
 
 
-def progress(epochs: range, description: str, quiet: bool) -> tqdm:
-    """The epochs as a progress bar (none with ``train.quiet``)."""
-    return tqdm(epochs, desc=description, disable=quiet, leave=False, dynamic_ncols=True)
+def progress(epochs: range, description: str, quiet: bool) -> Any:
+    """The epochs with a progress display: a bar on a terminal, plain lines in a log file or under CI, none
+    with ``train.quiet`` (:func:`eeg_config.progress.progress`)."""
+    return show_progress(epochs, description=description, unit="epoch", log=log, disable=quiet)
 
 
 class FoldTrainer:

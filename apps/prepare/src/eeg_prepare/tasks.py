@@ -9,6 +9,7 @@ raising for problems that only concern its recording, so one bad file does not s
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any, TypeVar
 
 import attrs
 import pyarrow as pa
-from tqdm import tqdm
 
+from eeg_config.progress import progress as show_progress
 from eeg_io import corpus_metadata
 from eeg_prepare.channel_types import montage_for, unplaced
 from eeg_prepare.config import PrepareConfig, command_section, settings_of
@@ -122,6 +123,10 @@ def primary_task(
     return attrs.evolve(result, status="included"), table
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def run_tasks(
     function: Callable[..., T],
     arguments: Sequence[tuple],
@@ -136,7 +141,8 @@ def run_tasks(
     With ``jobs > 1`` the calls run in that many worker processes. A result that is ``fatal``, or ``failed`` under ``strict``, stops the
     run: the remaining calls are cancelled and :class:`PrepareError` carries its reason.
     """
-    progress = tqdm(total=len(arguments), desc=description, unit="recording", disable=None)
+    # a bar on a terminal; in a log file or under CI, a plain line on stderr now and then
+    progress = show_progress(total=len(arguments), description=description, unit="recording", log=_say)
     results: list[Any] = [None] * len(arguments)
 
     def collect(index: int, value: T) -> None:

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after N epochs in this session, keeping the schedule of train.epochs (resume later)",
     )
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar (for log files)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress display (log files get plain lines without it)"
+    )
     return parser
 
 

@@ -23,6 +23,7 @@ import attrs
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from eeg_config.progress import progress
 from eeg_io import (
     ChannelSequenceDataset,
     CorpusSplit,
@@ -33,6 +34,7 @@ from eeg_io import (
     index_corpora,
     pooled_split,
 )
+from eeg_pretrain import data_report
 from eeg_pretrain.channels import check_channel_positions
 from eeg_pretrain.data_report import log_data_checks
 from eeg_pretrain.pool import WeightedEpochSampler, mixture_statistics, spread
@@ -90,8 +92,8 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         check_sampling_rate(
             dict.fromkeys(item.file for item in items), data.sampling_rate, window_times=data.window_times
         )
-    if dist_info.is_main:
-        log_data_checks(data, train_items, val_items)  # counts once, leaks across the split named
+    if dist_info.is_main:  # counts once, leaks across the split named
+        log_data_checks(data, train_items, val_items, quiet=config.train.quiet)
     names = tuple(split.corpus.name for split in splits) if data.pooled else ()
     mask_seed = config.masking.seed if config.masking.seed is not None else seed
     train_set = MaskedSequences(
@@ -208,6 +210,7 @@ def fit_band_statistics(
     batch_size: int,
     device: torch.device,
     corpora: Sequence[tuple[str, int, float]] = (),
+    quiet: bool = True,
 ) -> None:
     """Per-band mean and std of the training split's log band power, into ``band_power``.
 
@@ -215,22 +218,35 @@ def fit_band_statistics(
     a fixed order; every DDP rank computes the same numbers (no communication, identical on all ranks).
     A pool (``corpora``: ``(name, training sequences, share of an epoch)`` in the dataset's order) gets the
     statistics of its training mixture: ``limit`` divided by the shares, each corpus's moments weighted by
-    its share (:func:`eeg_pretrain.pool.mixture_statistics`).
+    its share (:func:`eeg_pretrain.pool.mixture_statistics`). Progress is shown unless ``quiet`` (a bar on
+    a terminal, a line now and then in a log file).
     """
     parts = corpora or [("", len(dataset), 1.0)]
-    totals, used, start = [], [], 0
     dataset.set_epoch(0)
+    chosen, start = [], 0  # the training-set indices of each corpus's statistics sequences
     for _, size, share in parts:
-        indices = [start + i for i in spread(size, max(1, round(limit * share)) if corpora else limit)]
+        chosen.append([start + i for i in spread(size, max(1, round(limit * share)) if corpora else limit)])
+        start += size
+    shown = progress(
+        total=sum(map(len, chosen)),
+        description="band-power statistics",
+        unit="sequence",
+        log=log,
+        disable=quiet,
+        every=data_report.STARTUP_PROGRESS_SECONDS,
+    )
+    totals = []
+    for indices in chosen:
         stats = BandStatistics(band_power.n_bands)
         with torch.no_grad():
             for first in range(0, len(indices), batch_size):
                 batch = collate_sequences(dataset.__getitems__(indices[first : first + batch_size]))
                 windows = batch["windows"].to(device)
                 stats.update(band_power.log_power(windows), batch["valid"].to(device))
+                shown.update(len(batch["lengths"]))
         totals.append(stats.totals())
-        used.append(len(indices))
-        start += size
+    shown.close()
+    used = [len(indices) for indices in chosen]
     combined = mixture_statistics(totals, [share for _, _, share in parts]) if corpora else totals[0]
     mean, std = BandStatistics.mean_std(combined)
     band_power.set_statistics(mean.to(device), std.to(device))

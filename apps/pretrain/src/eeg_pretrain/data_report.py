@@ -7,24 +7,39 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from eeg_config.progress import progress
 from eeg_io import DataConfig, SequenceItem
 from eeg_io.data_checks import DataReport, check_data, describe
 
 log = logging.getLogger("eeg_pretrain")
 SHOWN = 5  # per-file warnings written to the log; validate lists them all
+# Start-up stages that read the corpus (data checks, band statistics): in a log file, a progress line
+# after this many seconds of work (a bar at once on a terminal).
+STARTUP_PROGRESS_SECONDS = 10.0
 
 
 def log_data_checks(
-    data_config: DataConfig, train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
+    data_config: DataConfig,
+    train_items: Sequence[SequenceItem],
+    val_items: Sequence[SequenceItem],
+    quiet: bool = True,
 ) -> DataReport:
-    """Check the files behind ``train_items`` and ``val_items`` and log the counts once."""
+    """Check the files behind ``train_items`` and ``val_items`` and log the counts once (with progress
+    through the files unless ``quiet``)."""
     channels: dict[str, set[str]] = {}
     for item in (*train_items, *val_items):
         channels.setdefault(item.file, set()).add(item.channel)
     rate = float(data_config.sampling_rate)
-    report = check_data(
-        sorted(channels), sampling_rate=rate, channels=channels, window_times=data_config.window_times
+    files = progress(
+        sorted(channels),
+        description="data checks",
+        unit="file",
+        log=log,
+        disable=quiet,
+        every=STARTUP_PROGRESS_SECONDS,
     )
+    report = check_data(files, sampling_rate=rate, channels=channels, window_times=data_config.window_times)
+    files.close()
     log.info("data checks on %d file(s) at %g Hz: %s", len(channels), rate, report.summary())
     for line in describe(report, limit=SHOWN):
         log.warning("%s", line)

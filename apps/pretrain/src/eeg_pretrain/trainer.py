@@ -20,9 +20,9 @@ from typing import Any
 import attrs
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from eeg_config import atomic_write_text, dump_yaml
+from eeg_config.progress import progress
 from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, save_keeping_last, set_rng_state
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import build_data, corpus_shares, fit_band_statistics
@@ -104,6 +104,7 @@ class Trainer:
             fit_band_statistics(
                 self.model.band_power, self.train_set.base, config.objective.stats_sequences,
                 config.data.batch_size, device, corpus_shares(self.data),
+                quiet=train_cfg.quiet or not dist_info.is_main,
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
         if tracker is None:  # tracking_away: the start-up check found the store away (a resumed run)
@@ -143,13 +144,13 @@ class Trainer:
         meter = self._meter()
         batches = iter(self.train_loader)
         total = self.train_sampler.batches_per_epoch()
-        bar = tqdm(
+        bar = progress(  # a bar on a terminal; plain lines in a log file or under CI
             total=total,
             initial=self.state.batches_done,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            description=f"epoch {epoch + 1}/{cfg.epochs}",
+            unit="batch",
+            log=log,
             disable=cfg.quiet or not self.dist.is_main,
-            dynamic_ncols=True,
-            leave=False,
         )
         window_start, seqs_in_window = time.perf_counter(), 0
         while True:
@@ -282,7 +283,14 @@ class Trainer:
         self.model.eval()
         self.val_set.set_epoch(0)
         meters = ValidationMeters(self.data.corpora, self._meter)
-        for batch in self.val_loader:
+        batches = progress(
+            self.val_loader,
+            description=f"validation {self.state.epoch + 1}/{self.config.train.epochs}",
+            unit="batch",
+            log=log,
+            disable=self.config.train.quiet or not self.dist.is_main,
+        )
+        for batch in batches:
             meters.update(batch.get("corpora"), *self._forward(self.model, batch))
         self.model.train()
         return meters.summary(self.dist)

@@ -46,7 +46,8 @@ def pretrain_command(
 ) -> list[str]:
     """The ``pretrain`` command line for one run; under ``torchrun`` with ``nproc`` processes if given.
 
-    ``--quiet`` because the output goes to a log file, where progress bars are noise."""
+    Its output goes to the run's log file, where pretrain writes a plain progress line now and then instead
+    of a bar (its stderr is not a terminal), so a long epoch shows in the log and in the sweep's echo."""
     if nproc is None:
         command = [sys.executable, "-m", PRETRAIN_MODULE]
     else:
@@ -59,7 +60,7 @@ def pretrain_command(
             "-m",
             PRETRAIN_MODULE,
         ]
-    command += ["--config", str(config_path), "--quiet"]
+    command += ["--config", str(config_path)]
     if nproc is not None:
         command.append("--distributed")
     if resume is not None:

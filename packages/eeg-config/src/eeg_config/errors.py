@@ -1,15 +1,18 @@
 """User errors and the command-line wrapper that turns them into one line and exit status 2.
 
 Every app uses :func:`run_cli`: a problem the user can fix (path, file, config, checkpoint) prints one
-clear message on stderr and exits 2 without a traceback; anything else is a bug and raises.
+clear message on stderr and exits 2 without a traceback; anything else is a bug and raises. A warning about
+what the user gave (a :class:`UserWarning`: a config value, a montage file) is one ``warning: ...`` line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 
 EXIT_USER_ERROR = 2
@@ -65,7 +68,31 @@ def run_cli(main: Callable[[], int | None], also: Iterable[type[BaseException]] 
     """Run ``main`` and exit with its status; user errors (:class:`UserError` and the types in ``also``)
     and faults of the environment (an :class:`OSError` for a full disk, a quota, a permission or a read-only
     file system: :func:`environment_error`) exit 2 with one line, Ctrl-C exits 130. Anything else is a bug
-    and raises with its traceback."""
+    and raises with its traceback.
+
+    While ``main`` runs, a :class:`UserWarning` (about the user's config or files; its message names the key
+    or file) is shown as one ``warning: ...`` line, without the path and source line of the code that raised
+    it. Other categories (a library's deprecations) keep Python's format.
+    """
+    shown_before = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not issubclass(category, UserWarning):
+            shown_before(message, category, filename, lineno, file, line)
+            return
+        stream = sys.stderr if file is None else file
+        if stream is not None:  # None under pythonw
+            with contextlib.suppress(OSError):  # as in Python's own: a warning never breaks the command
+                stream.write(f"warning: {one_line(message)}\n")
+
+    warnings.showwarning = show
+    try:
+        _run(main, also)
+    finally:
+        warnings.showwarning = shown_before
+
+
+def _run(main: Callable[[], int | None], also: Iterable[type[BaseException]]) -> None:
     try:
         status = main()
     except (UserError, *also) as exc:

@@ -13,6 +13,11 @@ same arithmetic; this is how the tests run them). Backend ``"auto"`` uses the ke
 only. Importability alone decides nothing: released mamba_ssm needs compiled CUDA extensions just to
 import, and its Triton kernels need a GPU or the interpreter.
 
+What is said: a run that does not use the kernels says nothing about them (the reasons are logged at DEBUG,
+and ``auto`` does not even import mamba_ssm without CUDA); where they run, the choice is logged once at INFO,
+and a head count they may reject (:data:`~eeg_ssm.config.HEAD_ALIGNMENT`) is one WARNING line. Warnings
+mamba_ssm raises while it is imported (deprecated torch APIs it calls) are its own business: DEBUG.
+
 The fused path (``use_mem_eff_path``: conv, scan, gated norm and output projection in one autograd
 function) needs the ``causal-conv1d`` CUDA extension; where that is absent the block runs its unfused path
 (the conv in PyTorch, the scan and the gated RMSNorm in Triton), with the same parameters and results.
@@ -23,11 +28,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 
 import torch
 from torch import nn
 
-from eeg_ssm.config import ModelConfigError
+from eeg_ssm.config import HEAD_ALIGNMENT, ModelConfigError
 from eeg_ssm.mamba2 import Mamba2
 
 logger = logging.getLogger(__name__)
@@ -35,11 +41,17 @@ logger = logging.getLogger(__name__)
 
 @functools.cache
 def _import_mamba_ssm() -> tuple[type[nn.Module] | None, str | None]:
-    try:
-        from mamba_ssm.modules.mamba2 import Mamba2 as KernelMamba2
-    except Exception as error:  # ImportError, or OSError/RuntimeError from missing compiled extensions
-        return None, f"{type(error).__name__}: {error}"
-    return KernelMamba2, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            from mamba_ssm.modules.mamba2 import Mamba2 as KernelMamba2
+        except Exception as error:  # ImportError, or OSError/RuntimeError from missing compiled extensions
+            KernelMamba2, reason = None, f"{type(error).__name__}: {error}"
+        else:
+            reason = None
+    for warning in caught:
+        logger.debug("importing mamba_ssm: %s: %s", warning.category.__name__, warning.message)
+    return KernelMamba2, reason
 
 
 def triton_interprets() -> bool:
@@ -57,13 +69,13 @@ def mamba_ssm_status(device: str | torch.device = "cuda") -> tuple[bool, str]:
     ``"cuda"``: the package imports and CUDA is available. ``"cpu"``: the package imports and Triton runs
     its interpreter. Any other device: never.
     """
+    kind = torch.device(device).type
+    if kind == "cuda" and not torch.cuda.is_available():
+        return False, "CUDA is not available"  # without importing mamba_ssm: nothing here could run it
     kernel_class, error = _import_mamba_ssm()
     if kernel_class is None:
         return False, f"the mamba_ssm package does not import ({error})"
-    kind = torch.device(device).type
     if kind == "cuda":
-        if not torch.cuda.is_available():
-            return False, "CUDA is not available"
         return True, "mamba_ssm imports and CUDA is available"
     if kind == "cpu" and triton_interprets():
         return True, "mamba_ssm imports and Triton runs its interpreter on CPU tensors (TRITON_INTERPRET=1)"
@@ -78,7 +90,9 @@ def check_backend(backend: str) -> None:
     if backend == "mamba_ssm":
         usable, reason = mamba_ssm_status("cuda")
         if not usable and not mamba_ssm_status("cpu")[0]:
-            if _import_mamba_ssm()[0] is not None:
+            if _import_mamba_ssm()[0] is None:  # the package is the first thing to fix: say why it fails
+                reason = mamba_ssm_status("cpu")[1]
+            else:
                 reason += (
                     " and Triton's interpreter is off (TRITON_INTERPRET=1 runs the kernels on CPU tensors)"
                 )
@@ -89,7 +103,9 @@ def check_backend(backend: str) -> None:
     elif backend == "auto":
         usable, reason = mamba_ssm_status("cuda")
         choice = "mamba_ssm kernels for CUDA tensors" if usable else "the pure-PyTorch Mamba-2"
-        logger.info(
+        # the pure-PyTorch Mamba-2 is the normal case, not news: only a run that gets the kernels hears of them
+        logger.log(
+            logging.INFO if usable else logging.DEBUG,
             "Mamba-2 backend 'auto': %s, so it will use %s (CPU tensors always use pure PyTorch)",
             reason,
             choice,
@@ -115,6 +131,7 @@ class MambaRunner:
         # templates, so every mixer with those arguments shares one.
         self._blocks: dict[tuple, nn.Module] = {}
         self._announced: set[str] = set()
+        self._warned_heads: set[int] = set()
 
     def implementation(self, device: torch.device, strict: bool = True) -> str:
         """``"mamba_ssm"`` or ``"torch"``: what runs for tensors on ``device``.
@@ -147,6 +164,14 @@ class MambaRunner:
         if block is None:
             kernel_class, _ = _import_mamba_ssm()
             assert kernel_class is not None
+            if mixer.nheads % HEAD_ALIGNMENT and mixer.nheads not in self._warned_heads:
+                self._warned_heads.add(mixer.nheads)
+                logger.warning(
+                    "ModelConfig.headdim: %d heads (expand * d_model / headdim) is not a multiple of %d; the "
+                    "mamba_ssm kernels may reject this layout or run it slowly (backend 'torch' runs any)",
+                    mixer.nheads,
+                    HEAD_ALIGNMENT,
+                )
             block = self._blocks[key] = kernel_class(**kwargs, device="meta")
         return block
 
@@ -155,7 +180,8 @@ class MambaRunner:
         choice = self.implementation(u.device)
         if self.backend == "auto" and u.device.type not in self._announced:
             self._announced.add(u.device.type)
-            logger.info("Mamba-2 backend 'auto' runs %s for %s tensors", choice, u.device.type)
+            level = logging.INFO if choice == "mamba_ssm" else logging.DEBUG
+            logger.log(level, "Mamba-2 backend 'auto' runs %s for %s tensors", choice, u.device.type)
         if choice == "torch":
             return mixer(u)
         params = dict(mixer.named_parameters())

@@ -6,7 +6,6 @@ field is a plain YAML value (int, float, bool, str or None).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +33,8 @@ MISSING_CHANNEL_POLICIES = ("error", "zero")
 INPUTS = ("raw", "raw+spectrum", "spectrum")
 #: What the reconstruction head predicts per window: samples, log band power, or both (concatenated).
 TARGETS = ("raw", "spectrum", "both")
-#: The mamba_ssm CUDA kernels want the head count to be a multiple of this (memory alignment).
+#: The mamba_ssm CUDA kernels want the head count to be a multiple of this (memory alignment). Only they do:
+#: the pure-PyTorch Mamba-2 runs any head count, so the warning comes when the kernels are about to run it.
 HEAD_ALIGNMENT = 8
 
 
@@ -170,13 +170,6 @@ class ModelConfig:
             raise ModelConfigError(
                 f"ModelConfig.dt_min: must not exceed dt_max, got dt_min = {self.dt_min:g} > dt_max = {self.dt_max:g}",
                 field="dt_min",
-            )
-        if self.nheads % HEAD_ALIGNMENT:
-            warnings.warn(
-                f"ModelConfig.headdim: {self.nheads} heads (expand * d_model / headdim) is not a multiple of "
-                f"{HEAD_ALIGNMENT}; the mamba_ssm CUDA kernels may reject or slow down on this layout",
-                UserWarning,
-                stacklevel=1,  # this module: a stack level above is cattrs' generated code, not the user's
             )
 
     def _check_montage(self) -> None:

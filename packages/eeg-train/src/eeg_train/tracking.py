@@ -68,6 +68,10 @@ class MlflowTracker:
         parent_run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
+        from eeg_config.progress import interactive
+
+        if not interactive():  # its artifact transfer bars would write carriage returns into log files
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import mlflow
 
         self._mlflow = mlflow
