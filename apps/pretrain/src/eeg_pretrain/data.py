@@ -53,6 +53,7 @@ class PretrainingData:
     train_loader: DataLoader
     val_loader: DataLoader | None
     record: dict[str, list[str]]  # pretraining_data_record: what the checkpoint says it was trained on
+    channels: tuple[str, ...]  # the channels read (upper case, sorted)
 
 
 def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device) -> PretrainingData:
@@ -113,6 +114,7 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
             else None
         ),
         record=pretraining_data_record(train_items, val_items),
+        channels=tuple(sorted({item.channel for item in items})),
     )
 
 
