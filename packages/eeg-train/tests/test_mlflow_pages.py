@@ -9,6 +9,7 @@ import pytest
 
 from eeg_train import (
     DATASET_CONTEXT_TAG,
+    KEY_FIGURES_VIEW,
     MlflowTracker,
     NullTracker,
     RunDataset,
@@ -16,6 +17,8 @@ from eeg_train import (
     command_line,
     markdown_link,
     run_route,
+    save_runs_view,
+    view_route,
 )
 
 CORPUS = RunDataset(
@@ -74,14 +77,18 @@ def test_runs_register_versions_of_one_model(store, tmp_path):
     versions = []
     for name in ("run_a", "run_b"):
         tracker = MlflowTracker(store, "pages", name)
-        versions.append(tracker.register_model(folder, "encoder", {"run_name": name}, f"from {name}"))
+        versions.append(
+            tracker.register_model(folder, "encoder", {"run_name": name}, f"from {name}", "encoders")
+        )
         tracker.close()
     assert versions == ["1", "2"]
     client = mlflow.MlflowClient(store)
-    assert [m.name for m in client.search_registered_models()] == ["encoder"]
+    assert [(m.name, m.description) for m in client.search_registered_models()] == [("encoder", "encoders")]
     second = client.get_model_version("encoder", "2")
     assert second.tags == {"run_name": "run_b"} and second.description == "from run_b"
     assert NullTracker().register_model(folder, "encoder") is None
+    (output,) = client.get_run(tracker.run_id).outputs.model_outputs  # the run page's "Logged models"
+    assert client.get_logged_model(output.model_id).name == "run_b"
 
 
 def test_run_routes_point_at_the_run_page_in_its_store(store):
@@ -94,3 +101,25 @@ def test_run_routes_point_at_the_run_page_in_its_store(store):
     assert run_route(store, "0123456789abcdef0123456789abcdef") is None  # not in this store
     assert markdown_link("run [1]", "#/x") == "[run \\[1\\]](#/x)" and markdown_link("run", None) == "run"
     assert command_line("pretrain", ["--config", "my config.yaml"]) == "pretrain --config 'my config.yaml'"
+
+
+def test_a_saved_runs_table_view_shows_the_key_figures_and_is_never_overwritten(store):
+    import mlflow
+
+    client = mlflow.MlflowClient(store)
+    experiment = client.get_experiment_by_name("pages").experiment_id
+    assert save_runs_view(store, experiment, "Key figures", metrics=["best_val_skill"], tags=["decision"])
+    tag = f"mlflow.sharedViewState.{KEY_FIGURES_VIEW}"
+    view = json.loads(client.get_experiment(experiment).tags[tag])
+    assert view["name"] == "Key figures" and view["createdAt"] == view["updatedAt"] > 0
+    assert json.loads(view["state"])["selectedColumns"] == [
+        "attributes.`Dataset`",
+        "attributes.`Models`",
+        "metrics.`best_val_skill`",
+        "tags.`decision`",
+    ]
+    client.set_experiment_tag(experiment, tag, "a user's own view")
+    assert not save_runs_view(store, experiment, "Key figures", metrics=["loss"])
+    assert client.get_experiment(experiment).tags[tag] == "a user's own view"
+    assert not save_runs_view(store, "999", "Key figures")  # no such experiment: no view, no error
+    assert view_route(experiment) == f"#/experiments/{experiment}/runs?viewStateShareKey={KEY_FIGURES_VIEW}"

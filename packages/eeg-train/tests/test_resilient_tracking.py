@@ -37,8 +37,8 @@ class FakeTracker:
     def log_dataset(self, dataset):
         self._record("dataset", dataset)
 
-    def register_model(self, local_dir, name, tags=None, description=None):
-        self._record("register", name, dict(tags or {}), description)
+    def register_model(self, local_dir, name, tags=None, description=None, model_description=None):
+        self._record("register", name, dict(tags or {}), description, model_description)
         return "7"
 
     def close(self, status="FINISHED"):
@@ -110,18 +110,31 @@ def test_every_kind_of_call_is_kept_offline_and_replayed(tmp_path):
     tracker = ResilientTracker(lambda: FakeTracker(fail_after=0), tmp_path)
     tracker.log_dataset(dataset)
     tracker.set_tags({"mlflow.note.content": "**Pretraining**"})
-    assert tracker.register_model(tmp_path, "encoder", {"mask_ratio": "0.4"}, "best epoch 2") is None
+    assert (
+        tracker.register_model(tmp_path, "encoder", {"mask_ratio": "0.4"}, "best epoch 2", "encoders") is None
+    )
     tracker.close("FINISHED")
 
     replayed, registered = FakeTracker(), []
-    counts = replay_journal(tmp_path / JOURNAL, replayed, register=lambda *args: registered.append(args))
+    counts = replay_journal(
+        tmp_path / JOURNAL, replayed, register=lambda *args, **details: registered.append((args, details))
+    )
     assert counts == {"dataset": 1, "tags": 1, "register": 1}
     assert replayed.calls == [("dataset", dataset), ("tags", {"mlflow.note.content": "**Pretraining**"})]
-    assert registered == [("encoder", {"mask_ratio": "0.4"}, "best epoch 2")]
+    assert registered == [
+        (
+            ("encoder",),
+            {"tags": {"mask_ratio": "0.4"}, "description": "best epoch 2", "model_description": "encoders"},
+        )
+    ]
 
 
 def test_a_registration_journaled_by_an_older_version_is_replayed_by_name(tmp_path):
     (tmp_path / JOURNAL).write_text(json.dumps({"op": "register", "name": "old_run_name"}) + "\n")
     registered = []
-    replay_journal(tmp_path / JOURNAL, FakeTracker(), register=lambda *args: registered.append(args))
-    assert registered == [("old_run_name", {}, None)]
+    replay_journal(
+        tmp_path / JOURNAL,
+        FakeTracker(),
+        register=lambda *args, **details: registered.append((args, details)),
+    )
+    assert registered == [(("old_run_name",), {"tags": {}, "description": None, "model_description": None})]

@@ -24,7 +24,15 @@ from eeg_train.resilient import (
     journal_status,
     replay_journal,
 )
-from eeg_train.run_pages import DESCRIPTION_TAG, command_line, markdown_link, run_route
+from eeg_train.run_pages import (
+    DESCRIPTION_TAG,
+    KEY_FIGURES_VIEW,
+    command_line,
+    markdown_link,
+    run_route,
+    save_runs_view,
+    view_route,
+)
 from eeg_train.schedule import adamw_with_schedule, warmup_cosine
 from eeg_train.tracking import (
     DATASET_CONTEXT_TAG,
@@ -43,6 +51,7 @@ __all__ = [
     "DESCRIPTION_TAG",
     "DEVICES",
     "JOURNAL",
+    "KEY_FIGURES_VIEW",
     "MAX_PARAM_LENGTH",
     "ON_FAILURE",
     "ChildRunTracker",
@@ -70,7 +79,9 @@ __all__ = [
     "pick_device",
     "replay_journal",
     "run_route",
+    "save_runs_view",
     "short_reason",
     "shutdown",
+    "view_route",
     "warmup_cosine",
 ]

@@ -145,17 +145,22 @@ class ResilientTracker:
         name: str,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        model_description: str | None = None,
     ) -> str | None:
         """The new version, or None (offline, or a store without a model registry)."""
-        # the folder is temporary: the journal keeps the name, tags and description; the replay registers
-        # from the run folder
+        # the folder is temporary: the journal keeps the name and the details; the replay registers from the
+        # run folder
+        details = {
+            "tags": dict(tags or {}),
+            "description": description,
+            "model_description": model_description,
+        }
         version: list[str | None] = [None]
 
         def register() -> None:
-            version[0] = self.inner.register_model(local_dir, name, tags, description)
+            version[0] = self.inner.register_model(local_dir, name, **details)
 
-        record = {"op": "register", "name": name, "tags": dict(tags or {}), "description": description}
-        self._call(register, record)
+        self._call(register, {"op": "register", "name": name, **details})
         return version[0]
 
     def close(self, status: str = "FINISHED") -> None:
@@ -184,11 +189,11 @@ def read_journal(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 def replay_journal(
     path: str | os.PathLike[str],
     tracker: Tracker,
-    register: Callable[[str, dict[str, str], str | None], None] | None = None,
+    register: Callable[..., None] | None = None,
 ) -> dict[str, int]:
     """Log a journal's records into ``tracker`` (an MLflow run), in order. Artifacts are logged once each,
-    from the files as they are now; ``register(name, tags, description)`` registers the model (the app knows
-    which files). The run is not closed (:func:`journal_status` gives its last status). Returns how many
+    from the files as they are now; ``register(name, **details)`` registers the model (the app knows which
+    files; ``details``: the ``tags``, ``description`` and ``model_description`` of ``register_model``). The run is not closed (:func:`journal_status` gives its last status). Returns how many
     records of each kind were logged."""
     counts: dict[str, int] = {}
     artifacts: dict[tuple[str, str | None], None] = {}
@@ -206,7 +211,8 @@ def replay_journal(
             artifacts[(record["path"], record.get("artifact_path"))] = None
             continue
         elif op == "register" and register is not None:  # journals of older versions keep the name only
-            register(record["name"], dict(record.get("tags") or {}), record.get("description"))
+            details = {k: record.get(k) for k in ("tags", "description", "model_description")}
+            register(record["name"], **{**details, "tags": dict(details["tags"] or {})})
         else:
             continue
         counts[op] = counts.get(op, 0) + 1

@@ -9,6 +9,7 @@ version of one registered model per model family (``register_model``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -96,6 +97,7 @@ class Tracker(Protocol):
         name: str,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        model_description: str | None = None,
     ) -> str | None: ...
     def close(self, status: str = "FINISHED") -> None: ...
 
@@ -126,6 +128,7 @@ class NullTracker:
         name: str,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        model_description: str | None = None,
     ) -> str | None:
         return None
 
@@ -198,37 +201,56 @@ class MlflowTracker:
         name: str,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        model_description: str | None = None,
     ) -> str | None:
         """Register the files in ``local_dir`` (best checkpoint, config) as a new version of the registered
-        model ``name`` (one name per model family, created on first use), with ``tags`` and ``description``
-        on the version. Returns the version, or None where the store has no model registry (a warning).
+        model ``name`` (one name per model family, created on first use with ``model_description``), with
+        ``tags`` and ``description`` on the version. Returns the version, or None where the store has no
+        model registry (a warning).
 
-        MLflow 3 registers logged models, so the folder becomes one, named after the run.
+        MLflow 3 registers logged models, so the folder becomes one, named after the run and recorded as the
+        run's output.
         """
         try:
             if hasattr(self._mlflow, "initialize_logged_model"):
                 model = self._mlflow.initialize_logged_model(
                     name=self.run_name, source_run_id=self.run_id, model_type="eeg-ssm-checkpoint"
                 )
-                self._mlflow.MlflowClient(tracking_uri=self.uri).log_model_artifacts(
-                    model.model_id, str(local_dir)
-                )
+                client = self._mlflow.MlflowClient(tracking_uri=self.uri)
+                client.log_model_artifacts(model.model_id, str(local_dir))
                 self._mlflow.finalize_logged_model(model.model_id, "READY")
+                # the run's output: its page's "Logged models" and the runs table's "Models" column
+                from mlflow.entities import LoggedModelOutput
+
+                client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step=0)])
                 uri = f"models:/{model.model_id}"
             else:  # MLflow 2: any run artifact folder can be registered
                 self.log_artifact(local_dir, "model")
                 uri = f"runs:/{self.run_id}/model"
+            registry = self._mlflow.MlflowClient(tracking_uri=self.uri)
+            if model_description:
+                self._create_registered_model(registry, name, model_description)
             clean = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in (tags or {}).items()}
             version = self._mlflow.register_model(uri, name, tags=clean or None)
             if description:
-                self._mlflow.MlflowClient(tracking_uri=self.uri).update_model_version(
-                    name, version.version, description=description
-                )
+                registry.update_model_version(name, version.version, description=description)
             log.info("registered model %s version %s", name, version.version)
             return str(version.version)
         except Exception as exc:  # the file store and some servers have no model registry
             log.warning("model not registered in MLflow (%s): %s", self.uri, str(exc).splitlines()[0])
             return None
+
+    @staticmethod
+    def _create_registered_model(registry: Any, name: str, description: str) -> None:
+        """Create the registered model ``name`` with ``description`` unless it exists (a sweep's runs may
+        finish together: the one that creates it first wins)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            registry.get_registered_model(name)
+        except MlflowException:
+            with contextlib.suppress(MlflowException):
+                registry.create_registered_model(name, description=description)
 
     def close(self, status: str = "FINISHED") -> None:
         self._mlflow.end_run(status=status)
@@ -283,6 +305,7 @@ class ChildRunTracker:
         name: str,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        model_description: str | None = None,
     ) -> str | None:
         """Models are registered from the parent run only."""
         return None
