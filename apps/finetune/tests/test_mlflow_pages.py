@@ -18,7 +18,7 @@ from eeg_finetune.data import load_labelled
 from eeg_finetune.mlflow_run import labelled_dataset
 from eeg_io import fingerprints_digest
 from eeg_ssm import save_checkpoint
-from eeg_train import DATASET_CONTEXT_TAG, DESCRIPTION_TAG
+from eeg_train import DATASET_CONTEXT_TAG, DESCRIPTION_TAG, KEY_FIGURES_VIEW
 
 NAME = "mamba2_eeg_d16_l1_m40_mae_finetuned"
 FINGERPRINTS = ["00000000000000aa", "00000000000000bb"]
@@ -89,10 +89,19 @@ def test_the_job_links_its_pretraining_run_and_versions_one_classifier(
     )
     assert run.data.tags["decision"] == summary["decision"]
 
+    view = json.loads(
+        client.get_experiment(run.info.experiment_id).tags[f"mlflow.sharedViewState.{KEY_FIGURES_VIEW}"]
+    )
+    assert {"metrics.`judged.test_auroc`", "tags.`decision`"} <= set(
+        json.loads(view["state"])["selectedColumns"]
+    )
+
     versions = client.search_model_versions("name = 'eeg-mamba2-classifier'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
-    assert {v.run_id for v in versions if int(v.version) == 1} == {summary["mlflow_run_id"]}
-    assert all(v.tags["decision"] for v in versions)
+    (first,) = [v for v in versions if int(v.version) == 1]
+    assert first.run_id == summary["mlflow_run_id"] and first.description == summary["verdict"]
+    assert first.tags["decision"] == summary["decision"] and first.tags["run_name"] == NAME
+    assert client.get_registered_model("eeg-mamba2-classifier").description.startswith("EEG classifiers")
 
 
 def test_a_pretraining_run_in_another_store_is_named_not_linked(

@@ -11,7 +11,7 @@ import torch
 
 from eeg_io import fingerprints_digest
 from eeg_pretrain.cli import main
-from eeg_train import DATASET_CONTEXT_TAG, DESCRIPTION_TAG
+from eeg_train import DATASET_CONTEXT_TAG, DESCRIPTION_TAG, KEY_FIGURES_VIEW
 
 BEST, LAST = "mamba2_eeg_pretrained.pt", "mamba2_eeg_pretrained_last.pt"
 
@@ -56,8 +56,9 @@ def test_two_runs_show_their_corpus_one_registered_model_and_epochs(
     versions = client.search_model_versions("name = 'eeg-mamba2-encoder'")
     assert sorted((int(v.version), v.run_id) for v in versions) == [(1, run_ids[0]), (2, run_ids[1])]
     assert {v.tags["mask_ratio"] for v in versions} == {"0.4", "0.6"}
-    assert all(v.description.startswith("**Result**: best epoch") for v in versions)
-    assert len(client.search_registered_models()) == 1
+    assert all(v.description.startswith("best epoch 2 of 2, loss") for v in versions)
+    (model,) = client.search_registered_models()
+    assert model.description.startswith("Mamba-2 EEG encoders pretrained by masked reconstruction")
 
     # per-epoch metrics at step = epoch (across the resume), per-step ones apart, at the optimiser steps
     steps = torch.load(first / LAST, weights_only=True)["step"]
@@ -73,6 +74,14 @@ def test_two_runs_show_their_corpus_one_registered_model_and_epochs(
     assert metrics["best_val_loss"] == pytest.approx(summary["best_val_loss"])
     assert metrics["best_val_skill"] == pytest.approx(summary["val_skill"])
     assert metrics["best_epoch"] == summary["best_epoch"]
+
+    # the experiment's saved view of the runs table ("Views" > "Key figures") shows those figures
+    view = json.loads(
+        client.get_experiment(runs[0].info.experiment_id).tags[f"mlflow.sharedViewState.{KEY_FIGURES_VIEW}"]
+    )
+    assert {"metrics.`best_val_skill`", "params.`masking.ratio`"} <= set(
+        json.loads(view["state"])["selectedColumns"]
+    )
 
     # the description: the command of the last session, the corpus, the result and the registered version
     first_note = runs[0].data.tags[DESCRIPTION_TAG]

@@ -6,7 +6,8 @@ run's dataset (context ``train/test``) beside the corpus the encoder was pretrai
 and ``pretrained.run_name``, and a description (Markdown) with the command and a link to the pretraining
 run's page. At the end (:func:`finish_run`): the runs table's figures (``judged.test_auroc`` and its
 interval: the model the verdict judged; tags ``decision``, ``verdict``), the model files as a new version
-of the registered model ``tracking.registered_model_name``, and the description with the verdict.
+of the registered model ``tracking.registered_model_name``, and the description with the verdict. The
+experiment gets a saved view of its runs table, "Key figures", with those figures as columns.
 """
 
 from __future__ import annotations
@@ -36,9 +37,20 @@ from eeg_train import (
     Tracker,
     markdown_link,
     run_route,
+    save_runs_view,
 )
 
 __all__ = ["RunPage", "finish_run", "labelled_dataset", "open_run", "pretrained_link"]
+
+#: the columns of the experiment's saved runs-table view "Key figures" (:func:`eeg_train.save_runs_view`)
+KEY_METRICS = ("judged.test_auroc", "test_auroc")
+KEY_TAGS = ("decision", "judged_model")
+#: The registered model's description, set when its first version is registered.
+CLASSIFIER_MODEL_DESCRIPTION = (
+    "EEG classifiers on a pretrained Mamba-2 encoder (the `finetune` command). Each version is one job's "
+    "model file(s), one per fold, with its resolved config; its tags name the job, its split and decision, its "
+    "description the verdict. Load one with `eeg_finetune.model.load_finetuned(path)`."
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -128,6 +140,7 @@ def open_run(
     if not track.enabled:
         return NullTracker(), RunPage(command=command, pretrained="", data="")
     tracker = MlflowTracker(track.uri, track.experiment, name)
+    save_runs_view(tracker.uri, tracker.experiment_id, "Key figures", metrics=KEY_METRICS, tags=KEY_TAGS)
     params = flatten(config_to_dict(config))
     params.update(
         {
@@ -197,7 +210,9 @@ def finish_run(
             tags = {"run_name": name, "decision": verdict.decision, "split": config.split.method}
             if "finetuned" in results:
                 tags["test_auroc"] = f"{results['finetuned']['metrics']['auroc']:.4f}"
-            version = tracker.register_model(folder, track.registered_model_name, tags, verdict.line)
+            version = tracker.register_model(
+                folder, track.registered_model_name, tags, verdict.line, CLASSIFIER_MODEL_DESCRIPTION
+            )
         if version is not None:
             route = f"#/models/{track.registered_model_name}/versions/{version}"
             result += f"\n\nRegistered as [{track.registered_model_name} version {version}]({route})."

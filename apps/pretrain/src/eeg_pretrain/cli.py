@@ -217,8 +217,10 @@ def _finish(trainer) -> None:
             for name in (CHECKPOINT_BEST, RESOLVED_CONFIG):
                 shutil.copy2(trainer.save_dir / name, folder)
             version = trainer.tracker.register_model(
-                folder, track.registered_model_name, tags=_version_tags(summary), description=result
-            )
+                folder, track.registered_model_name, tags=_version_tags(summary), description=result,
+                model_description=ENCODER_MODEL_DESCRIPTION,
+            )  # fmt: skip
+    result = f"**Result**: {result}"
     if version is not None:
         route = f"#/models/{track.registered_model_name}/versions/{version}"
         result += f" Registered as [{track.registered_model_name} version {version}]({route})."
@@ -228,30 +230,30 @@ def _finish(trainer) -> None:
     )
 
 
+#: The registered model's description, set when its first version is registered.
+ENCODER_MODEL_DESCRIPTION = (
+    "Mamba-2 EEG encoders pretrained by masked reconstruction (the `pretrain` command). Each version is one "
+    "finished run's best checkpoint with its resolved config; its tags name the run and its masking, its "
+    "description the result. Load one with `eeg_ssm.load_pretrained(path)`."
+)
+
+
 def _result_line(summary: dict) -> str:
-    """The run's result in one sentence, for its description and its model version's."""
+    """The run's result in one sentence (plain text), for its description and its model version's."""
     skill = summary.get("val_skill")
     return (
-        f"**Result**: best epoch {summary['best_epoch']} of {summary['epochs']}, loss "
-        f"{summary['best_val_loss']:.4g}"
+        f"best epoch {summary['best_epoch']} of {summary['epochs']}, loss {summary['best_val_loss']:.4g}"
         + (f", skill {skill:+.3f} (1 - loss / context-mean loss)" if skill is not None else "")
-        + f"; run `{summary['run_name']}`, mask ratio {summary['mask_ratio']:g} ({summary['mask_style']})."
+        + f"; run {summary['run_name']}, mask ratio {summary['mask_ratio']:g} ({summary['mask_style']})."
     )
 
 
 def _version_tags(summary: dict) -> dict[str, str]:
-    """What tells one registered encoder version from another: the run and its masking and objective."""
-    keys = (
-        "run_name",
-        "mask_ratio",
-        "mask_style",
-        "target",
-        "input",
-        "best_epoch",
-        "best_val_loss",
-        "val_skill",
-    )
-    return {key: str(summary[key]) for key in keys if summary.get(key) is not None}
+    """What tells one registered encoder version from another: the run, its masking and objective, its skill."""
+    tags = {key: str(summary[key]) for key in ("run_name", "mask_ratio", "mask_style", "target")}
+    if summary.get("val_skill") is not None:
+        tags["skill"] = f"{summary['val_skill']:+.4f}"
+    return tags
 
 
 if __name__ == "__main__":

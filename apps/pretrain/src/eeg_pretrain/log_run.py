@@ -81,13 +81,13 @@ def log_run(folder: str | os.PathLike[str], uri: str | None = None) -> tuple[str
             parent_run_id=config.tracking.parent_run_id,
         )
 
-        def register(name: str, tags: dict[str, str], description: str | None) -> None:
+        def register(name: str, **details) -> None:
             if not (folder / CHECKPOINT_BEST).is_file():
                 return
             with tempfile.TemporaryDirectory() as staging:
                 for file in (CHECKPOINT_BEST, RESOLVED_CONFIG):
                     shutil.copy2(folder / file, staging)
-                tracker.register_model(staging, name, tags, description)
+                tracker.register_model(staging, name, **details)
 
         counts = replay_journal(journal, tracker, register=register)
         tracker.close(status or "KILLED")  # no end recorded: the run was killed while offline

@@ -6,7 +6,8 @@ behind is :mod:`eeg_pretrain.run_folder`'s.
 MLflow metrics: per epoch at step = epoch (``train_*``, ``val_*``, ``r2_gap``, ``epoch_seconds``, and the
 run's figures so far, ``best_val_loss``, ``best_val_skill``, ``best_epoch``: the runs table's columns);
 per optimiser step, every ``train.log_every`` steps, at step = optimiser step and named ``step/...``
-(:data:`STEP_PREFIX`), so the two kinds never share a chart's x-axis.
+(:data:`STEP_PREFIX`), so the two kinds never share a chart's x-axis. The experiment gets a saved view of
+its runs table, "Key figures", with the best figures and the masking as columns.
 """
 
 from __future__ import annotations
@@ -29,12 +30,16 @@ from eeg_train import (
     ResilientTracker,
     RunDataset,
     Tracker,
+    save_runs_view,
 )
 
 log = logging.getLogger("eeg_pretrain")
 
 #: the names of per-optimiser-step metrics start with this (``step/loss``, ``step/lr``, ...)
 STEP_PREFIX = "step/"
+#: the columns of the experiment's saved runs-table view "Key figures" (:func:`eeg_train.save_runs_view`)
+KEY_METRICS = ("best_val_skill", "best_val_loss", "best_epoch")
+KEY_PARAMS = ("masking.ratio", "masking.style")
 
 
 def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[str, int | str]:
@@ -108,9 +113,13 @@ def open_tracker(
         return NullTracker()
 
     def open_mlflow() -> Tracker:
-        return MlflowTracker(
+        tracker = MlflowTracker(
             track.uri, track.experiment, config.run_name, run_id=run_id, parent_run_id=track.parent_run_id
         )
+        save_runs_view(
+            tracker.uri, tracker.experiment_id, "Key figures", metrics=KEY_METRICS, params=KEY_PARAMS
+        )
+        return tracker
 
     tracker = ResilientTracker(
         open_mlflow,
