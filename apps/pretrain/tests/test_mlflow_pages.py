@@ -31,6 +31,11 @@ def test_two_runs_show_their_corpus_one_registered_model_and_epochs(
     first, second = tmp_path / "m40", tmp_path / "m60"
     config_first = write_config(make_config(tiny_corpus, first, uri), "first.yaml")
     _run(["--config", str(config_first), "--stop-after-epochs", "1"])
+    stopped = mlflow.MlflowClient(uri).get_run(torch.load(first / LAST, weights_only=True)["mlflow_run_id"])
+    assert (
+        "**Result**: so far (stopped; --resume continues the run): best epoch 1 of 1"
+        in (stopped.data.tags[DESCRIPTION_TAG])
+    )
     _run(["--config", str(config_first), "--resume", str(first / LAST)])  # the same MLflow run goes on
     config_second = write_config(make_config(tiny_corpus, second, uri, masking={"ratio": 0.6}), "second.yaml")
     _run(["--config", str(config_second)])

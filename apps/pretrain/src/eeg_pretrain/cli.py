@@ -242,7 +242,8 @@ def _result_line(summary: dict) -> str:
     """The run's result in one sentence (plain text), for its description and its model version's."""
     skill = summary.get("val_skill")
     return (
-        f"best epoch {summary['best_epoch']} of {summary['epochs']}, loss {summary['best_val_loss']:.4g}"
+        ("" if summary["finished"] else "so far (stopped; --resume continues the run): ")
+        + f"best epoch {summary['best_epoch']} of {summary['epochs']}, loss {summary['best_val_loss']:.4g}"
         + (f", skill {skill:+.3f} (1 - loss / context-mean loss)" if skill is not None else "")
         + f"; run {summary['run_name']}, mask ratio {summary['mask_ratio']:g} ({summary['mask_style']})."
     )
