@@ -39,6 +39,12 @@ def test_run_name_rounds_ratio():
         ("train", "bogus", 1, r"unknown key\(s\) bogus @ \$\.train"),
         ("masking", "style", "span", r"@ \$\.masking\.style"),
         ("train", "precision", "fp8", r"@ \$\.train\.precision"),
+        (
+            "tracking",
+            "registered_model_name",
+            "eeg/encoder",
+            r"must be a model name without '/' or ':', got 'eeg/encoder' @ \$\.tracking\.registered_model_name",
+        ),
     ],
 )
 def test_bad_values_name_the_key(tiny_corpus, tmp_path, make_config, section, key, value, expected):

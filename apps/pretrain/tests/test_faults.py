@@ -161,6 +161,10 @@ def test_a_tracking_store_that_goes_away_mid_run_does_not_stop_it_and_the_run_is
     assert logged.info.status == "FINISHED"
     assert len(client.get_metric_history(run_id, "val_loss")) == 2  # both epochs
     assert {a.path for a in client.list_artifacts(run_id)} >= {"summary.json", "config.yaml"}
+    # what the end of the run logs, while offline, comes too: the model version and the final description
+    (version,) = client.search_model_versions("name = 'eeg-mamba2-encoder'")
+    assert version.run_id == run_id and version.tags["run_name"] == logged.info.run_name
+    assert "**Result**: best epoch" in logged.data.tags["mlflow.note.content"]
     assert not journal.exists() and len(list(save.glob("tracking_offline.*.logged.jsonl"))) == 1
     err = run(["log-run", str(save)], capsys, expect=2)  # nothing is logged twice
     assert "nothing to log" in err
@@ -238,8 +242,12 @@ def test_a_resumed_run_trains_on_when_its_store_is_away_at_start_up(
     from eeg_pretrain.log_run import log_run
 
     assert log_run(save)[0] == run_id
-    history = mlflow.tracking.MlflowClient(uri).get_metric_history(run_id, "val_loss")
-    assert sorted(m.step for m in history) == sorted({m.step for m in history}) and len(history) == 2
+    client = mlflow.tracking.MlflowClient(uri)
+    history = client.get_metric_history(run_id, "val_loss")
+    assert sorted(m.step for m in history) == [1, 2]  # step = epoch, each once
+    (dataset,) = client.get_run(run_id).inputs.dataset_inputs  # logged by both sessions (one offline): once
+    assert dataset.dataset.name == tiny_corpus.name
+    assert '"op": "dataset"' in next(save.glob("tracking_offline.*.logged.jsonl")).read_text()
 
 
 def test_a_device_too_small_for_the_checkpoints_is_one_line_before_any_data_is_read(

@@ -64,10 +64,10 @@ def test_end_to_end_checkpoints_mlflow_and_learning(smooth_corpus, tmp_path, mak
     assert run.data.params["masking.ratio"] == "0.4" and run.data.params["world_size"] == "1"
     assert "dataset_sequences" in run.data.params
     for metric in (
-        "loss",
-        "lr",
-        "grad_norm",
-        "sequences_per_s",
+        "step/loss",
+        "step/lr",
+        "step/grad_norm",
+        "step/sequences_per_s",
         "train_loss",
         "val_loss",
         "val_zero_baseline",

@@ -116,6 +116,14 @@ def test_an_interrupted_sweep_continues_where_it_stopped_then_skips_finished_run
     assert json.loads((sweep_dir / "sweep.json").read_text())["parent_run_id"] == parent.info.run_id
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"sweep.json", "sweep_summary.csv", "sweep_summary.png"} <= artifacts
+    # the parent's description: the command, and each run linked to its page with its figures
+    note = parent.data.tags["mlflow.note.content"]
+    assert f"Command: `sweep {shlex.join(args)}`" in note
+    experiment = parent.info.experiment_id
+    for folder, summary in zip((first, second), summaries, strict=True):
+        run_id = children[folder.name].info.run_id
+        assert f"| [{folder.name}](#/experiments/{experiment}/runs/{run_id}) |" in note
+        assert f"| finished | {summary['best_val_loss']:.4f} | {summary['val_skill']:+.3f} |" in note
 
     rows = _csv(sweep_dir)
     assert [(r["mask_ratio"], r["mask_style"], r["status"]) for r in rows] == [

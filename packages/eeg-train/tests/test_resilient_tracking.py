@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eeg_train import JOURNAL, ResilientTracker, TrackingFailed, journal_status, replay_journal
+from eeg_train import JOURNAL, ResilientTracker, RunDataset, TrackingFailed, journal_status, replay_journal
 
 
 class FakeTracker:
@@ -34,8 +34,12 @@ class FakeTracker:
     def log_artifact(self, path, artifact_path=None):
         self._record("artifact", str(path), artifact_path)
 
-    def register_model(self, local_dir, name):
-        self._record("register", name)
+    def log_dataset(self, dataset):
+        self._record("dataset", dataset)
+
+    def register_model(self, local_dir, name, tags=None, description=None, model_description=None):
+        self._record("register", name, dict(tags or {}), description, model_description)
+        return "7"
 
     def close(self, status="FINISHED"):
         self.calls.append(("close", status))  # ends the local run even when the store is away
@@ -88,3 +92,49 @@ def test_policy_fail_raises_one_line(tmp_path):
     with pytest.raises(TrackingFailed, match=r"^tracking store http://x failed \(Connection refused\)"):
         tracker.log_metrics({"loss": 1.0}, step=1)
     assert not (tmp_path / JOURNAL).exists()
+
+
+def test_every_kind_of_call_is_kept_offline_and_replayed(tmp_path):
+    """Datasets, descriptions (tags) and model registrations with their tags are journaled like the rest."""
+    dataset = RunDataset(
+        name="corpus",
+        digest="0123456789abcdef",
+        source="/data/corpus",
+        context="training",
+        profile={"recordings": 6, "participants": 3},
+        schema=[{"name": "FZ", "type": "array", "items": {"type": "float"}}],
+    )
+    online = ResilientTracker(lambda: FakeTracker(), tmp_path / "online")
+    assert online.register_model(tmp_path, "encoder", {"mask_ratio": "0.4"}, "best epoch 2") == "7"
+
+    tracker = ResilientTracker(lambda: FakeTracker(fail_after=0), tmp_path)
+    tracker.log_dataset(dataset)
+    tracker.set_tags({"mlflow.note.content": "**Pretraining**"})
+    assert (
+        tracker.register_model(tmp_path, "encoder", {"mask_ratio": "0.4"}, "best epoch 2", "encoders") is None
+    )
+    tracker.close("FINISHED")
+
+    replayed, registered = FakeTracker(), []
+    counts = replay_journal(
+        tmp_path / JOURNAL, replayed, register=lambda *args, **details: registered.append((args, details))
+    )
+    assert counts == {"dataset": 1, "tags": 1, "register": 1}
+    assert replayed.calls == [("dataset", dataset), ("tags", {"mlflow.note.content": "**Pretraining**"})]
+    assert registered == [
+        (
+            ("encoder",),
+            {"tags": {"mask_ratio": "0.4"}, "description": "best epoch 2", "model_description": "encoders"},
+        )
+    ]
+
+
+def test_a_registration_journaled_by_an_older_version_is_replayed_by_name(tmp_path):
+    (tmp_path / JOURNAL).write_text(json.dumps({"op": "register", "name": "old_run_name"}) + "\n")
+    registered = []
+    replay_journal(
+        tmp_path / JOURNAL,
+        FakeTracker(),
+        register=lambda *args, **details: registered.append((args, details)),
+    )
+    assert registered == [(("old_run_name",), {"tags": {}, "description": None, "model_description": None})]

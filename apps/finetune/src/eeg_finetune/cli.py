@@ -134,8 +134,9 @@ def _train(argv: list[str]) -> int:
         return 0
     _setup_logging()
     from eeg_finetune.job import run_job
+    from eeg_train import command_line
 
-    run_job(config)
+    run_job(config, command=command_line("finetune", argv))
     return 0
 
 

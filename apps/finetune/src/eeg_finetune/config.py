@@ -208,9 +208,11 @@ class FinetuneTrainConfig:
 
 @attrs.frozen(kw_only=True)
 class FinetuneTrackingConfig(eeg_train.TrackingConfig):
-    """MLflow (:class:`eeg_train.TrackingConfig`); ``run_name: null`` is ``{pretrain run name}_finetuned``."""
+    """MLflow (:class:`eeg_train.TrackingConfig`); ``run_name: null`` is ``{pretrain run name}_finetuned``;
+    every job's model is a version of the registered model ``eeg-mamba2-classifier``."""
 
     experiment: str = "eeg_finetuning_mamba2"
+    registered_model_name: str = attrs.field(default="eeg-mamba2-classifier", validator=eeg_train.model_name)
 
 
 @attrs.frozen(kw_only=True)

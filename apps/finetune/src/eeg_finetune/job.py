@@ -8,6 +8,8 @@
 3. :func:`eeg_finetune.outputs.evaluate`: the pooled out-of-fold predictions judged by :mod:`eeg_eval`
    (metrics, intervals over groups, paired differences, the verdict);
 4. :func:`eeg_finetune.outputs.write_report`: report files, MLflow, the printed table and verdict.
+
+The MLflow run is opened between stages 1 and 2 and finished in stage 4 (:mod:`eeg_finetune.mlflow_run`).
 """
 
 from __future__ import annotations
@@ -19,21 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from eeg_config import flatten
-from eeg_finetune.config import FinetuneConfig, config_to_dict
+from eeg_finetune.config import FinetuneConfig
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.folds import run_folds
 from eeg_finetune.inputs import Inputs, load_inputs
+from eeg_finetune.mlflow_run import open_run
 from eeg_finetune.outputs import evaluate, output_files, write_report
-from eeg_train import MlflowTracker, NullTracker, Tracker, pick_device
+from eeg_train import pick_device
 
 __all__ = ["output_files", "run_job"]
 
 log = logging.getLogger("eeg_finetune")
 
 
-def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the job described by ``config`` and return its summary (also written as ``{name}_summary.json``)."""
+def run_job(
+    config: FinetuneConfig, echo: Callable[[str], None] = print, command: str | None = None
+) -> dict[str, Any]:
+    """Run the job described by ``config`` and return its summary (also written as ``{name}_summary.json``);
+    ``command`` (the command line that started it) goes into the MLflow run's description."""
     inputs = load_inputs(config)
     name = config.tracking.run_name or f"{inputs.source.run_name}_finetuned"
     device = pick_device(config.train.device)
@@ -42,11 +47,12 @@ def run_job(config: FinetuneConfig, echo: Callable[[str], None] = print) -> dict
     except OSError as exc:
         raise FinetuneError(f"output_dir: cannot create {config.output_dir}: {exc.strerror}") from None
     _describe(config, inputs, device)
-    tracker = _tracker(config, name, inputs)
+    tracker, page = open_run(config, name, inputs, command)
     status = "FAILED"
     try:
         runs = run_folds(config, name, inputs, device, tracker)
-        summary = write_report(config, name, inputs, runs, evaluate(config, inputs, runs), tracker, echo)
+        evaluation = evaluate(config, inputs, runs)
+        summary = write_report(config, name, inputs, runs, evaluation, tracker, echo, page)
         status = "FINISHED"
         return summary
     except KeyboardInterrupt:
@@ -66,26 +72,3 @@ def _describe(config: FinetuneConfig, inputs: Inputs, device: object) -> None:
         data.label_level, dict(zip(data.classes, counts.tolist(), strict=True)), ", ".join(data.channels),
         config.split.method, len(inputs.folds), device,
     )  # fmt: skip
-
-
-def _tracker(config: FinetuneConfig, name: str, inputs: Inputs) -> Tracker:
-    track = config.tracking
-    if not track.enabled:
-        return NullTracker()
-    tracker = MlflowTracker(track.uri, track.experiment, name)
-    source, data = inputs.source, inputs.data
-    params = flatten(config_to_dict(config))
-    params.update(
-        {
-            "pretrained.checkpoint_path": str(source.checkpoint.resolve()),
-            "pretrained.run_name": source.run_name,
-            "pretrained.mlflow_run_id": source.mlflow_run_id,
-            "data.participants": len(set(data.participants)),
-            "data.groups": len(data.group_ids),
-            "data.classes": list(data.classes),
-            "data.channels_used": list(data.channels),
-            "split.num_folds": len(inputs.folds),
-        }
-    )
-    tracker.log_params(params)
-    return tracker

@@ -1,14 +1,13 @@
 """Stages 3 and 4 of a job: evaluate the pooled out-of-fold predictions with :mod:`eeg_eval` (metrics,
 bootstrap intervals over groups, paired differences, the verdict) and write the report (predictions,
-summary JSON/CSV, plots, resolved config), log it to MLflow and register the model."""
+summary JSON/CSV, plots, resolved config), log it to MLflow and register the model
+(:func:`eeg_finetune.mlflow_run.finish_run`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from eeg_eval import (
 from eeg_finetune.config import FinetuneConfig, config_to_dict
 from eeg_finetune.folds import FoldRuns
 from eeg_finetune.inputs import Inputs
+from eeg_finetune.mlflow_run import RunPage, finish_run
 from eeg_finetune.report import (
     MODEL_ORDER,
     plot_confusion_matrix,
@@ -39,7 +39,7 @@ from eeg_finetune.report import (
     summary_csv,
     summary_table,
 )
-from eeg_train import NullTracker, Tracker
+from eeg_train import Tracker
 
 __all__ = ["evaluate", "level_results", "output_files", "write_report"]
 
@@ -135,9 +135,11 @@ def write_report(
     evaluation: dict[str, Any],
     tracker: Tracker,
     echo: Callable[[str], None],
+    page: RunPage | None = None,
 ) -> dict[str, Any]:
     """Write the report files, log them, register the model, print the table and the verdict; returns the
-    summary (also ``{name}_summary.json``)."""
+    summary (also ``{name}_summary.json``). ``page``: what the MLflow run's description says besides the
+    results (:func:`eeg_finetune.mlflow_run.open_run`)."""
     data, source, folds, leakage = inputs.data, inputs.source, inputs.folds, inputs.leakage
     combined, results, levels = evaluation["combined"], evaluation["results"], evaluation["levels"]
     verdict: Verdict = evaluation["verdict"]
@@ -195,7 +197,8 @@ def write_report(
     for key, path in files.items():
         if key != "roc" or plotted:
             tracker.log_artifact(path, "plots" if path.suffix == ".png" else None)
-    _publish_model(config, tracker, name, runs.model_files, files["config"])
+    page = page or RunPage(command=None, pretrained=f"`{source.run_name}`", data="")
+    finish_run(config, tracker, name, page, results, verdict, runs.model_files, files["config"])
 
     echo(summary_table(results, config.split.method, unit, config.evaluation.confidence, levels))
     if leakage is not None:
@@ -252,20 +255,3 @@ def _remove_stale(output_dir: Path, name: str, written: list[Path]) -> None:
         if path.is_file() and path not in written:
             path.unlink()
             log.info("removed %s, left by an earlier job with another split", path)
-
-
-def _publish_model(
-    config: FinetuneConfig, tracker: Tracker, name: str, model_files: list[Path], resolved: Path
-) -> None:
-    """Register the model file(s) and the resolved config in MLflow as the model ``name`` (or log them
-    as run artifacts when registering is off)."""
-    if isinstance(tracker, NullTracker):
-        return
-    if not config.tracking.register_model:
-        for path in model_files:
-            tracker.log_artifact(path, "model")
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        for path in [*model_files, resolved]:
-            shutil.copy2(path, folder)
-        tracker.register_model(folder, name)

@@ -20,9 +20,17 @@ import attrs
 from eeg_config import ConfigError
 from eeg_finetune.config import PretrainedConfig
 from eeg_finetune.errors import FinetuneError
-from eeg_pretrain.run_folder import CHECKPOINT_BEST, PretrainConfig, build_config, load_config, run_name_for
+from eeg_pretrain.run_folder import (
+    CHECKPOINT_BEST,
+    PretrainConfig,
+    build_config,
+    load_config,
+    pretraining_dataset,
+    run_name_for,
+)
 from eeg_pretrain.run_folder import model_differences as config_differences
 from eeg_ssm import CheckpointError, load_checkpoint
+from eeg_train import RunDataset
 
 __all__ = [
     "PretrainedSource",
@@ -51,6 +59,10 @@ class PretrainedSource:
     #: pretraining's ``data.normalization`` and ``data.scale`` (what the encoder's inputs looked like)
     normalization: str = "sequence"
     scale: float = 1.0
+    #: the pretraining corpus as an MLflow dataset (context ``pretraining``); None when not recorded
+    pretraining_dataset: RunDataset | None = None
+    #: the pretraining run's ``tracking.uri`` (None: MLflow's default), where its MLflow run is
+    tracking_uri: str | None = None
 
 
 def checkpoint_candidates(save_dir: Path, run_name: str) -> list[Path]:
@@ -165,7 +177,24 @@ def resolve_pretrained(section: PretrainedConfig) -> PretrainedSource:
         pretraining_participants=_pretraining_participants(payload),
         pretraining_fingerprints=_pretraining_fingerprints(payload),
         **dict(zip(("normalization", "scale"), pretraining_normalization(payload), strict=True)),
+        pretraining_dataset=_pretraining_dataset(payload),
+        tracking_uri=_section(payload, "tracking").get("uri"),
     )
+
+
+def _section(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    """A section of the checkpoint's ``run_config`` (``{}`` when it does not record one)."""
+    run_config = payload.get("run_config")
+    section = run_config.get(name) if isinstance(run_config, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def _pretraining_dataset(payload: dict[str, Any]) -> RunDataset | None:
+    """The corpus the checkpoint was pretrained on, as the pretraining run logged it (name, digest, source)."""
+    record, path = payload.get("pretraining_data"), _section(payload, "data").get("dataset_path")
+    if not isinstance(record, dict) or not isinstance(path, str):
+        return None
+    return pretraining_dataset(record, path, context="pretraining")
 
 
 def pretraining_normalization(payload: dict[str, Any]) -> tuple[str, float]:

@@ -169,7 +169,12 @@ def _main(argv: list[str] | None) -> int:
         _ensure_synthetic_corpus(config, dist_info.is_main)
         barrier(dist_info)
         device = pick_device(config.train.device, dist_info.local_rank)
-        trainer = Trainer(config, dist_info, device, resume=args.resume, tracking_away=tracking_away)
+        from eeg_train import command_line
+
+        trainer = Trainer(
+            config, dist_info, device, resume=args.resume, tracking_away=tracking_away,
+            command=command_line("pretrain", argv),
+        )  # fmt: skip
         trainer.fit(stop_after_epochs=args.stop_after_epochs)
         status = "FINISHED"
         if dist_info.is_main:
@@ -194,22 +199,64 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _finish(trainer) -> None:
+    """Log the summary, register the best checkpoint as a new version of ``tracking.registered_model_name``
+    (a finished run), and put the result into the run's description."""
     import shutil
     import tempfile
 
     from eeg_pretrain.run_folder import CHECKPOINT_BEST, RESOLVED_CONFIG, write_summary
+    from eeg_train import DESCRIPTION_TAG
 
-    trainer.tracker.log_artifact(write_summary(trainer.save_dir, trainer.summary()))
+    summary = trainer.summary()
+    trainer.tracker.log_artifact(write_summary(trainer.save_dir, summary))
 
     best = trainer.save_dir / CHECKPOINT_BEST
-    if trainer.finished and trainer.config.tracking.register_model and best.is_file():
+    track = trainer.config.tracking
+    result = _result_line(summary)
+    version = None
+    if trainer.finished and track.register_model and best.is_file():
         with tempfile.TemporaryDirectory() as folder:
             for name in (CHECKPOINT_BEST, RESOLVED_CONFIG):
                 shutil.copy2(trainer.save_dir / name, folder)
-            trainer.tracker.register_model(folder, trainer.config.run_name)
+            version = trainer.tracker.register_model(
+                folder, track.registered_model_name, tags=_version_tags(summary), description=result,
+                model_description=ENCODER_MODEL_DESCRIPTION,
+            )  # fmt: skip
+    result = f"**Result**: {result}"
+    if version is not None:
+        route = f"#/models/{track.registered_model_name}/versions/{version}"
+        result += f" Registered as [{track.registered_model_name} version {version}]({route})."
+    trainer.tracker.set_tags({DESCRIPTION_TAG: trainer.description(result)})
     logging.getLogger("eeg_pretrain").info(
         "done: best loss %.4f; checkpoints in %s", trainer.state.best_val_loss, os.fspath(trainer.save_dir)
     )
+
+
+#: The registered model's description, set when its first version is registered.
+ENCODER_MODEL_DESCRIPTION = (
+    "Mamba-2 EEG encoders pretrained by masked reconstruction (the `pretrain` command). Each version is one "
+    "finished run's best checkpoint with its resolved config; its tags name the run and its masking, its "
+    "description the result. Load one with `eeg_ssm.load_pretrained(path)`."
+)
+
+
+def _result_line(summary: dict) -> str:
+    """The run's result in one sentence (plain text), for its description and its model version's."""
+    skill = summary.get("val_skill")
+    return (
+        ("" if summary["finished"] else "so far (stopped; --resume continues the run): ")
+        + f"best epoch {summary['best_epoch']} of {summary['epochs']}, loss {summary['best_val_loss']:.4g}"
+        + (f", skill {skill:+.3f} (1 - loss / context-mean loss)" if skill is not None else "")
+        + f"; run {summary['run_name']}, mask ratio {summary['mask_ratio']:g} ({summary['mask_style']})."
+    )
+
+
+def _version_tags(summary: dict) -> dict[str, str]:
+    """What tells one registered encoder version from another: the run, its masking and objective, its skill."""
+    tags = {key: str(summary[key]) for key in ("run_name", "mask_ratio", "mask_style", "target")}
+    if summary.get("val_skill") is not None:
+        tags["skill"] = f"{summary['val_skill']:+.4f}"
+    return tags
 
 
 if __name__ == "__main__":

@@ -79,12 +79,14 @@ class TrainConfig:
 
 @attrs.frozen(kw_only=True)
 class TrackingConfig(eeg_train.TrackingConfig):
-    """MLflow settings (:class:`eeg_train.TrackingConfig`), plus ``parent_run_id`` (a sweep's parent run),
+    """MLflow settings (:class:`eeg_train.TrackingConfig`: the best checkpoint of every run is a version of
+    the registered model ``eeg-mamba2-encoder``), plus ``parent_run_id`` (a sweep's parent run),
     ``log_checkpoint`` (the best checkpoint as a run artifact) and ``on_failure``: when the store fails
     during the run, ``continue`` (keep training, keep what would be logged in the run folder for
     ``pretrain log-run``) or ``fail`` (stop with exit 2)."""
 
     experiment: str = "eeg_pretraining_mamba2"
+    registered_model_name: str = attrs.field(default="eeg-mamba2-encoder", validator=eeg_train.model_name)
     parent_run_id: str | None = None
     log_checkpoint: bool = True
     on_failure: str = attrs.field(default="continue", validator=one_of(eeg_train.ON_FAILURE))

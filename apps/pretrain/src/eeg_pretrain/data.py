@@ -62,6 +62,7 @@ class PretrainingData:
     val_loader: DataLoader | None
     record: dict[str, list[str]]  # pretraining_data_record: what the checkpoint says it was trained on
     splits: tuple[CorpusSplit, ...]  # per corpus (one for data.dataset_path)
+    channels: tuple[str, ...]  # the channels read (upper case, sorted)
     corpora: tuple[str, ...] = ()  # the pooled corpora's names, in data.corpora order; () for one corpus
 
 
@@ -148,6 +149,7 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
         ),
         record=pretraining_data_record(train_items, val_items),
         splits=splits,
+        channels=tuple(sorted({item.channel for item in items})),
         corpora=names,
     )
 

@@ -1,7 +1,8 @@
 """``pretrain log-run DIR``: log into MLflow what a run kept in its folder while its tracking store was away.
 
 With ``tracking.on_failure: continue`` a run whose store fails goes on training and writes what it would
-have logged (params, metrics, artifacts, the model registration, its end) to ``DIR/tracking_offline.jsonl``
+have logged (params, metrics, tags and the description, the corpus as dataset, artifacts, the model
+registration, its end) to ``DIR/tracking_offline.jsonl``
 (:class:`eeg_train.ResilientTracker`). Once the store is back, this command replays that journal: into the
 run's own MLflow run when the store knows it (the run continues), else into a new run named as the run
 was. It holds the folder's lock meanwhile (a run still training there is refused), and renames the journal
@@ -80,13 +81,13 @@ def log_run(folder: str | os.PathLike[str], uri: str | None = None) -> tuple[str
             parent_run_id=config.tracking.parent_run_id,
         )
 
-        def register(name: str) -> None:
+        def register(name: str, **details) -> None:
             if not (folder / CHECKPOINT_BEST).is_file():
                 return
             with tempfile.TemporaryDirectory() as staging:
                 for file in (CHECKPOINT_BEST, RESOLVED_CONFIG):
                     shutil.copy2(folder / file, staging)
-                tracker.register_model(staging, name)
+                tracker.register_model(staging, name, **details)
 
         counts = replay_journal(journal, tracker, register=register)
         tracker.close(status or "KILLED")  # no end recorded: the run was killed while offline

@@ -1,20 +1,45 @@
-"""What a pretraining run tells people while it trains: the MLflow run and its params, a log line at the start,
-and each epoch's metrics (to MLflow) and log line. Only rank 0 opens an MLflow run (the others get a
-:class:`~eeg_train.NullTracker`); what the finished run leaves behind is :mod:`eeg_pretrain.run_folder`'s."""
+"""What a pretraining run tells people while it trains: the MLflow run (its params, the corpus as its
+dataset, its description), a log line at the start, and each epoch's metrics (to MLflow) and log line. Only
+rank 0 opens an MLflow run (the others get a :class:`~eeg_train.NullTracker`); what the finished run leaves
+behind is :mod:`eeg_pretrain.run_folder`'s.
+
+MLflow metrics: per epoch at step = epoch (``train_*``, ``val_*``, ``r2_gap``, ``epoch_seconds``, and the
+run's figures so far, ``best_val_loss``, ``best_val_skill``, ``best_epoch``: the runs table's columns);
+per optimiser step, every ``train.log_every`` steps, at step = optimiser step and named ``step/...``
+(:data:`STEP_PREFIX`), so the two kinds never share a chart's x-axis. The experiment gets a saved view of
+its runs table, "Key figures", with the best figures and the masking as columns.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 
 from eeg_config import flatten
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import PretrainingData
+from eeg_pretrain.run_folder import pretraining_dataset
 from eeg_ssm import EEGModel
-from eeg_train import DistInfo, MlflowTracker, NullTracker, ResilientTracker, Tracker
+from eeg_train import (
+    DESCRIPTION_TAG,
+    DistInfo,
+    MlflowTracker,
+    NullTracker,
+    ResilientTracker,
+    RunDataset,
+    Tracker,
+    save_runs_view,
+)
 
 log = logging.getLogger("eeg_pretrain")
+
+#: the names of per-optimiser-step metrics start with this (``step/loss``, ``step/lr``, ...)
+STEP_PREFIX = "step/"
+#: the columns of the experiment's saved runs-table view "Key figures" (:func:`eeg_train.save_runs_view`)
+KEY_METRICS = ("best_val_skill", "best_val_loss", "best_epoch")
+KEY_PARAMS = ("masking.ratio", "masking.style")
 
 
 def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[str, int | str]:
@@ -42,25 +67,73 @@ def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[st
     return facts
 
 
+def corpus_dataset(config: PretrainConfig, data: PretrainingData) -> RunDataset | None:
+    """The corpus this run reads, as its MLflow dataset (:func:`eeg_pretrain.run_folder.pretraining_dataset`)."""
+    return pretraining_dataset(
+        data.record,
+        config.data.dataset_path,
+        channels=data.channels,
+        sequences=data.num_sequences,
+        window_length=config.data.window_length,
+        sampling_rate=config.data.sampling_rate,
+    )
+
+
+def describe_run(
+    config: PretrainConfig,
+    dataset: RunDataset | None,
+    command: str | None,
+    resumed_at: int | None = None,
+    result: str | None = None,
+) -> str:
+    """The run's description in MLflow (Markdown): what it trains, the command that ran (the session that
+    resumed it, at epoch ``resumed_at``), the corpus, and ``result`` once it has one."""
+    model, masking = config.model, config.masking
+    lines = [
+        f"**Pretraining** of a Mamba-2 EEG encoder (d_model {model.d_model}, {model.num_layers} layers) by "
+        f"masked reconstruction: {masking.style.upper()} masking of {masking.ratio:g} of the windows, "
+        f"target `{config.objective.target}`, input `{model.input}`.",
+    ]
+    if command:
+        when = f" (resumed at epoch {resumed_at})" if resumed_at else ""
+        lines.append(f"Command{when}: `{command}`")
+    if dataset is not None:
+        profile = dataset.profile
+        lines.append(
+            f"Data: `{dataset.name}`, {profile.get('recordings')} recordings of {profile.get('participants')} "
+            f"participants ({profile.get('val_participants')} held out for validation), digest "
+            f"`{dataset.digest}`; run folder `{config.train.save_dir}`."
+        )
+    if result:
+        lines.append(result)
+    return "\n\n".join(lines)
+
+
 def open_tracker(
     config: PretrainConfig,
     facts: dict[str, int | str],
     dist: DistInfo,
     run_id: str | None,
     away: str | None = None,
+    dataset: RunDataset | None = None,
+    description: str | None = None,
 ) -> Tracker:
     """The MLflow run (continuing ``run_id`` on resume) with the flattened config and ``facts`` as params,
-    behind :class:`eeg_train.ResilientTracker` (``tracking.on_failure``: a store that fails mid-run does not
-    stop the run). ``away``: the start-up check found the store away (a resumed run under ``continue``):
-    the run starts offline."""
+    ``dataset`` as its input and ``description``, behind :class:`eeg_train.ResilientTracker`
+    (``tracking.on_failure``: a store that fails mid-run does not stop the run). ``away``: the start-up
+    check found the store away (a resumed run under ``continue``): the run starts offline."""
     track = config.tracking
     if not (track.enabled and dist.is_main):
         return NullTracker()
 
     def open_mlflow() -> Tracker:
-        return MlflowTracker(
+        tracker = MlflowTracker(
             track.uri, track.experiment, config.run_name, run_id=run_id, parent_run_id=track.parent_run_id
         )
+        save_runs_view(
+            tracker.uri, tracker.experiment_id, "Key figures", metrics=KEY_METRICS, params=KEY_PARAMS
+        )
+        return tracker
 
     tracker = ResilientTracker(
         open_mlflow,
@@ -72,6 +145,10 @@ def open_tracker(
         run_id=run_id,
     )
     tracker.log_params({**config_params(config), **facts})
+    if dataset is not None:
+        tracker.log_dataset(dataset)
+    if description:
+        tracker.set_tags({DESCRIPTION_TAG: description})
     return tracker
 
 
@@ -83,6 +160,18 @@ def config_params(config: PretrainConfig) -> dict[str, object]:
     for corpus in corpora:
         params.update({f"data.corpora.{corpus['name']}.{key}": corpus[key] for key in ("path", "weight")})
     return params
+
+
+def best_so_far(best_metrics: dict[str, Any], best_loss: float) -> dict[str, float]:
+    """The run's figures so far, logged every epoch (their last value is the run's): ``best_val_loss``,
+    ``best_val_skill`` (the skill at that epoch) and ``best_epoch`` (training figures without validation)."""
+    figures = {"best_val_loss": best_loss}
+    skill = best_metrics.get("val_skill", best_metrics.get("train_skill"))
+    if skill is not None:
+        figures["best_val_skill"] = float(skill)
+    if "best_epoch" in best_metrics:
+        figures["best_epoch"] = float(best_metrics["best_epoch"])
+    return figures
 
 
 def log_start(

@@ -49,6 +49,7 @@ APPLIED = frozenset(
         "train.grad_clip",
         "tracking.enabled",
         "tracking.register_model",
+        "tracking.registered_model_name",
         "tracking.log_checkpoint",
         "tracking.on_failure",
         "tracking.run_name",  # set on the continued MLflow run (and used for registration)

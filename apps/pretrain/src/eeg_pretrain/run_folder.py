@@ -15,7 +15,9 @@ only), for code that must not import torch: a sweep's SLURM tasks. A run folder 
 - :data:`SUMMARY`, written when the run has finished (its keys: :func:`run_summary`; written by
   :func:`write_summary`, read by :func:`read_summary`).
 
-Runs are named by :func:`run_name_for` (model size, mask ratio and style). :func:`model_differences`
+Runs are named by :func:`run_name_for` (model size, mask ratio and style). The corpus a checkpoint records
+(``pretraining_data``) is one MLflow dataset (:func:`pretraining_dataset`), the same for the pretraining
+run and every fine-tuning of its encoder. :func:`model_differences`
 says which model settings of a checkpoint differ from a config. :func:`check_save_dir` and
 :func:`remove_stale_temp_files` keep the folder sane before a run starts (rank 0 writes there).
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from eeg_config import UserError, atomic_write_text
+from eeg_io import fingerprints_digest
 from eeg_pretrain.checkpoint import TrainState
 from eeg_pretrain.checkpoint import config_differences as model_differences
 from eeg_pretrain.config import (
@@ -43,6 +46,7 @@ from eeg_pretrain.config import (
 )
 from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, LOCK, RESOLVED_CONFIG, SUMMARY
 from eeg_pretrain.run_lock import release_lock_of_ended_job
+from eeg_train import RunDataset
 
 __all__ = [
     "CHECKPOINT_BEST",
@@ -57,6 +61,7 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "model_differences",
+    "pretraining_dataset",
     "read_summary",
     "release_lock_of_ended_job",
     "remove_stale_temp_files",
@@ -197,3 +202,36 @@ def read_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def pretraining_dataset(
+    record: Mapping[str, Any],
+    dataset_path: str | os.PathLike[str],
+    context: str = "training",
+    channels: Sequence[str] = (),
+    **profile: Any,
+) -> RunDataset | None:
+    """The corpus a run pretrained on, as an MLflow dataset, from its checkpoint's ``pretraining_data``
+    record: named after ``dataset_path``'s folder, with the digest of the sample fingerprints the record
+    holds (:func:`eeg_io.fingerprints_digest`: a copy of the corpus elsewhere has the same digest), the
+    counts of recordings (files) and participants as profile (with ``profile``'s extra entries) and
+    ``channels`` as its schema. None for a record without fingerprints (older checkpoints)."""
+    if not record.get("fingerprints"):
+        return None
+    path = Path(dataset_path).resolve()
+    train, val = set(record.get("participants", ())), set(record.get("val_participants", ()))
+    counts = {
+        "recordings": len(record.get("files", ())) + len(record.get("val_files", ())),
+        "participants": len(train | val),
+        "train_participants": len(train),
+        "val_participants": len(val),
+        "channels": len(channels) if channels else None,
+    }
+    return RunDataset(
+        name=path.stem if path.suffix == ".parquet" else path.name,
+        digest=fingerprints_digest(record["fingerprints"]),
+        source=str(path),
+        context=context,
+        profile={k: v for k, v in {**counts, **profile}.items() if v is not None},
+        schema=[{"name": c, "type": "array", "items": {"type": "float"}} for c in channels],
+    )

@@ -29,7 +29,17 @@ from eeg_pretrain.data import build_data, corpus_shares, fit_band_statistics
 from eeg_pretrain.optim import build_optimizer, mixed_precision
 from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.pool import ValidationMeters
-from eeg_pretrain.reporting import epoch_metrics, log_epoch, log_start, open_tracker, run_facts
+from eeg_pretrain.reporting import (
+    STEP_PREFIX,
+    best_so_far,
+    corpus_dataset,
+    describe_run,
+    epoch_metrics,
+    log_epoch,
+    log_start,
+    open_tracker,
+    run_facts,
+)
 from eeg_pretrain.resume import follow_new_schedule, log_plan, plan_resume
 from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, RESOLVED_CONFIG
 from eeg_pretrain.run_folder import run_summary
@@ -64,8 +74,10 @@ class Trainer:
         resume: str | None = None,
         tracker: Tracker | None = None,
         tracking_away: str | None = None,
+        command: str | None = None,
     ) -> None:
         self.config, self.dist, self.device = config, dist_info, device
+        self.command = command
         self.save_dir = Path(config.train.save_dir)
         self.stop = StopRequest()
         train_cfg = config.train
@@ -107,8 +119,13 @@ class Trainer:
                 quiet=train_cfg.quiet or not dist_info.is_main,
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
+        self.dataset = corpus_dataset(config, self.data) if dist_info.is_main else None
+        self.resumed_at = self.state.epoch if resume is not None else None
         if tracker is None:  # tracking_away: the start-up check found the store away (a resumed run)
-            tracker = open_tracker(config, facts, dist_info, mlflow_run_id, tracking_away)
+            tracker = open_tracker(
+                config, facts, dist_info, mlflow_run_id, tracking_away,
+                dataset=self.dataset, description=self.description(),
+            )  # fmt: skip
         self.tracker = tracker
         log_start(config, facts, self.model, device)
 
@@ -166,8 +183,9 @@ class Trainer:
                 elapsed = time.perf_counter() - window_start
                 rate = seqs_in_window / elapsed if elapsed > 0 else 0.0
                 tokens = rate * (group[0]["lengths"].float().mean().item())
+                logged = {**step_metrics, "sequences_per_s": rate, "tokens_per_s": tokens}
                 self.tracker.log_metrics(
-                    {**step_metrics, "sequences_per_s": rate, "tokens_per_s": tokens}, step=self.state.step
+                    {f"{STEP_PREFIX}{k}": v for k, v in logged.items()}, step=self.state.step
                 )
                 window_start, seqs_in_window = time.perf_counter(), 0
             if any_rank(self.stop.requested, self.dist):
@@ -308,8 +326,8 @@ class Trainer:
         metrics = epoch_metrics(train, val, state.epoch, seconds, self.model.context_rate)
         if improved:
             state.best_metrics = {**metrics, "best_epoch": float(state.epoch)}
-        metrics["best_val_loss"] = state.best_val_loss
-        self.tracker.log_metrics(metrics, step=state.step)
+        metrics.update(best_so_far(state.best_metrics, state.best_val_loss))
+        self.tracker.log_metrics(metrics, step=state.epoch)  # per-epoch metrics: x = epoch
         log_epoch(state.epoch, self.config.train.epochs, train, val, seconds, metrics.get("context_rate"))
         if self.dist.is_main:
             self.save(self.save_dir / CHECKPOINT_LAST)
@@ -405,6 +423,10 @@ class Trainer:
             mlflow_run_id=getattr(self.tracker, "run_id", None),
             participants=self.data.record,
         )
+
+    def description(self, result: str | None = None) -> str:
+        """The run's description in MLflow (:func:`~eeg_pretrain.reporting.describe_run`)."""
+        return describe_run(self.config, self.dataset, self.command, self.resumed_at, result)
 
     def close(self, status: str = "FINISHED") -> None:
         self.tracker.close(status)

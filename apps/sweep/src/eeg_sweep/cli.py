@@ -29,7 +29,7 @@ from eeg_sweep.devices import DevicePlan, cpu_cores, plan_devices, visible_gpus
 from eeg_sweep.launch import StopRequests
 from eeg_sweep.local import LocalLauncher
 from eeg_sweep.options import Options, resolve_options
-from eeg_sweep.parent import open_parent, read_state, sweep_lock, write_state
+from eeg_sweep.parent import describe_sweep, open_parent, read_state, sweep_lock, write_state
 from eeg_sweep.plan import (
     DEFAULT_EXPERIMENT,
     DEFAULT_RATIOS,
@@ -55,6 +55,7 @@ from eeg_sweep.summary import (
     summary_rows,
     write_csv,
 )
+from eeg_train import DESCRIPTION_TAG, command_line
 
 EXIT_RUN_FAILED = 1
 SUBCOMMANDS = {"status": status_main, "summarize": summarize_main}
@@ -335,6 +336,9 @@ def run_sweep(
                 launcher=launcher_info,
             )
             tracker.log_artifact(state_path)
+            command = command_line("sweep", argv)
+            experiment_id = getattr(tracker, "experiment_id", None)
+            tracker.set_tags({DESCRIPTION_TAG: describe_sweep(command, runs, sweep_dir.resolve())})
             if tracker.run_id:
                 print(
                     f"sweep: MLflow parent run {tracker.run_id} in experiment {options.experiment}",
@@ -354,6 +358,9 @@ def run_sweep(
                 results = runner.run_all(runs, stop)
 
             rows = summary_rows(results)
+            tracker.set_tags(
+                {DESCRIPTION_TAG: describe_sweep(command, runs, sweep_dir.resolve(), rows, experiment_id)}
+            )
             write_csv(sweep_dir / SUMMARY_CSV, rows, axes)
             tracker.log_artifact(sweep_dir / SUMMARY_CSV)
             if plot_summary(sweep_dir / SUMMARY_PNG, rows, axes):

@@ -2,7 +2,8 @@
 
 ``sweep.json`` (written atomically) records the plan and the parent run's id, so re-running the same
 command reopens the same parent run instead of starting a second one. ``.sweep.lock`` keeps two sweeps
-from working in one folder at the same time.
+from working in one folder at the same time. The parent run's description (:func:`describe_sweep`) says
+what the sweep runs and, once runs are done, links each run's page with its figures.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from eeg_config import atomic_write_text, flatten
 from eeg_sweep.plan import PlannedRun, SweepError
-from eeg_train import MlflowTracker, NullTracker, Tracker
+from eeg_train import MlflowTracker, NullTracker, Tracker, markdown_link
 
 log = logging.getLogger("eeg_sweep")
 
@@ -201,3 +202,38 @@ def open_parent(
     tracker.log_params(params)
     tracker.set_tags(tags)
     return tracker
+
+
+def describe_sweep(
+    command: str,
+    runs: Sequence[PlannedRun],
+    folder: Path,
+    rows: Sequence[Mapping[str, Any]] = (),
+    experiment_id: str | None = None,
+) -> str:
+    """The parent run's description (Markdown): the plan and the command; with ``rows``
+    (:func:`eeg_sweep.summary.summary_rows`), a table of the runs, each linked to its page in experiment
+    ``experiment_id``, with status, best validation loss and skill."""
+    ratios = ", ".join(f"{r:g}" for r in dict.fromkeys(run.ratio for run in runs))
+    styles = ", ".join(dict.fromkeys(run.style for run in runs))
+    lines = [
+        f"**Mask-ratio sweep**: {len(runs)} pretraining runs (mask ratios {ratios}; {styles}), each a child "
+        f"run of this one; folder `{folder}`.",
+        f"Command: `{command}`",
+    ]
+    if rows:
+
+        def number(value: Any, form: str) -> str:
+            return "" if value is None else format(value, form)
+
+        table = ["| run | mask ratio | style | status | best val loss | skill |", "|---|---|---|---|---|---|"]
+        for row in rows:
+            run_id = row.get("mlflow_run_id")
+            route = f"#/experiments/{experiment_id}/runs/{run_id}" if run_id and experiment_id else None
+            table.append(
+                f"| {markdown_link(row['run_name'], route)} | {row['mask_ratio']:g} | {row['mask_style']} | "
+                f"{row['status']} | {number(row.get('best_val_loss'), '.4f')} | "
+                f"{number(row.get('val_skill'), '+.3f')} |"
+            )
+        lines.append("\n".join(table))
+    return "\n\n".join(lines)

@@ -14,7 +14,7 @@ from eeg_io.config import CorpusConfig, DataConfig, NormalizationConfig, Sequenc
 from eeg_io.corpus import CORPUS_KEY, CorpusRecord, corpus_metadata, read_corpus_record
 from eeg_io.decode import DecodedWindows, decode_windows
 from eeg_io.errors import EEGDataError
-from eeg_io.fingerprint import file_fingerprints, window_fingerprint, window_fingerprints
+from eeg_io.fingerprint import file_fingerprints, fingerprints_digest, window_fingerprint, window_fingerprints
 from eeg_io.index import SequenceItem, build_index
 from eeg_io.layout import METADATA_COLUMNS, find_parquet_files
 from eeg_io.normalize import PHYSICAL_LIMIT
@@ -90,6 +90,7 @@ __all__ = [
     "epoch_quotas",
     "file_fingerprints",
     "find_parquet_files",
+    "fingerprints_digest",
     "implied_sampling_rate",
     "index_corpora",
     "participant_subset",

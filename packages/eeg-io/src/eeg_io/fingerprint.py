@@ -5,7 +5,8 @@ unrelated corpora that both call their people ``P000`` have none in common.
 A fingerprint is the 8-byte BLAKE2b digest of one window of one channel, its samples cast to float32 (so a
 copy written as float64 matches). Pretraining records the digests of the first ``per_channel`` windows
 (physical rows) of every channel of every file it reads (:func:`file_fingerprints`); fine-tuning digests
-every window of its labelled data (:func:`window_fingerprints`) and looks them up.
+every window of its labelled data (:func:`window_fingerprints`) and looks them up. A set of fingerprints
+has one short digest (:func:`fingerprints_digest`): the name of a corpus's samples in run trackers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ import pyarrow.compute as pc
 from eeg_io.arrow_numpy import to_numpy
 from eeg_io.layout import channel_columns, open_parquet
 
-__all__ = ["column_fingerprints", "file_fingerprints", "window_fingerprint", "window_fingerprints"]
+__all__ = [
+    "column_fingerprints",
+    "file_fingerprints",
+    "fingerprints_digest",
+    "window_fingerprint",
+    "window_fingerprints",
+]
 
 
 def window_fingerprint(window: np.ndarray) -> str:
@@ -66,3 +73,11 @@ def file_fingerprints(
     for column in batch.columns:
         digests += column_fingerprints(column)
     return digests
+
+
+def fingerprints_digest(fingerprints: Iterable[str]) -> str:
+    """One 16-hex-digit digest of a set of fingerprints (order and repeats do not matter): the same corpus,
+    copied or renamed, has the same digest; a corpus with one window changed among the fingerprinted ones
+    has another."""
+    joined = "\n".join(sorted(set(fingerprints))).encode()
+    return hashlib.blake2b(joined, digest_size=8).hexdigest()

@@ -5,7 +5,8 @@ went away, the database is locked, the disk under a local store is full), the po
 
 - ``continue`` (the default of the apps: a cluster job keeps training): one warning line, then this call and
   every later one are written to a journal in the run folder instead (:data:`JOURNAL`, JSON lines), and
-  MLflow is not asked again in this session; :func:`replay_journal` logs them afterwards;
+  MLflow is not asked again in this session; :func:`replay_journal` logs them afterwards (every kind of
+  call: params, metrics, tags and the description, datasets, artifacts, the model registration, the end);
 - ``fail``: :class:`TrackingFailed`, one line (exit 2 at the command line).
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eeg_config import UserError
-from eeg_train.tracking import Tracker
+from eeg_train.tracking import RunDataset, Tracker
 from eeg_train.tracking_store import bounded_requests, short_reason
 
 __all__ = [
@@ -135,9 +136,32 @@ class ResilientTracker:
         record = {"op": "artifact", "path": str(Path(path).resolve()), "artifact_path": artifact_path}
         self._call(lambda: self.inner.log_artifact(path, artifact_path), record)
 
-    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
-        # the folder is temporary: the journal keeps the name, the replay registers from the run folder
-        self._call(lambda: self.inner.register_model(local_dir, name), {"op": "register", "name": name})
+    def log_dataset(self, dataset: RunDataset) -> None:
+        self._call(lambda: self.inner.log_dataset(dataset), {"op": "dataset", "dataset": dataset.to_dict()})
+
+    def register_model(
+        self,
+        local_dir: str | os.PathLike[str],
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        model_description: str | None = None,
+    ) -> str | None:
+        """The new version, or None (offline, or a store without a model registry)."""
+        # the folder is temporary: the journal keeps the name and the details; the replay registers from the
+        # run folder
+        details = {
+            "tags": dict(tags or {}),
+            "description": description,
+            "model_description": model_description,
+        }
+        version: list[str | None] = [None]
+
+        def register() -> None:
+            version[0] = self.inner.register_model(local_dir, name, **details)
+
+        self._call(register, {"op": "register", "name": name, **details})
+        return version[0]
 
     def close(self, status: str = "FINISHED") -> None:
         if self.offline and self.inner is not None:
@@ -163,12 +187,14 @@ def read_journal(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 
 
 def replay_journal(
-    path: str | os.PathLike[str], tracker: Tracker, register: Callable[[str], None] | None = None
+    path: str | os.PathLike[str],
+    tracker: Tracker,
+    register: Callable[..., None] | None = None,
 ) -> dict[str, int]:
     """Log a journal's records into ``tracker`` (an MLflow run), in order. Artifacts are logged once each,
-    from the files as they are now; ``register(name)`` registers the model (the app knows which files). The
-    run is not closed (:func:`journal_status` gives its last status). Returns how many records of each
-    kind were logged."""
+    from the files as they are now; ``register(name, **details)`` registers the model (the app knows which
+    files; ``details``: the ``tags``, ``description`` and ``model_description`` of ``register_model``). The run is not closed (:func:`journal_status` gives its last status). Returns how many
+    records of each kind were logged."""
     counts: dict[str, int] = {}
     artifacts: dict[tuple[str, str | None], None] = {}
     for record in read_journal(path):
@@ -179,11 +205,14 @@ def replay_journal(
             tracker.log_metrics(record["values"], step=int(record["step"]))
         elif op == "tags":
             tracker.set_tags(record["values"])
+        elif op == "dataset":
+            tracker.log_dataset(RunDataset.from_dict(record["dataset"]))
         elif op == "artifact":
             artifacts[(record["path"], record.get("artifact_path"))] = None
             continue
-        elif op == "register" and register is not None:
-            register(record["name"])
+        elif op == "register" and register is not None:  # journals of older versions keep the name only
+            details = {k: record.get(k) for k in ("tags", "description", "model_description")}
+            register(record["name"], **{**details, "tags": dict(details["tags"] or {})})
         else:
             continue
         counts[op] = counts.get(op, 0) + 1

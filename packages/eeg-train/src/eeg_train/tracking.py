@@ -2,11 +2,15 @@
 
 :class:`MlflowTracker` is one run (new, resumed, or a child of a sweep's parent run);
 :func:`child_tracker` nests a run under it through the MLflow client, so the parent stays the active
-run meanwhile (finetune's one child run per fold).
+run meanwhile (finetune's one child run per fold). What a run read is a :class:`RunDataset` (MLflow's
+run inputs: the "Datasets" of the run page and the runs table); what it produced is registered as a new
+version of one registered model per model family (``register_model``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import time
@@ -14,11 +18,69 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["MAX_PARAM_LENGTH", "ChildRunTracker", "MlflowTracker", "NullTracker", "Tracker", "child_tracker"]
+import attrs
+
+__all__ = [
+    "DATASET_CONTEXT_TAG",
+    "MAX_PARAM_LENGTH",
+    "ChildRunTracker",
+    "MlflowTracker",
+    "NullTracker",
+    "RunDataset",
+    "Tracker",
+    "child_tracker",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit for a param value
+DATASET_CONTEXT_TAG = "mlflow.data.context"  # the input tag MLflow's UI shows beside a dataset
+
+
+@attrs.frozen(kw_only=True)
+class RunDataset:
+    """A dataset a run read, as MLflow records it (``mlflow.log_input``) without copying any data.
+
+    ``name``: short (a corpus folder's name); ``digest``: what identifies its content (at most 36
+    characters); ``source``: where it is (a path or URI); ``context``: what the run did with it
+    (``training``, ``pretraining``, ...); ``profile``: counts (recordings, participants, ...);
+    ``schema``: MLflow column specs (``[{"name": "FZ", "type": "array", "items": {"type": "float"}}]``),
+    or empty. Plain values only, so a journal can keep it (:mod:`eeg_train.resilient`)."""
+
+    name: str
+    digest: str
+    source: str
+    context: str
+    profile: Mapping[str, Any] = attrs.field(factory=dict)
+    schema: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "digest": self.digest,
+            "source": self.source,
+            "context": self.context,
+            "profile": dict(self.profile),
+            "schema": [dict(column) for column in self.schema],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunDataset:
+        return cls(**{field.name: data[field.name] for field in attrs.fields(cls) if field.name in data})
+
+    def to_mlflow(self) -> Any:
+        """The ``mlflow.entities.DatasetInput`` that ``MlflowClient.log_inputs`` takes."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        entity = Dataset(
+            name=self.name,
+            digest=self.digest,
+            source_type="local" if "://" not in self.source else self.source.split("://", 1)[0],
+            source=json.dumps({"uri": self.source}),
+            schema=json.dumps({"mlflow_colspec": [dict(c) for c in self.schema]}) if self.schema else None,
+            profile=json.dumps(dict(self.profile)),
+        )
+        return DatasetInput(entity, tags=[InputTag(DATASET_CONTEXT_TAG, self.context)])
 
 
 class Tracker(Protocol):
@@ -28,7 +90,15 @@ class Tracker(Protocol):
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
     def set_tags(self, tags: Mapping[str, str]) -> None: ...
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None: ...
-    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None: ...
+    def log_dataset(self, dataset: RunDataset) -> None: ...
+    def register_model(
+        self,
+        local_dir: str | os.PathLike[str],
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        model_description: str | None = None,
+    ) -> str | None: ...
     def close(self, status: str = "FINISHED") -> None: ...
 
 
@@ -49,8 +119,18 @@ class NullTracker:
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         pass
 
-    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
+    def log_dataset(self, dataset: RunDataset) -> None:
         pass
+
+    def register_model(
+        self,
+        local_dir: str | os.PathLike[str],
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        model_description: str | None = None,
+    ) -> str | None:
+        return None
 
     def close(self, status: str = "FINISHED") -> None:
         pass
@@ -89,6 +169,8 @@ class MlflowTracker:
         else:
             self.run = mlflow.start_run(run_name=run_name, tags=all_tags or None)
         self.run_id = self.run.info.run_id
+        self.run_name = run_name
+        self.experiment_id = self.run.info.experiment_id
         log.info("MLflow run %s (%s) at %s", run_name, self.run_id, self.uri)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -112,25 +194,67 @@ class MlflowTracker:
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         self._mlflow.log_artifact(str(Path(path)), artifact_path=artifact_path)
 
-    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
-        """Register the files in ``local_dir`` (best checkpoint, config) as a model version named ``name``.
+    def log_dataset(self, dataset: RunDataset) -> None:
+        """Record ``dataset`` as an input of the run (shown under "Datasets"); logging it again is a no-op."""
+        client = self._mlflow.MlflowClient(tracking_uri=self.uri)
+        client.log_inputs(self.run_id, datasets=[dataset.to_mlflow()])
 
-        MLflow 3 registers logged models, so the folder becomes one; stores without a registry only warn.
+    def register_model(
+        self,
+        local_dir: str | os.PathLike[str],
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        model_description: str | None = None,
+    ) -> str | None:
+        """Register the files in ``local_dir`` (best checkpoint, config) as a new version of the registered
+        model ``name`` (one name per model family, created on first use with ``model_description``), with
+        ``tags`` and ``description`` on the version. Returns the version, or None where the store has no
+        model registry (a warning).
+
+        MLflow 3 registers logged models, so the folder becomes one, named after the run and recorded as the
+        run's output.
         """
         try:
             if hasattr(self._mlflow, "initialize_logged_model"):
                 model = self._mlflow.initialize_logged_model(
-                    name=name, source_run_id=self.run_id, model_type="eeg-ssm-checkpoint"
+                    name=self.run_name, source_run_id=self.run_id, model_type="eeg-ssm-checkpoint"
                 )
-                self._mlflow.MlflowClient().log_model_artifacts(model.model_id, str(local_dir))
+                client = self._mlflow.MlflowClient(tracking_uri=self.uri)
+                client.log_model_artifacts(model.model_id, str(local_dir))
                 self._mlflow.finalize_logged_model(model.model_id, "READY")
+                # the run's output: its page's "Logged models" and the runs table's "Models" column
+                from mlflow.entities import LoggedModelOutput
+
+                client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step=0)])
                 uri = f"models:/{model.model_id}"
             else:  # MLflow 2: any run artifact folder can be registered
                 self.log_artifact(local_dir, "model")
                 uri = f"runs:/{self.run_id}/model"
-            self._mlflow.register_model(uri, name)
+            registry = self._mlflow.MlflowClient(tracking_uri=self.uri)
+            if model_description:
+                self._create_registered_model(registry, name, model_description)
+            clean = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in (tags or {}).items()}
+            version = self._mlflow.register_model(uri, name, tags=clean or None)
+            if description:
+                registry.update_model_version(name, version.version, description=description)
+            log.info("registered model %s version %s", name, version.version)
+            return str(version.version)
         except Exception as exc:  # the file store and some servers have no model registry
             log.warning("model not registered in MLflow (%s): %s", self.uri, str(exc).splitlines()[0])
+            return None
+
+    @staticmethod
+    def _create_registered_model(registry: Any, name: str, description: str) -> None:
+        """Create the registered model ``name`` with ``description`` unless it exists (a sweep's runs may
+        finish together: the one that creates it first wins)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            registry.get_registered_model(name)
+        except MlflowException:
+            with contextlib.suppress(MlflowException):
+                registry.create_registered_model(name, description=description)
 
     def close(self, status: str = "FINISHED") -> None:
         self._mlflow.end_run(status=status)
@@ -176,8 +300,19 @@ class ChildRunTracker:
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(Path(path)), artifact_path)
 
-    def register_model(self, local_dir: str | os.PathLike[str], name: str) -> None:
+    def log_dataset(self, dataset: RunDataset) -> None:
+        self.client.log_inputs(self.run_id, datasets=[dataset.to_mlflow()])
+
+    def register_model(
+        self,
+        local_dir: str | os.PathLike[str],
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        model_description: str | None = None,
+    ) -> str | None:
         """Models are registered from the parent run only."""
+        return None
 
     def close(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)
