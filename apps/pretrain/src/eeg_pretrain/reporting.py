@@ -68,11 +68,16 @@ def run_facts(data: PretrainingData, model: EEGModel, dist: DistInfo) -> dict[st
 
 
 def corpus_dataset(config: PretrainConfig, data: PretrainingData) -> RunDataset | None:
-    """The corpus this run reads, as its MLflow dataset (:func:`eeg_pretrain.run_folder.pretraining_dataset`)."""
+    """The corpus this run reads, as its MLflow dataset (:func:`eeg_pretrain.run_folder.pretraining_dataset`);
+    a pool of corpora is one dataset named ``name1+name2...``, its source the first corpus's folder and its
+    profile the number of corpora."""
+    corpora = config.data.corpora or ()
+    pool = {"name": "+".join(c.name for c in corpora), "corpora": len(corpora)} if corpora else {}
     return pretraining_dataset(
         data.record,
-        config.data.dataset_path,
+        corpora[0].path if corpora else config.data.dataset_path,
         channels=data.channels,
+        **pool,
         sequences=data.num_sequences,
         window_length=config.data.window_length,
         sampling_rate=config.data.sampling_rate,

@@ -209,13 +209,15 @@ def pretraining_dataset(
     dataset_path: str | os.PathLike[str],
     context: str = "training",
     channels: Sequence[str] = (),
+    name: str | None = None,
     **profile: Any,
 ) -> RunDataset | None:
     """The corpus a run pretrained on, as an MLflow dataset, from its checkpoint's ``pretraining_data``
     record: named after ``dataset_path``'s folder, with the digest of the sample fingerprints the record
     holds (:func:`eeg_io.fingerprints_digest`: a copy of the corpus elsewhere has the same digest), the
     counts of recordings (files) and participants as profile (with ``profile``'s extra entries) and
-    ``channels`` as its schema. None for a record without fingerprints (older checkpoints)."""
+    ``channels`` as its schema; ``name`` replaces the folder's name (a pool of corpora). None for a record
+    without fingerprints (older checkpoints)."""
     if not record.get("fingerprints"):
         return None
     path = Path(dataset_path).resolve()
@@ -228,7 +230,7 @@ def pretraining_dataset(
         "channels": len(channels) if channels else None,
     }
     return RunDataset(
-        name=path.stem if path.suffix == ".parquet" else path.name,
+        name=name or (path.stem if path.suffix == ".parquet" else path.name),
         digest=fingerprints_digest(record["fingerprints"]),
         source=str(path),
         context=context,
