@@ -15,8 +15,11 @@ encoder (``eeg_finetune.training.DENSE_FROZEN_FEATURES = False``). A benchmark (
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -72,7 +75,8 @@ def run(root: Path, ckpt: Path, data: Path, epochs: int, name: str) -> tuple[flo
     path.write_text(yaml.safe_dump(config))
     started = time.perf_counter()
     try:
-        finetune(["--config", str(path), "--checkpoint", str(ckpt), "--data-path", str(data)])
+        with contextlib.redirect_stdout(io.StringIO()):  # the job's tables: only the times are printed
+            finetune(["--config", str(path), "--checkpoint", str(ckpt), "--data-path", str(data)])
     except SystemExit as exit_info:
         assert not exit_info.code, exit_info.code
     elapsed = time.perf_counter() - started
@@ -88,7 +92,7 @@ def main() -> None:
     parser.add_argument("--per-step", action="store_true", help="also time the per-batch feature path")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    logging.disable(logging.INFO)
+    logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ckpt = checkpoint(root)
@@ -97,8 +101,10 @@ def main() -> None:
                                        channels=("AF7", "AF8", "TP9", "TP10"), window_length=WINDOW, sfreq=RATE)  # fmt: skip
         times, summaries = {}, {}
         times["together"], summaries["together"] = run(root, ckpt, data, args.epochs, "together")
+        print(f"all heads together (default): {times['together']:.1f} s", file=sys.stderr, flush=True)
         heads_together.HEADS_TOGETHER = False
         times["one"], summaries["one"] = run(root, ckpt, data, args.epochs, "one_at_a_time")
+        print(f"heads one at a time (before): {times['one']:.1f} s", file=sys.stderr, flush=True)
         if args.per_step:
             training.DENSE_FROZEN_FEATURES = False
             times["per_step"], summaries["per_step"] = run(root, ckpt, data, args.epochs, "per_step")
