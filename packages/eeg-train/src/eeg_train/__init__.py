@@ -44,7 +44,13 @@ from eeg_train.tracking import (
     Tracker,
     child_tracker,
 )
-from eeg_train.tracking_store import TrackingStoreError, bounded_requests, check_tracking_store, short_reason
+from eeg_train.tracking_store import (
+    TrackingStoreError,
+    bounded_requests,
+    check_tracking_store,
+    create_sqlite_store,
+    short_reason,
+)
 
 __all__ = [
     "DATASET_CONTEXT_TAG",
@@ -72,6 +78,7 @@ __all__ = [
     "check_tracking_store",
     "child_tracker",
     "command_line",
+    "create_sqlite_store",
     "init_distributed",
     "journal_status",
     "markdown_link",
