@@ -70,3 +70,18 @@ def test_only_a_missing_sqlite_store_is_created_by_the_check(tmp_path, monkeypat
     assert calls == []
     check_tracking_store(f"sqlite:///{tmp_path / 'new.db'}", "e")  # MLflow creates it, as before
     assert calls == [tmp_path / "new.db"]
+
+
+def test_a_tracker_on_a_new_sqlite_store_makes_it_this_way(tmp_path, monkeypatch):
+    """Sweeps and finetune open their MLflow runs without the start-up check: the tracker makes the store."""
+    import eeg_train.tracking_store as tracking_store
+    from eeg_train import MlflowTracker
+
+    made = []
+    real = tracking_store.create_sqlite_store
+    monkeypatch.setattr(tracking_store, "create_sqlite_store", lambda path: made.append(path) or real(path))
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "e", "run")
+    tracker.log_metrics({"loss": 0.5}, step=1)
+    tracker.close()
+    assert made == [tmp_path / "mlflow.db"]
+    assert mlflow.MlflowClient(tracker.uri).get_run(tracker.run_id).data.metrics == {"loss": 0.5}

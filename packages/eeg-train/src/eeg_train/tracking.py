@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from eeg_train.tracking_store import ensure_sqlite_store
+
 __all__ = [
     "DATASET_CONTEXT_TAG",
     "MAX_PARAM_LENGTH",
@@ -158,6 +160,7 @@ class MlflowTracker:
         if uri:
             mlflow.set_tracking_uri(uri)
         self.uri = mlflow.get_tracking_uri()
+        ensure_sqlite_store(self.uri)  # a new SQLite store in about a second, not one sync per migration
         mlflow.set_experiment(experiment)
         all_tags = dict(tags or {})
         if parent_run_id:

@@ -31,6 +31,7 @@ __all__ = [
     "bounded_requests",
     "check_tracking_store",
     "create_sqlite_store",
+    "ensure_sqlite_store",
     "short_reason",
 ]
 
@@ -114,8 +115,7 @@ def check_tracking_store(uri: str | None, experiment: str) -> str:
     local = _local_path(resolved)
     if local is not None:
         _check_local(resolved, local)
-        if resolved.startswith("sqlite:") and not local.exists():
-            create_sqlite_store(local)
+        ensure_sqlite_store(resolved)
     try:
         with bounded_requests(), _quiet("mlflow.store.db.utils", "alembic.runtime.migration"):
             MlflowClient(resolved).get_experiment_by_name(experiment)
@@ -127,6 +127,14 @@ def check_tracking_store(uri: str | None, experiment: str) -> str:
             reason,
         ) from None
     return resolved
+
+
+def ensure_sqlite_store(uri: str) -> None:
+    """Create the SQLite store ``uri`` names when it does not exist yet (:func:`create_sqlite_store`); any
+    other store is left to MLflow."""
+    local = _local_path(uri)
+    if uri.startswith("sqlite:") and local is not None and not local.exists():
+        create_sqlite_store(local)
 
 
 def create_sqlite_store(path: str | os.PathLike[str]) -> bool:
