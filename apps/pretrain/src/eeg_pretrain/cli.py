@@ -8,10 +8,13 @@ uv run torchrun --standalone --nproc_per_node=2 apps/pretrain --config configs/p
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from eeg_config import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, add_override_option, run_cli
@@ -129,6 +132,42 @@ def _main(argv: list[str] | None) -> int:
 
         return log_run_main(argv[1:])
     args = build_parser().parse_args(argv)
+    with collector_paused_until_training() as training_starts:
+        return _run(args, argv, training_starts)
+
+
+@contextlib.contextmanager
+def collector_paused_until_training() -> Iterator[Callable[[], None]]:
+    """Python's cyclic garbage collector off while a run starts, then on again with what the start built
+    frozen; yields the function to call when training starts. On leaving, the collector is as it was and
+    nothing stays frozen (a caller in the same process, a test, is not affected).
+
+    Starting a run imports torch, MLflow and SciPy (about 600k Python objects): the collector walks them all
+    about eight times on the way, a fifth of the start's CPU time (1.1 of 5.3 s). With it paused, one
+    collection when training starts frees the start's cyclic garbage, and freezing the survivors keeps later
+    collections (and the pages shared with DataLoader workers forked afterwards) off them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    started = False
+
+    def training_starts() -> None:
+        nonlocal started
+        if not started:
+            started = True
+            gc.collect()
+            gc.freeze()
+            if was_enabled:
+                gc.enable()
+
+    try:
+        yield training_starts
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None, training_starts: Callable[[], None]) -> int:
     from eeg_config import dump_yaml
     from eeg_pretrain.config import config_to_dict, load_config
 
@@ -175,6 +214,7 @@ def _main(argv: list[str] | None) -> int:
             config, dist_info, device, resume=args.resume, tracking_away=tracking_away,
             command=command_line("pretrain", argv),
         )  # fmt: skip
+        training_starts()
         trainer.fit(stop_after_epochs=args.stop_after_epochs)
         status = "FINISHED"
         if dist_info.is_main:
