@@ -167,10 +167,38 @@ def test_local_context_learns_its_rate(drifting_corpus, tmp_path, make_config, w
         1.0 - summary["best_val_loss"] / summary["val_model_context_baseline"]
     )
     assert "local context (rate" in caplog.text and "encoder skill" in caplog.text
+    # the last line: the best epoch against both baselines, on the held-out participants
+    (done,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("done:")]
+    assert done.startswith("done: on the held-out participants, best epoch "), done
+    assert (
+        f"skill {summary['val_skill']:+.3f} against the context mean ({summary['val_context_mean_baseline']:.4f})"
+        in done
+    ), done
+    assert (
+        f"encoder skill {summary['val_encoder_skill']:+.3f} against the model's own context alone "
+        f"({summary['val_model_context_baseline']:.4f}, rate {summary['context_rate']:.3f})" in done
+    ), done
     assert (save / "reconstructions.png").is_file()  # drawn with the model's context beside the mean
     model = load_pretrained(save / "mamba2_eeg_pretrained.pt")
     assert model.config.local_context and float(model.context_rate.detach()) == pytest.approx(
         summary["context_rate"]
+    )
+
+
+def test_the_last_line_names_what_the_best_loss_beat():
+    from eeg_pretrain.reporting import done_line
+
+    assert done_line({}, 0.5, 3, "participant", "runs/x") == "done: best loss 0.5000; checkpoints in runs/x"
+    best = {"best_epoch": 2.0, "val_skill": 0.05, "val_context_mean_baseline": 0.4}
+    assert done_line(best, 0.38, 3, "participant", "runs/x") == (
+        "done: on the held-out participants, best epoch 2 of 3: loss 0.3800, skill +0.050 against the "
+        "context mean (0.4000); checkpoints in runs/x"
+    )
+    best |= {"context_rate": 0.05, "val_encoder_skill": -0.012, "val_model_context_baseline": 0.3755}
+    assert done_line(best, 0.38, 3, "run", "runs/x") == (
+        "done: on the held-out runs, best epoch 2 of 3: loss 0.3800, skill +0.050 against the context mean "
+        "(0.4000), encoder skill -0.012 against the model's own context alone (0.3755, rate 0.050); "
+        "checkpoints in runs/x"
     )
 
 

@@ -244,6 +244,7 @@ def _finish(trainer) -> None:
     import shutil
     import tempfile
 
+    from eeg_pretrain.reporting import done_line
     from eeg_pretrain.run_folder import CHECKPOINT_BEST, RESOLVED_CONFIG, write_summary
     from eeg_train import DESCRIPTION_TAG
 
@@ -267,8 +268,16 @@ def _finish(trainer) -> None:
         route = f"#/models/{track.registered_model_name}/versions/{version}"
         result += f" Registered as [{track.registered_model_name} version {version}]({route})."
     trainer.tracker.set_tags({DESCRIPTION_TAG: trainer.description(result)})
+    state = trainer.state
     logging.getLogger("eeg_pretrain").info(
-        "done: best loss %.4f; checkpoints in %s", trainer.state.best_val_loss, os.fspath(trainer.save_dir)
+        "%s",
+        done_line(
+            state.best_metrics,
+            state.best_val_loss,
+            state.epoch,
+            trainer.config.data.split_group,
+            os.fspath(trainer.save_dir),
+        ),
     )
 
 

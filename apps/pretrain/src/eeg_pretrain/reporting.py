@@ -274,3 +274,24 @@ def log_epoch(
             val[f"{corpus}/skill"],
             f", encoder skill {val[f'{corpus}/encoder_skill']:.3f}" if own else "",
         )
+
+
+def done_line(best: dict[str, float], best_loss: float, epochs: int, held_out: str, save_dir: str) -> str:
+    """The run's last log line: the best epoch's validation loss next to what it beat, the context mean
+    (``skill``) and, with ``model.local_context``, the model's own context alone (``encoder skill``: what the
+    encoder adds beyond the learned rate). ``best``: the best epoch's metrics; ``held_out``: what the
+    validation split holds (``data.split_group``). Without validation metrics only the loss."""
+    where = f"checkpoints in {save_dir}"
+    if "val_skill" not in best:
+        return f"done: best loss {best_loss:.4f}; {where}"
+    line = (
+        f"done: on the held-out {held_out}s, best epoch {int(best['best_epoch'])} of {epochs}: loss "
+        f"{best_loss:.4f}, skill {best['val_skill']:+.3f} against the context mean "
+        f"({best['val_context_mean_baseline']:.4f})"
+    )
+    if "context_rate" in best and "val_encoder_skill" in best:
+        line += (
+            f", encoder skill {best['val_encoder_skill']:+.3f} against the model's own context alone "
+            f"({best['val_model_context_baseline']:.4f}, rate {best['context_rate']:.3f})"
+        )
+    return f"{line}; {where}"
