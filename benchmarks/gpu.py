@@ -175,7 +175,8 @@ def pretraining_step(device: torch.device, dry: bool, steps: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             corpus = Path(tmp) / "corpus"
             write_synthetic_corpus(corpus, participants=participants, windows_per_run=windows_per_run,
-                                   channels=CHANNELS, window_length=config.window_length, seed=0)  # fmt: skip
+                                   channels=CHANNELS, window_length=config.window_length,
+                                   sfreq=config.sampling_rate, seed=0)  # fmt: skip
             extra = DRY_MODEL if dry else ()
             trainers = {
                 backend: build_trainer(corpus, Path(tmp) / backend, 0, None,

@@ -105,6 +105,7 @@ def main() -> None:
             participants=participants,
             windows_per_run=syn["windows_per_run"],
             window_length=demo["data"]["window_length"],
+            sfreq=syn.get("sfreq", 256.0),  # the rate demo.yaml's data.sampling_rate names
             seed=0,
         )
         cache = tmp / "cache" if args.cache else None
