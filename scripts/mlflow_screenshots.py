@@ -76,7 +76,8 @@ def make_runs(workdir: Path) -> None:
 
     primary = write_synthetic_primary(
         workdir / "primary.parquet", participants=12, channels=("AF7", "AF8", "TP9", "TP10"), windows=8,
-        window_length=2048, sfreq=256.0, rhythms_hz=(4.0, 16.0),
+        window_length=config["data"]["window_length"], sfreq=config["data"]["sampling_rate"],  # the encoder's
+        rhythms_hz=(4.0, 16.0),
     )  # fmt: skip
     for name, extra in (("frozen", []), ("unfrozen", ["--set", "model.freeze_backbone=false"])):
         run(
