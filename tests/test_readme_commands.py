@@ -10,6 +10,7 @@ run`` would start) with ARGS exactly as written; the sweep starts its runs as su
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shlex
 import shutil
@@ -126,8 +127,8 @@ def test_the_readme_block_on_real_recordings_says_what_it_kept_and_refuses_what_
     """The README's first commands, as written, on the real files of four formats: prepare keeps what
     holds EEG windows and names, per file, why the rest was skipped (too short, no EEG channel, EEGLAB's
     .set read with its .fdt); validate passes; pretraining refuses the channels no montage can place, every
-    one of them listed with the keys that fix it, before any statistics, MLflow run or checkpoint. (These
-    files cannot carry a fine-tuning: one recording holds 8-s windows, and nothing labels them.)"""
+    one of them listed with the keys that fix it, before any statistics, MLflow run or checkpoint. (Only the EEGLAB
+    recording holds 8-s windows; the next test takes it on to fine-tuning with labels from its events.)"""
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     raw = tmp_path / "data" / "raw" / "pretraining"
     raw.mkdir(parents=True)
@@ -157,6 +158,82 @@ def test_the_readme_block_on_real_recordings_says_what_it_kept_and_refuses_what_
     assert "model.missing_channels" in message[0] and "data.include_channels" in message[0]
     assert _mlflow_runs(tmp_path / "mlflow.db") == 0  # the store was checked (preflight), no run started
     assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("band_stats*"))
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real-recordings is not beside the repository")
+def test_the_readme_block_takes_a_real_recording_with_event_markers_from_prepare_to_finetune(
+    tmp_path, capsys, caplog
+):
+    """The README's commands as written, on the real EEGLAB recording (32 channels "EEG 000".., 238 s,
+    events ``square`` and ``rt``) as both the pretraining corpus and the labelled data, with labels per
+    trial from its own event markers. Only the user's configs change, each setting once (what the events
+    mean, which channels to keep, and what the errors of the other test asked for: channels without
+    positions, one participant so no validation people); no window length, channel list or path is typed
+    twice. Every step hands over, and fine-tuning ends where these data end: one participant cannot give
+    an evaluation on people the model has not seen, and it says so in one line."""
+    import yaml
+
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    for folder in ("pretraining", "primary"):
+        raw = tmp_path / "data" / "raw" / folder
+        raw.mkdir(parents=True)
+        for suffix in ("set", "fdt"):
+            shutil.copyfile(REAL / "EEGLAB" / f"test_raw.{suffix}", raw / f"sub-04_run-1.{suffix}")
+    channels = [f"EEG {i:03d}" for i in range(32)]
+    _edit(
+        tmp_path / "configs" / "processing.yaml",
+        primary={"labels": {"events": {"square": 1, "rt": 0}}, "channels": {"pick": channels}},
+    )
+    _edit(
+        tmp_path / "configs" / "pretrain.yaml",
+        model={"missing_channels": "zero", "d_model": 16, "num_layers": 1, "headdim": 8},
+        data={"val_ratio": 0.0},
+        train={"epochs": 1},
+    )
+    commands = [c for c in readme_commands() if c[4] != "sweep"]
+    for command in commands[:4]:  # prepare x2, validate, pretrain
+        code = run(command)
+        printed = capsys.readouterr()
+        assert code == 0, (
+            f"{shlex.join(command)} exited {code}:\n{printed.out[-3000:]}\n{printed.err[-3000:]}"
+        )
+        if command[-1] == "primary":
+            assert "windows per Remission (one per event): 0: " in printed.out
+    primary = next((tmp_path / "data" / "processed" / "primary").glob("*.parquet"))
+    assert primary.name == "8s_32ch_primary_dataset.parquet"
+    import pyarrow.parquet as pq
+
+    labels = pq.read_table(primary, columns=["Remission"]).column("Remission").to_numpy()
+    assert set(labels.tolist()) == {0, 1} and 100 < len(labels) < 154  # one window per event, minus edges
+    resolved = yaml.safe_load((tmp_path / "runs" / "pretrain" / "config.yaml").read_text())
+    assert resolved["data"]["window_length"] == 2048 and resolved["data"]["sampling_rate"] == 256.0
+
+    finetune = next(c for c in commands if c[4] == "finetune" and c[5] != "embed")
+    caplog.set_level(logging.INFO, logger="eeg_finetune")
+    assert run(finetune) == 2
+    printed = capsys.readouterr()
+    assert "data.label_level: window, as recorded in" in caplog.text  # read from the file, not typed
+    message = [line for line in printed.err.splitlines() if line.startswith("error: ")]
+    assert message == [
+        "error: split.method logo: column 'participant' has 1 group(s); leaving one out needs at least 2"
+    ]
+    assert not (tmp_path / "finetuned_models").exists() or not list((tmp_path / "finetuned_models").iterdir())
+
+
+def _edit(path: Path, **sections: dict) -> None:
+    """Set keys of a YAML config, as a user edits their copy (nested dicts merge)."""
+    import yaml
+
+    def merge(into: dict, values: dict) -> None:
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    config = yaml.safe_load(path.read_text()) or {}
+    merge(config, sections)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def _first_steps() -> tuple[list[str], list[str], list[str]]:

@@ -2,7 +2,7 @@
 classic baselines with intervals over groups; and embeddings export.
 
 uv run --package finetune finetune --config configs/finetune.yaml --pretrain-config configs/pretrain.yaml \
-    --data-path data/processed/primary/8s_af7-af8-tp9-tp10_primary_dataset.parquet --output-dir finetuned_models
+    --data-path data/processed/primary --output-dir finetuned_models
 uv run --package finetune finetune embed --checkpoint CKPT --data-path FILE --out embeddings.parquet [--per-window]
 
 Exit status: 0 done, 2 a problem with the inputs (one ``error: ...`` line on stderr), 130 interrupted.
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", metavar="PATH", help="pretrained checkpoint to use (overrides the lookup)"
     )
     parser.add_argument(
-        "--data-path", metavar="FILE", help="the primary (labelled) dataset, one Parquet file"
+        "--data-path",
+        metavar="FILE",
+        help="the primary (labelled) dataset: one Parquet file, or the folder holding it alone",
     )
     parser.add_argument("--output-dir", metavar="DIR", help="where the model and the report go (output_dir)")
     add_override_option(parser, "override a config value (repeatable), e.g. --set split.method=kfold")
@@ -62,7 +64,12 @@ def build_embed_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint", required=True, metavar="PATH", help="pretrained or fine-tuned checkpoint"
     )
-    parser.add_argument("--data-path", required=True, metavar="FILE", help="primary dataset (Parquet)")
+    parser.add_argument(
+        "--data-path",
+        required=True,
+        metavar="FILE",
+        help="primary dataset (Parquet), or the folder holding it alone",
+    )
     parser.add_argument(
         "--out", required=True, metavar="FILE", help="output Parquet file, e.g. embeddings.parquet"
     )

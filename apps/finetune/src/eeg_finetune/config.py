@@ -113,7 +113,8 @@ class DataSection(NormalizationConfig):
     )
     participant_column: str = "Participant"
     label_column: str = "Remission"
-    label_level: str = attrs.field(default="participant", validator=one_of(LABEL_LEVELS))
+    # null: what prepare recorded in the primary file (window for labels from events), else participant
+    label_level: str | None = attrs.field(default=None, validator=optional(one_of(LABEL_LEVELS)))
     group_column: str | None = None
     sampling_rate: float | None = attrs.field(
         default=None, converter=optional_float, validator=optional(positive_number("Hz"))

@@ -192,6 +192,29 @@ def _check_participant_labels(path: Path, participant_column: str, label_column:
         )
 
 
+def primary_file(path: str | os.PathLike[str], key: str = "data.data_path") -> Path:
+    """The primary dataset ``path`` names: the file itself, or for a folder (``data/processed/primary``,
+    where prepare writes it) the one Parquet file directly in it.
+
+    Raises:
+        FinetuneError: nothing there, or a folder holding no Parquet file or several (all named).
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.parquet"))
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise FinetuneError(f"{key}: no primary dataset (.parquet file) in the folder {path}")
+        raise FinetuneError(
+            f"{key}: the folder {path} holds {len(found)} Parquet files ({', '.join(f.name for f in found)}); "
+            "give the file"
+        )
+    if not path.is_file():
+        raise FinetuneError(f"{key}: primary dataset not found: {path}")
+    return path
+
+
 def load_labelled(
     path: str | os.PathLike[str],
     *,

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from eeg_config import atomic_write_bytes
 from eeg_eval import groups_of
-from eeg_finetune.data import check_window_length, file_channels
+from eeg_finetune.data import check_window_length, file_channels, primary_file
 from eeg_finetune.embeddings import encode_participant
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.pretrained import pretraining_normalization
@@ -71,8 +71,7 @@ def embed_dataset(
     encoder = load_pretrained(checkpoint, map_location="cpu", backend=backend)
     if normalization is None:  # the encoder's own pretraining normalization
         normalization, scale = pretraining_normalization(load_checkpoint(checkpoint))
-    if not data_path.is_file():
-        raise FinetuneError(f"--data-path: primary dataset not found: {data_path}")
+    data_path = primary_file(data_path, "--data-path")
     names = [c.upper() for c in channels] if channels else file_channels(data_path)
     with open_parquet(data_path) as parquet_file:
         schema = parquet_file.schema_arrow

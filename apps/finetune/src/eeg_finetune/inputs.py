@@ -13,7 +13,7 @@ import numpy as np
 from eeg_eval import Fold, group_strata, make_folds, resolve_method, sequence_folds
 from eeg_finetune.baselines import band_power_edges
 from eeg_finetune.config import FinetuneConfig
-from eeg_finetune.data import LabelledData, load_labelled
+from eeg_finetune.data import LabelledData, load_labelled, primary_file
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.leakage import leakage_report
 from eeg_finetune.pretrained import PretrainedSource, resolve_pretrained
@@ -81,6 +81,23 @@ def load_inputs(config: FinetuneConfig) -> Inputs:
                 f"{', ...' if leakage['test_groups_seen'] > 5 else ''}); pretrain without them or drop the flag"
             )
     return Inputs(source=source, encoder=encoder, data=data, folds=folds, leakage=leakage)
+
+
+def resolve_data(config: FinetuneConfig) -> FinetuneConfig:
+    """``config`` with the primary file found (``data.data_path`` may name the folder prepare wrote it to)
+    and ``data.label_level`` set: as given, else what prepare recorded in the file (``window`` for labels
+    from event markers), else ``participant``."""
+    data = config.data
+    if data.data_path is None:
+        raise FinetuneError("no primary dataset: give --data-path (data.data_path)")
+    data = attrs.evolve(data, data_path=str(primary_file(data.data_path)))
+    if data.label_level is None:
+        record = read_corpus_record(data.data_path)
+        level = record.label_level if record is not None and record.recorded and record.label_level else None
+        if level is not None:
+            log.info("data.label_level: %s, as recorded in %s", level, data.data_path)
+        data = attrs.evolve(data, label_level=level or "participant")
+    return attrs.evolve(config, data=data)
 
 
 def data_normalization(config: FinetuneConfig, source: PretrainedSource) -> tuple[str, float]:

@@ -24,7 +24,7 @@ import numpy as np
 from eeg_finetune.config import FinetuneConfig
 from eeg_finetune.errors import FinetuneError
 from eeg_finetune.folds import run_folds
-from eeg_finetune.inputs import Inputs, load_inputs
+from eeg_finetune.inputs import Inputs, load_inputs, resolve_data
 from eeg_finetune.mlflow_run import open_run
 from eeg_finetune.outputs import evaluate, output_files, write_report
 from eeg_train import pick_device
@@ -39,6 +39,7 @@ def run_job(
 ) -> dict[str, Any]:
     """Run the job described by ``config`` and return its summary (also written as ``{name}_summary.json``);
     ``command`` (the command line that started it) goes into the MLflow run's description."""
+    config = resolve_data(config)
     inputs = load_inputs(config)
     name = config.tracking.run_name or f"{inputs.source.run_name}_finetuned"
     device = pick_device(config.train.device)

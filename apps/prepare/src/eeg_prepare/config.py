@@ -253,14 +253,35 @@ class PretrainingConfig:
             )
 
 
+def _event_classes(instance: Any, attribute: attrs.Attribute, value: dict[str, int]) -> None:
+    """``events``: event name (an annotation's description, or a trigger code as text) -> integer class."""
+    for name, label in value.items():
+        if not str(name).strip():
+            raise field_error(instance, attribute.name, "has an empty event name")
+        if isinstance(label, bool) or not isinstance(label, int):
+            raise field_error(
+                instance, attribute.name, f"maps {name!r} to {label!r}; expected an integer class (0, 1, ...)"
+            )
+
+
 @attrs.frozen(kw_only=True)
 class LabelsConfig:
-    """The labels CSV: one row per participant."""
+    """Where the labels come from: the labels CSV (one row per participant), or, when ``events`` maps event
+    names to classes, the recordings' own event markers (one window per event: labels per trial)."""
 
     path: str = attrs.field(default="data/raw/primary/labels.csv", validator=_non_empty)
     participant_column: str = attrs.field(default="Participant", validator=_non_empty)
     label_column: str = attrs.field(default="Remission", validator=_non_empty)
     match: str = attrs.field(default="loose", validator=one_of(ID_MATCHING))
+    # YAML reads a trigger code key (``1: 0``) as a number: names are kept as text
+    events: dict[str | int, int] = attrs.field(
+        factory=dict, converter=lambda value: {str(k): v for k, v in value.items()}, validator=_event_classes
+    )
+    event_offset_seconds: float = 0.0
+
+    @property
+    def from_events(self) -> bool:
+        return bool(self.events)
 
 
 @attrs.frozen(kw_only=True)
@@ -371,6 +392,9 @@ def settings_of(config: PrepareConfig, command: str) -> dict[str, Any]:
             "label_column": section.labels.label_column,
             "match": section.labels.match,
         }
+        if section.labels.from_events:  # older outputs (labels from the CSV) stay up to date
+            settings["labels"]["events"] = dict(sorted(section.labels.events.items()))
+            settings["labels"]["event_offset_seconds"] = section.labels.event_offset_seconds
         settings["columns"] = [section.participant_column, section.label_column]
     return settings
 
@@ -387,10 +411,18 @@ def _channel_settings(channels: ChannelConfig) -> dict[str, Any]:
     return settings
 
 
+#: longest channel part of a default primary file name (file systems allow 255 bytes per name)
+MAX_NAME_CHANNELS = 48
+
+
 def default_primary_name(config: PrepareConfig) -> str:
     """``{window_seconds}s_{channels joined by -}_primary_dataset.parquet``, channels lower-cased,
-    e.g. ``8s_af7-af8-tp9-tp10_primary_dataset.parquet``."""
-    channels = "-".join(c.strip().lower() for c in config.primary.channels.pick or ())
+    e.g. ``8s_af7-af8-tp9-tp10_primary_dataset.parquet``; with more channels than fit in a name, their count
+    (``8s_32ch_primary_dataset.parquet``). Spaces in channel names become ``_``."""
+    pick = config.primary.channels.pick or ()
+    channels = "-".join(c.strip().lower().replace(" ", "_") for c in pick)
+    if len(channels) > MAX_NAME_CHANNELS:
+        channels = f"{len(pick)}ch"
     return f"{config.windows.window_seconds:g}s_{channels}_primary_dataset.parquet"
 
 

@@ -22,6 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -55,9 +56,15 @@ def windows_table(windows: Windows, participant: str, run: str) -> pa.Table:
 
 
 def primary_table(
-    windows: Windows, participant: str, run: str, label: int, participant_column: str, label_column: str
+    windows: Windows,
+    participant: str,
+    run: str,
+    label: int | np.ndarray,
+    participant_column: str,
+    label_column: str,
 ) -> pa.Table:
-    """The primary-layout table of one recording: ids and label first, then the pretraining columns."""
+    """The primary-layout table of one recording: ids and label (one, or one per window) first, then the
+    pretraining columns."""
     return layout.primary_table(
         windows_table(windows, participant, run),
         label,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pyarrow as pa
 
 from eeg_config import atomic_write_text, dump_yaml, unstructure
@@ -23,8 +24,14 @@ from eeg_prepare.channel_types import montage_for
 from eeg_prepare.config import PrepareConfig, default_primary_name, settings_of
 from eeg_prepare.discovery import Discovery, RecordingSource, discover
 from eeg_prepare.errors import DiscoveryError
-from eeg_prepare.labels import join_labels, read_labels
-from eeg_prepare.output import COUNTS_KEY, SETTINGS_KEY, SOURCES_KEY, is_up_to_date, write_parquet
+from eeg_prepare.labels import Join, join_labels, read_labels
+from eeg_prepare.output import (
+    COUNTS_KEY,
+    SETTINGS_KEY,
+    SOURCES_KEY,
+    is_up_to_date,
+    write_parquet,
+)
 from eeg_prepare.report import (
     PRODUCED,
     RecordingResult,
@@ -159,18 +166,32 @@ def run_primary(
     section = config.primary
     discovery = discover(section.input, "primary.input")
     montage = montage_for(section.channels.montage, section.channels.asa_path, "primary.channels")
-    labels = read_labels(section.labels)
-    # the labels file may sit among the recordings: it is read, so it is not listed as skipped
-    discovery = attrs.evolve(
-        discovery, ignored=tuple((p, why) for p, why in discovery.ignored if not _same_file(p, labels.path))
-    )
-    join = join_labels(discovery.sources, labels)
+    if section.labels.from_events:  # labels per window from each recording's events; no labels CSV
+        labels = None
+        join = Join(
+            labelled=tuple((s, s.participant, None) for s in discovery.sources), unlabelled=(), unused=()
+        )
+    else:
+        labels = read_labels(section.labels)
+        # the labels file may sit among the recordings: it is read, so it is not listed as skipped
+        discovery = attrs.evolve(
+            discovery,
+            ignored=tuple((p, why) for p, why in discovery.ignored if not _same_file(p, labels.path)),
+        )
+        join = join_labels(discovery.sources, labels)
     output = primary_output(config)
     report = output.with_name(output.stem + "_report.csv")
     resolved = output.with_name(output.stem + "_config.yaml")
     settings = settings_of(config, "primary")
-    sources = [str(source.path) for source, _, _ in join.labelled] + [str(labels.path)]
-    newest = max([labels.path.stat().st_mtime, *(source.mtime() for source, _, _ in join.labelled)])
+    label_files = [] if labels is None else [labels.path]
+    sources = [str(source.path) for source, _, _ in join.labelled] + [str(path) for path in label_files]
+    newest = max(
+        [
+            *(path.stat().st_mtime for path in label_files),
+            *(source.mtime() for source, _, _ in join.labelled),
+        ],
+        default=0.0,
+    )
     fresh, _ = (False, None) if force else is_up_to_date(output, newest, settings, sources)
     unlabelled = tuple(
         RecordingResult(source=s, status="skipped", reason=f"participant not in {labels.path}")
@@ -179,9 +200,14 @@ def run_primary(
 
     if dry_run:
         lines = _dry_run_header("primary", discovery, section.input.root)
-        lines.append(f"  read  {labels.path} (labels: {len(labels.by_key)} participant(s))")
+        if labels is None:
+            classes = ", ".join(f"{name} -> {label}" for name, label in section.labels.events.items())
+            lines.append(f"  labels: one window per event ({classes}), from each recording's event markers")
+        else:
+            lines.append(f"  read  {labels.path} (labels: {len(labels.by_key)} participant(s))")
         for source, participant, label in join.labelled:
-            lines.append(f"  read  {source.path} (participant {participant}, {section.label_column} {label})")
+            which = "labels from its events" if label is None else f"{section.label_column} {label}"
+            lines.append(f"  read  {source.path} (participant {participant}, {which})")
         lines += [f"  skip  {r.source.path}: {r.reason}" for r in unlabelled]
         lines += [f"  label without recording: participant {p}" for p in join.unused]
         lines += _ignored_lines(discovery, "skip ")
@@ -195,9 +221,14 @@ def run_primary(
         ]
         return _finish(EXIT_OK, (), lines, echo, output=output)
 
+    to_process = (
+        f"{len(join.labelled)} to process, labels from their events"
+        if labels is None
+        else f"{len(join.labelled)} with a label to process, {len(join.unlabelled)} without"
+    )
     echo(
         f"primary: {len(discovery.sources)} recording(s) under {section.input.root} ({discovery.layout} "
-        f"layout): {len(join.labelled)} with a label to process, {len(join.unlabelled)} without"
+        f"layout): {to_process}"
     )
     arguments = [(source, config, participant, label) for source, participant, label in join.labelled]
     done = run_tasks(
@@ -220,7 +251,9 @@ def run_primary(
         table = pa.concat_tables(tables)
         channels = list(channel_columns(table.schema, output))
         width = len(table.column(channel_columns(table.schema, output)[channels[0]])[0])
-        metadata.update(corpus_metadata(width, config.signal.sampling_rate, channels))
+        # finetune reads the label level: per window (trial) from events, else per participant
+        level = "window" if labels is None else "participant"
+        metadata.update(corpus_metadata(width, config.signal.sampling_rate, channels, level))
         write_parquet(table, output, metadata)
     included = [attrs.evolve(r, output=str(output)) if t is not None else r for r, t in done]
     by_path = {r.source.path: r for r in included} | {r.source.path: r for r in unlabelled}
@@ -236,6 +269,11 @@ def run_primary(
         )
         rows = sum(t.num_rows for t in tables)
         lines.insert(1, f"wrote {output}: {rows} windows of {participants} participant(s)")
+        if labels is None:
+            classes = np.concatenate([t.column(section.label_column).to_numpy() for t in tables])
+            values, counts = np.unique(classes, return_counts=True)
+            per_class = ", ".join(f"{v}: {c}" for v, c in zip(values.tolist(), counts.tolist(), strict=True))
+            lines.insert(2, f"windows per {section.label_column} (one per event): {per_class}")
         return _finish(EXIT_OK, results, lines, echo, output=output, report=report)
     lines.append(
         f"error: nothing was produced: no labelled recording gave a window ({output} not written)"

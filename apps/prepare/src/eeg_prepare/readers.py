@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -59,6 +60,8 @@ class Recording:
         reference: the reference channels' names, among ``channels`` and ``extra``.
         sfreq: sampling rate in Hz.
         dropped: channels of the file left out as not EEG (``pick: null``), each as ``"ECG (ecg)"``.
+        events: ``(onset, name)`` of the file's event markers, onset in seconds from the first sample
+            (read only when asked: annotations, else the trigger codes of its stim channel as text).
     """
 
     data: np.ndarray = attrs.field(repr=lambda a: f"array{a.shape}")
@@ -67,6 +70,7 @@ class Recording:
     reference: tuple[str, ...] = ()
     sfreq: float
     dropped: tuple[str, ...] = ()
+    events: tuple[tuple[float, str], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -166,8 +170,10 @@ def read_recording(
     csv_config: CsvConfig,
     csv_key: str = "input.csv",
     cnt_config: CntConfig | None = None,
+    events: bool = False,
 ) -> Recording:
-    """Read the channels of ``source`` that ``channels`` (and the reference) ask for.
+    """Read the channels of ``source`` that ``channels`` (and the reference) ask for (and with ``events``
+    its event markers: CSV recordings have none).
 
     Raises:
         MissingChannelError: see :func:`select_channels`.
@@ -183,7 +189,9 @@ def read_recording(
         recording = _read_csv(source.path, channels, reference_channels, csv_config, csv_key)
     else:
         input_key = csv_key.removesuffix(".csv")
-        recording = _read_mne(source.path, source.format, channels, reference_channels, cnt_config, input_key)
+        recording = _read_mne(
+            source.path, source.format, channels, reference_channels, cnt_config, input_key, events
+        )
     if recording.data.shape[1] == 0:
         raise RecordingError(f"{source.path}: recording holds no samples")
     return recording
@@ -196,6 +204,7 @@ def _read_mne(
     reference_channels: Sequence[str],
     cnt_config: CntConfig | None = None,
     input_key: str = "input",
+    events: bool = False,
 ) -> Recording:
     import mne  # imported here: a second of start-up that CSV-only runs and --dry-run do not need
 
@@ -237,6 +246,29 @@ def _read_mne(
         reference=selection.reference,
         sfreq=float(raw.info["sfreq"]),
         dropped=selection.dropped,
+        events=_events(raw) if events else (),
+    )
+
+
+def _events(raw: Any) -> tuple[tuple[float, str], ...]:
+    """The event markers of ``raw``: its annotations (onset, description), or when it has none, the onsets
+    of its stim channel's trigger codes (BioSemi's Status, a FIF STI 014), each code as text."""
+    import mne
+
+    if len(raw.annotations):
+        found, ids = mne.events_from_annotations(raw, verbose="error")
+        names = {code: name for name, code in ids.items()}
+        return tuple(
+            (float((sample - raw.first_samp) / raw.info["sfreq"]), names[code]) for sample, _, code in found
+        )
+    if "stim" not in raw.get_channel_types():
+        return ()
+    try:
+        found = mne.find_events(raw, shortest_event=1, consecutive=True, verbose="error")
+    except (ValueError, RuntimeError):  # a stim channel MNE cannot decode holds no usable events
+        return ()
+    return tuple(
+        (float((sample - raw.first_samp) / raw.info["sfreq"]), str(code)) for sample, _, code in found
     )
 
 

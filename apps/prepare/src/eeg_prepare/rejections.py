@@ -31,6 +31,17 @@ def parse_rejections(text: str) -> tuple[tuple[str, str, int], ...]:
 def nothing_kept(windows: Windows, config: PrepareConfig, command: str) -> str:
     """Why a recording gave no window, naming the dominant reason and channel and the key that changes it."""
     c = windows.counts
+    section = command_section(config, command)
+    if c.candidates == 0 and getattr(section, "labels", None) is not None and section.labels.from_events:
+        listed = ", ".join(map(repr, section.labels.events))
+        if c.incomplete_dropped:
+            return (
+                f"every event window reaches past the recording ({c.incomplete_dropped} event(s) of {listed}; "
+                f"windows.window_seconds is {config.windows.window_seconds:g} s, primary.labels."
+                f"event_offset_seconds {section.labels.event_offset_seconds:g} s)"
+            )
+        found = next((note for note in windows.notes if note.startswith("events not in")), "no event markers")
+        return f"no event of primary.labels.events ({listed}) in this recording; {found}"
     if c.candidates == 0:
         return (
             f"recording shorter than one window ({c.incomplete_dropped} incomplete window(s) dropped; "
@@ -43,7 +54,7 @@ def nothing_kept(windows: Windows, config: PrepareConfig, command: str) -> str:
     on = f" on {channel}" if channel else ""
     leave_out = (
         f"leave {channel} out with {command}.channels.exclude"
-        if command_section(config, command).channels.pick is None
+        if section.channels.pick is None
         else f"leave {channel} out of {command}.channels.pick"
     )
     artifacts = config.artifacts

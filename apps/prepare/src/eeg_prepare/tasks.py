@@ -21,7 +21,7 @@ import pyarrow as pa
 from eeg_config.progress import progress as show_progress
 from eeg_io import corpus_metadata
 from eeg_prepare.channel_types import montage_for, unplaced
-from eeg_prepare.config import PrepareConfig, command_section, settings_of
+from eeg_prepare.config import PrepareConfig, PrimaryConfig, command_section, settings_of
 from eeg_prepare.discovery import RecordingSource
 from eeg_prepare.errors import MissingChannelError, NoEEGChannelsError, PrepareError, RecordingError
 from eeg_prepare.output import (
@@ -54,6 +54,7 @@ def process_recording(
         montage cannot place), ``(result, None)`` when the recording is skipped or failed.
     """
     section = command_section(config, command)
+    labels = section.labels if isinstance(section, PrimaryConfig) and section.labels.from_events else None
     try:
         recording = read_recording(
             source,
@@ -62,6 +63,7 @@ def process_recording(
             section.input.csv,
             csv_key=f"{command}.input.csv",
             cnt_config=section.input.cnt,
+            events=labels is not None,
         )
     except MissingChannelError as exc:
         reason = str(exc).removeprefix(f"{source.path}: ")
@@ -81,7 +83,7 @@ def process_recording(
         unplaced_channels=unplaced(montage, recording.channels),
     )
     signal = process_signal(recording, config.signal)
-    return result, cut_windows(signal, config.windows, config.artifacts)
+    return result, cut_windows(signal, config.windows, config.artifacts, recording.events, labels)
 
 
 def pretraining_task(source: RecordingSource, config: PrepareConfig, output: Path) -> RecordingResult:
@@ -106,9 +108,10 @@ def pretraining_task(source: RecordingSource, config: PrepareConfig, output: Pat
 
 
 def primary_task(
-    source: RecordingSource, config: PrepareConfig, participant: str, label: int
+    source: RecordingSource, config: PrepareConfig, participant: str, label: int | None
 ) -> tuple[RecordingResult, pa.Table | None]:
-    """Process one labelled recording into its rows of the primary table (None when nothing is kept)."""
+    """Process one labelled recording into its rows of the primary table (None when nothing is kept).
+    ``label`` is None when the labels come from the recording's events (one per window)."""
     result, windows = process_recording(source, config, "primary")
     result = attrs.evolve(result, label=label)
     if windows is None:
@@ -117,8 +120,9 @@ def primary_task(
     if windows.counts.kept == 0:
         return attrs.evolve(result, status="skipped", reason=nothing_kept(windows, config, "primary")), None
     section = config.primary
+    labels = windows.labels if label is None else label
     table = primary_table(
-        windows, participant, source.run, label, section.participant_column, section.label_column
+        windows, participant, source.run, labels, section.participant_column, section.label_column
     )
     return attrs.evolve(result, status="included"), table
 

@@ -6,6 +6,11 @@ the recording (the whole recording when null; the last one may be shorter). Sub-
 cross its end. A sub-window that would (the trailing, incomplete one) is dropped, or under
 ``incomplete: pad`` kept with zeros after its last sample.
 
+With labels from event markers (``primary.labels.events``) the windows are instead one per event of a
+listed name, starting ``event_offset_seconds`` after its onset (windows of close events overlap); a window
+that would reach past either end of the recording is dropped as incomplete. Each window keeps its event's
+class, its event index as ``parent_window_id`` and 0 as ``sub_window_id``.
+
 Each kept sub-window then has, per channel, its mean removed (``remove_dc``) and is rejected when
 (first reason that applies): it covers a non-finite sample of the recording; a channel stays within
 ``flat_max_uv`` for ``flat_seconds``; a channel's peak-to-peak amplitude exceeds
@@ -16,12 +21,13 @@ first flat one, the one of largest peak-to-peak amplitude, the ones that held no
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import attrs
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from eeg_prepare.config import ArtifactConfig, WindowConfig
+from eeg_prepare.config import ArtifactConfig, LabelsConfig, WindowConfig
 from eeg_prepare.signal import Continuous
 
 REJECTION_REASONS = ("non_finite", "flat", "peak_to_peak")
@@ -74,6 +80,7 @@ class Windows:
     counts: WindowCounts
     notes: tuple[str, ...] = ()
     rejections: tuple[tuple[str, str, int], ...] = ()
+    labels: np.ndarray | None = attrs.field(default=None, repr=False)  # int64 [K], event windows only
 
 
 def plan_windows(
@@ -109,10 +116,64 @@ def plan_windows(
     return plan, dropped
 
 
-def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactConfig) -> Windows:
-    """Cut, de-mean and screen the windows of ``signal`` (see the module docstring)."""
+def plan_event_windows(
+    events: Sequence[tuple[float, str]],
+    classes: Mapping[str, int],
+    offset_seconds: float,
+    num_samples: int,
+    sfreq: float,
+    window_seconds: float,
+) -> tuple[list[tuple[int, int, int, int]], list[int], int, Counter[str]]:
+    """Where the windows of the events named in ``classes`` lie (see the module docstring).
+
+    Returns:
+        ``[(event_id, 0, start, stop)]`` in samples, each window's class, the number of windows dropped
+        because they would reach past the recording, and the count of every event name not in ``classes``.
+    """
+    length = round(window_seconds * sfreq)
+    plan: list[tuple[int, int, int, int]] = []
+    labels: list[int] = []
+    dropped = 0
+    unlisted: Counter[str] = Counter()
+    for event_id, (onset, name) in enumerate(events):
+        if name not in classes:
+            unlisted[name] += 1
+            continue
+        start = round((onset + offset_seconds) * sfreq)
+        if start < 0 or start + length > num_samples:
+            dropped += 1
+            continue
+        plan.append((event_id, 0, start, start + length))
+        labels.append(classes[name])
+    return plan, labels, dropped, unlisted
+
+
+def cut_windows(
+    signal: Continuous,
+    windows: WindowConfig,
+    artifacts: ArtifactConfig,
+    events: Sequence[tuple[float, str]] = (),
+    labels: LabelsConfig | None = None,
+) -> Windows:
+    """Cut, de-mean and screen the windows of ``signal`` (see the module docstring): consecutive windows,
+    or with ``labels.events`` one window per listed event of ``events``."""
     length = round(windows.window_seconds * signal.sfreq)
-    plan, dropped = plan_windows(signal.data.shape[1], signal.sfreq, windows)
+    classes: list[int] | None = None
+    notes = signal.notes
+    if labels is not None and labels.from_events:
+        plan, classes, dropped, unlisted = plan_event_windows(
+            events,
+            labels.events,
+            labels.event_offset_seconds,
+            signal.data.shape[1],
+            signal.sfreq,
+            windows.window_seconds,
+        )
+        if unlisted:
+            listed = ", ".join(f"{name!r} ({count})" for name, count in sorted(unlisted.items()))
+            notes = (*notes, f"events not in primary.labels.events, so without a window: {listed}")
+    else:
+        plan, dropped = plan_windows(signal.data.shape[1], signal.sfreq, windows)
     # Prefix sums of the source-rate bad-sample mask: "any bad sample in [a, b)" in O(1) per window.
     bad_prefix = np.concatenate([[0], np.cumsum(signal.bad, dtype=np.int64)])
     ratio = signal.source_sfreq / signal.sfreq
@@ -120,11 +181,12 @@ def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactCo
 
     kept_rows: list[np.ndarray] = []
     kept_meta: list[tuple[int, int, int, int]] = []
+    kept_labels: list[int] = []
     reasons = dict.fromkeys(REJECTION_REASONS, 0)
     by_channel: Counter[tuple[str, str]] = Counter()
     bad_channels = "+".join(signal.bad_channels)
     padded = 0
-    for parent_id, sub_id, start, stop in plan:
+    for index, (parent_id, sub_id, start, stop) in enumerate(plan):
         segment = signal.data[:, start:stop]  # (C, L), L <= W
         if windows.remove_dc:
             segment = segment - segment.mean(axis=1, keepdims=True)
@@ -142,6 +204,8 @@ def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactCo
         row[:, : stop - start] = segment
         kept_rows.append(row)
         kept_meta.append((parent_id, sub_id, start, stop))
+        if classes is not None:
+            kept_labels.append(classes[index])
 
     num_channels = len(signal.channels)
     data = np.stack(kept_rows) if kept_rows else np.zeros((0, num_channels, length), np.float32)
@@ -161,11 +225,12 @@ def cut_windows(signal: Continuous, windows: WindowConfig, artifacts: ArtifactCo
         starts=meta[:, 2] / signal.sfreq,
         ends=meta[:, 3] / signal.sfreq,
         counts=counts,
-        notes=signal.notes,
+        notes=notes,
         rejections=tuple(
             (reason, channel, count)
             for (reason, channel), count in sorted(by_channel.items(), key=lambda item: (-item[1], item[0]))
         ),
+        labels=None if classes is None else np.asarray(kept_labels, dtype=np.int64),
     )
 
 

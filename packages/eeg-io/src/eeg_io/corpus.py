@@ -40,18 +40,23 @@ class CorpusRecord:
     window_times: str
     file: str
     recorded: bool
+    label_level: str | None = None  # a labelled file's: ``window`` when its labels are per window (trial)
 
 
-def corpus_metadata(window_length: int, sampling_rate: float, channels: list[str]) -> dict[str, Any]:
-    """The ``{CORPUS_KEY: record}`` metadata a writer adds to a file of windows timed in seconds."""
-    return {
-        CORPUS_KEY: {
-            "window_length": int(window_length),
-            "sampling_rate": float(sampling_rate),
-            "window_times": "seconds",
-            "channels": [str(c).upper() for c in channels],
-        }
+def corpus_metadata(
+    window_length: int, sampling_rate: float, channels: list[str], label_level: str | None = None
+) -> dict[str, Any]:
+    """The ``{CORPUS_KEY: record}`` metadata a writer adds to a file of windows timed in seconds (and, for
+    a labelled file, whether its labels are per ``participant`` or per ``window``)."""
+    record: dict[str, Any] = {
+        "window_length": int(window_length),
+        "sampling_rate": float(sampling_rate),
+        "window_times": "seconds",
+        "channels": [str(c).upper() for c in channels],
     }
+    if label_level is not None:
+        record["label_level"] = label_level
+    return {CORPUS_KEY: record}
 
 
 def read_corpus_record(path: str | os.PathLike) -> CorpusRecord | None:
@@ -74,6 +79,7 @@ def read_corpus_record(path: str | os.PathLike) -> CorpusRecord | None:
                     window_times=str(record.get("window_times", "auto")),
                     file=str(file),
                     recorded=True,
+                    label_level=record.get("label_level"),
                 )
             first = next(iter(columns.values()), None)
             batch = next(parquet_file.iter_batches(batch_size=1, columns=[first]), None) if first else None
