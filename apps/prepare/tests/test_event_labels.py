@@ -135,3 +135,27 @@ def test_event_windows_lie_inside_the_recording_and_account_for_every_event(
         assert start >= 0 and stop <= num_samples
         assert label == classes[name]
         assert abs(start - (onset + offset) * RATE) <= 0.5
+
+
+def test_without_annotations_the_trigger_codes_of_the_stim_channel_are_the_events(tmp_path):
+    """A FIF recording whose events live only in its stim channel (codes 1 and 2), as BioSemi's Status or
+    Neuromag's STI 014 keep them: the codes, as text, name the events."""
+    import mne
+
+    rng = np.random.default_rng(3)
+    samples = round(6.0 * RATE)
+    stim = np.zeros(samples)
+    for onset, code in ((1.0, 1), (2.5, 2), (4.0, 1)):
+        start = round(onset * RATE)
+        stim[start : start + 4] = code
+    data = np.vstack([rng.normal(0.0, 5e-6, (len(MUSE_ORDER), samples)), stim])
+    info = mne.create_info([*MUSE_ORDER, "STI 014"], RATE, ["eeg"] * len(MUSE_ORDER) + ["stim"])
+    path = tmp_path / "raw" / "sub-01_run-1_raw.fif"
+    path.parent.mkdir(parents=True)
+    mne.io.RawArray(data, info, verbose="error").save(path, verbose="error")
+    outcome = run_primary(_config(tmp_path, events={"1": 0, 2: 1}), echo=lambda line: None)
+    assert outcome.status == 0, outcome.lines
+    table = pq.read_table(outcome.output)
+    assert table.column("Target").to_pylist() == [0, 1, 0]
+    np.testing.assert_allclose(table.column("window_start").to_numpy(), [1.0, 2.5, 4.0])
+    assert table.column_names[-4:] == MUSE_ORDER  # the stim channel is not a channel of the data
