@@ -87,6 +87,7 @@ def test_checkpoint_that_disagrees_with_the_pretrain_config_lists_every_differen
         "does not match the pretrain config",
         "d_model: checkpoint 16, config 32",
         "masking.ratio: checkpoint 0.4, config 0.6",
+        "use this checkpoint as saved with --checkpoint",
         pretrained={"pretrain_config": str(other)},
     )
 

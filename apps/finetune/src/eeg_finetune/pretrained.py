@@ -159,6 +159,12 @@ def resolve_pretrained(section: PretrainedConfig) -> PretrainedSource:
             raise FinetuneError(
                 f"{path}: the checkpoint does not match the pretrain config {section.pretrain_config}: "
                 + "; ".join(differences)
+                + (
+                    f" (settings given to pretrain with --set are not in the config file: edit it, or use this "
+                    f"checkpoint as saved with --checkpoint {path} instead of --pretrain-config)"
+                    if section.checkpoint is None
+                    else ""
+                )
             )
     run_name = pretrain.run_name if pretrain is not None else _run_name_of(payload, path)
     run_id = payload.get("mlflow_run_id")
