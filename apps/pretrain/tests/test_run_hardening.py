@@ -210,7 +210,7 @@ def test_the_demo_corpus_is_written_whole_and_its_settings_are_remembered(
 ):
     """``synthetic.enabled``: the first run writes the corpus (through a hidden folder moved in when
     complete, so an interrupted write leaves nothing to train on) with a record of its settings; a later
-    run with other ``synthetic.*`` settings reuses it and says so."""
+    run with the same settings reuses it, one with other ``synthetic.*`` settings replaces it and says so."""
     corpus = tmp_path / "data" / "demo_corpus"
     staging = corpus.with_name(".demo_corpus.writing")
     staging.mkdir(parents=True)
@@ -224,8 +224,14 @@ def test_the_demo_corpus_is_written_whole_and_its_settings_are_remembered(
     assert len(list(corpus.rglob("*.parquet"))) == 3 and (corpus / "synthetic_corpus.json").is_file()
     written = sorted((str(p), p.stat().st_mtime_ns) for p in corpus.rglob("*"))
 
+    run(["--config", str(path)], capsys)
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in corpus.rglob("*")) == written  # reused as it is
+
+    (corpus / "notes.txt").write_text("the user's own file")
     caplog.clear()
-    with caplog.at_level("WARNING", logger="eeg_pretrain"):
+    with caplog.at_level("INFO", logger="eeg_pretrain"):
         run(["--config", str(path), "--set", "synthetic.participants=4"], capsys)
     assert "holds a synthetic corpus written with other settings: participants 3 (config: 4)" in caplog.text
-    assert sorted((str(p), p.stat().st_mtime_ns) for p in corpus.rglob("*")) == written  # reused as it is
+    assert len(list(corpus.rglob("*.parquet"))) == 4  # the corpus the config asks for, not the stale one
+    assert '"participants": 4' in (corpus / "synthetic_corpus.json").read_text()
+    assert (corpus / "notes.txt").read_text() == "the user's own file"

@@ -68,8 +68,10 @@ def _ensure_synthetic_corpus(config, is_main: bool) -> None:
     """With ``synthetic.enabled``, write the corpus to ``data.dataset_path`` unless Parquet files are there.
 
     It is written into a hidden sibling folder and moved in when complete, so an interrupted first run
-    leaves no partial corpus for the next run to train on. A corpus written with other ``synthetic.*``
-    settings is reused as it is, with a warning that says how to get the one the config asks for."""
+    leaves no partial corpus for the next run to train on. A corpus this app wrote with other settings
+    (``synthetic.*``, the window length: e.g. an older demo's) is replaced by the one the config asks for:
+    its Parquet files and record are removed, other files in the folder are left alone. Parquet files
+    without the record (someone else's data) are used as they are."""
     import json
     import shutil
 
@@ -97,16 +99,16 @@ def _ensure_synthetic_corpus(config, is_main: bool) -> None:
         except (OSError, ValueError):
             return  # not a corpus this app wrote (or one from before the record): nothing to compare
         differs = {k: (written.get(k), v) for k, v in settings.items() if written.get(k) != v}
-        if differs:
-            detail = ", ".join(f"{k} {old} (config: {new})" for k, (old, new) in differs.items())
-            log.warning(
-                "%s holds a synthetic corpus written with other settings: %s; it is used as it is. "
-                "Delete the folder to write the one the config asks for.",
-                root,
-                detail,
-            )
-        return
-    log.info("writing a synthetic EEG corpus to %s (first run)", root)
+        if not differs:
+            return
+        detail = ", ".join(f"{k} {old} (config: {new})" for k, (old, new) in differs.items())
+        log.info(
+            "%s holds a synthetic corpus written with other settings: %s; writing a new one", root, detail
+        )
+        for old_file in [*root.rglob("*.parquet"), root / SYNTHETIC_RECORD]:
+            old_file.unlink()
+    else:
+        log.info("writing a synthetic EEG corpus to %s (first run)", root)
     staging = root.resolve().with_name(f".{root.resolve().name}.writing")  # "." has no name of its own
     shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted first run
     write_synthetic_corpus(staging, **settings)
