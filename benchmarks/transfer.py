@@ -35,6 +35,7 @@ A benchmark (a script), not a test.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -152,6 +153,7 @@ def main() -> None:
             record = load_checkpoint(checkpoint)["pretraining_data"]
             pretrained_on = set(record["participants"]) | set(record["val_participants"])
             seen = sorted(p for p in pretrained_on if p.split("/")[0] == held_out)
+            summary = json.loads((checkpoint.parent / "summary.json").read_text())
             encoder = load_pretrained(checkpoint, map_location="cpu")
             torch.manual_seed(args.seed * 1_000_003 + DATASETS.index(held_out))
             runs = pool[held_out]
@@ -172,7 +174,9 @@ def main() -> None:
             line = (
                 f"{held_out}: {people} people, {len(units)} trials, groups {grouping} ({len(result.folds)} folds); "
                 f"pretrained on {', '.join(sorted(others))} ({len(pretrained_on)} participants, "
-                f"{len(seen)} of {held_out}); AUROC {cells}; verdict: {result.verdict.line}"
+                f"{len(seen)} of {held_out}; best epoch {summary['best_epoch']} of {summary['epochs']}, "
+                f"val skill {summary['val_skill']:+.3f}, raw {summary['val_raw_skill']:+.3f}, "
+                f"spectrum {summary['val_spectrum_skill']:+.3f}); AUROC {cells}; verdict: {result.verdict.line}"
             )
             lines.append(line)
             print(f"{line} [{time.perf_counter() - tick:.0f} s]", flush=True)
