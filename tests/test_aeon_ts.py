@@ -1,4 +1,5 @@
-"""The ``.ts`` reader of ``benchmarks/aeon_pool.py`` on small synthetic files (never the wheel's data)."""
+"""The `.ts` reader and the trial-to-window cutting of ``benchmarks/aeon_pool.py``, on small synthetic data
+(never the wheel's)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,20 @@ def test_shape_and_label_checks():
         parse_ts(text.replace("0.0,1.0,2.0:", "0.0,1.0:"))
     with pytest.raises(ValueError, match="no cases"):
         parse_ts(text.split("@data")[0] + "@data\n")
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 4))
+def test_trials_are_cut_into_back_to_back_windows(trials, channels, pieces):
+    from aeon_pool import WINDOW, Run, run_table
+
+    data = np.arange(trials * channels * pieces * WINDOW, dtype=np.float64).reshape(trials, channels, -1)
+    run = Run(
+        "d", "P1", "train", tuple(f"C{c + 1}" for c in range(channels)), data, np.zeros(trials, np.int64)
+    )
+    windows = run.windows()  # (N, k, C, W)
+    for n, j, c in np.ndindex(trials, pieces, channels):
+        np.testing.assert_array_equal(windows[n, j, c], data[n, c, j * WINDOW : (j + 1) * WINDOW])
+    table = run_table(run)
+    assert table.column("parent_window_id").to_pylist() == [n for n in range(trials) for _ in range(pieces)]
+    assert table.column("sub_window_id").to_pylist() == list(range(pieces)) * trials
+    np.testing.assert_array_equal(table.column("C1").to_pylist()[-1], data[-1, 0, -WINDOW:])
