@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from eeg_config import atomic_write_text, dump_yaml
 from eeg_config.progress import progress
+from eeg_io import ResultCache
 from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, save_keeping_last, set_rng_state
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import build_data, corpus_shares, fit_band_statistics
@@ -83,7 +84,9 @@ class Trainer:
         train_cfg = config.train
 
         # --- data: split by participant, masks fixed per (seed, epoch, index) ---
-        self.data = build_data(config, dist_info, device)
+        # what the start computes from the corpus (data checks, band statistics) is kept between runs
+        result_cache = ResultCache.default()
+        self.data = build_data(config, dist_info, device, result_cache)
         self.train_set, self.val_set = self.data.train_set, self.data.val_set
         self.train_sampler, self.collate = self.data.train_sampler, self.data.collate
         self.train_loader, self.val_loader = self.data.train_loader, self.data.val_loader
@@ -116,7 +119,7 @@ class Trainer:
             fit_band_statistics(
                 self.model.band_power, self.train_set.base, config.objective.stats_sequences,
                 config.data.batch_size, device, corpus_shares(self.data),
-                quiet=train_cfg.quiet or not dist_info.is_main,
+                quiet=train_cfg.quiet or not dist_info.is_main, cache=result_cache,
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
         self.dataset = corpus_dataset(config, self.data) if dist_info.is_main else None
