@@ -66,3 +66,18 @@ def test_sweep_status_imports_no_heavy_library(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0 and "run_m20" in done.stdout and "run_m40" in done.stdout, done
+
+
+def test_building_a_run_imports_neither_scipy_signal_nor_matplotlib():
+    """Before its first step a run needs no plotting (matplotlib: at the first epoch's end) and no
+    scipy.signal (the DPSS tapers come from scipy.linalg, :func:`eeg_ssm.spectral.dpss`)."""
+    code = (
+        "import eeg_pretrain.trainer\n"
+        "from eeg_ssm import BandPower\n"
+        "BandPower(2048, 256.0, tapers=3)\n"
+        "import sys\n"
+        "print('LOADED', sorted(m for m in ('matplotlib', 'scipy.signal') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout

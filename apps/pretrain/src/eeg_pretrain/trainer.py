@@ -28,7 +28,6 @@ from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, save_kee
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import build_data, corpus_shares, fit_band_statistics
 from eeg_pretrain.optim import build_optimizer, mixed_precision
-from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.pool import ValidationMeters
 from eeg_pretrain.reporting import (
     STEP_PREFIX,
@@ -347,6 +346,8 @@ class Trainer:
         loader = self.val_loader or self.train_loader
         if limit == 0 or len(loader.dataset) == 0:
             return
+        from eeg_pretrain.plots import plot_reconstructions  # matplotlib: not before the first step
+
         batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():
