@@ -1,6 +1,6 @@
 """A small disk cache of what a run computes from its corpus before it trains (the data checks, the
-band-power statistics), so that a start that reads the same files with the same settings does not read and
-compute them again.
+samples' fingerprints, the band-power statistics), so that a start that reads the same files with the same
+settings does not read and compute them again.
 
 Where: ``$EEG_MAMBA_CACHE_DIR`` when set (``off`` turns the cache off), else ``$XDG_CACHE_HOME/eeg-mamba``,
 else ``~/.cache/eeg-mamba``: beside the user's other caches, never beside the corpus, so a read-only or
@@ -8,10 +8,11 @@ shared corpus works as any other. Deleting the folder clears it. A cache that ca
 read-only home) is skipped: it never fails a run.
 
 Keys: an entry's key is a digest of everything its value depends on, given by the caller: each file's
-:func:`file_key` (path, size, modification and status-change times, and a digest of its last 64 KiB:
+:func:`file_key` (path, inode, size, modification and status-change times, and a digest of its last 64 KiB:
 a Parquet file's footer, with every column chunk's offsets, sizes and statistics), the settings, and
 :func:`code_key` (the source of the code that computes the value and the versions of the libraries it uses).
-A file written since, a changed setting or changed code gives another key, so a stale value is never read.
+A file written since, a changed setting or changed code gives another key, so a stale value is not read;
+a file changed in the last two seconds (:data:`SETTLE_NS`) is not cached at all until it settles.
 
 Entries are JSON files written atomically (:func:`eeg_config.atomic_write`); a damaged entry reads as a
 miss. Entries of one ``group`` (e.g. one file's data checks) replace each other, so a corpus whose files
@@ -59,12 +60,13 @@ def default_cache_root() -> Path | None:
 
 def file_key(path: str | os.PathLike) -> list:
     """What identifies a file's current content: ``[absolute path, device, inode, size, mtime ns, ctime ns,
-    digest of the last 64 KiB]``. The status-change time moves on any write (and cannot be set back), a
-    file replaced by another (a rename) has another inode, and the digest covers file systems whose times
-    are coarse. A file changed less than :data:`SETTLE_NS` ago has no stable key yet: its key ends with a
-    random part that matches no other, so nothing computed from it is stored or read (a write in the same
-    tick of a coarse clock would not move the times). Raises :class:`OSError` when the file cannot be
-    read."""
+    digest of the last 64 KiB]``. The status-change time moves on any write (and cannot be set back), but
+    only as finely as the kernel's clock ticks (milliseconds); a file replaced by another (a rename) has
+    another inode; the digest, read every time, covers a rewrite of the footer within one tick and file
+    systems whose times are coarse. A file changed less than :data:`SETTLE_NS` ago has no stable key yet:
+    its key ends with a random part that matches no other, so nothing computed from it is stored or read
+    (a second write in the same tick would not move the times). Raises :class:`OSError` when the file
+    cannot be read."""
     resolved = os.path.abspath(path)
     with open(resolved, "rb") as handle:
         stat = os.fstat(handle.fileno())
