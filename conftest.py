@@ -127,6 +127,16 @@ def make_config():
     return tiny_config
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _result_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory):
+    """The result cache (eeg_io.ResultCache: data checks, band statistics) of every test and of the
+    processes they start lives in a folder of this session, never in the user's cache. Session-scoped and
+    autouse, so it is set before any other session fixture runs pretraining."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EEG_MAMBA_CACHE_DIR", str(tmp_path_factory.mktemp("result-cache")))  # eeg_io.CACHE_ENV
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _run_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs in its own folder: MLflow's default artifact root (./mlruns) and any other

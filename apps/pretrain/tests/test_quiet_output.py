@@ -22,6 +22,8 @@ def test_a_cpu_run_logs_plain_progress_lines_and_nothing_about_mamba_ssm(
     # a line at every step instead of every 30 s (10 s for the start-up stages): no timing in the test
     monkeypatch.setattr(eeg_config.progress, "PLAIN_SECONDS", 0.0)
     monkeypatch.setattr(eeg_pretrain.data_report, "STARTUP_PROGRESS_SECONDS", 0.0)
+    # a result cache of its own: band statistics another test kept would skip their progress lines
+    monkeypatch.setenv("EEG_MAMBA_CACHE_DIR", str(tmp_path / "result-cache"))
     config = make_config(
         tiny_corpus,
         tmp_path / "run",

@@ -12,7 +12,8 @@ from scipy.signal import periodogram
 from scipy.signal.windows import dpss
 
 from eeg_ssm import BandPower, EEGModel, ModelConfig, ModelConfigError, SpectralConfigError, band_edges
-from eeg_ssm.spectral import POWER_FLOOR, log_band_power, max_tapers
+from eeg_ssm.spectral import POWER_FLOOR, log_band_power, max_tapers, taper_matrix
+from eeg_ssm.spectral import dpss as our_dpss
 
 
 def scipy_band_power(x: np.ndarray, fs: float, edges: np.ndarray) -> np.ndarray:
@@ -62,6 +63,18 @@ def multitaper_band_power(x: np.ndarray, fs: float, edges: np.ndarray, tapers: i
         upper = freqs <= edges[i + 1] if i == len(edges) - 2 else freqs < edges[i + 1]
         out.append(psd[..., (freqs >= edges[i]) & upper].mean(axis=-1))
     return np.log(np.stack(out, axis=-1) + POWER_FLOOR)
+
+
+@pytest.mark.parametrize("width", [16, 17, 64, 101, 255, 256, 510, 2048])
+def test_our_dpss_tapers_are_scipys_to_the_bit(width) -> None:
+    """eeg_ssm computes the tapers without importing scipy.signal (its import time): the same numbers, so
+    models and checkpoints do not change."""
+    for tapers in range(2, max_tapers(width) + 1):
+        ours = our_dpss(width, (tapers + 1) / 2, tapers)
+        np.testing.assert_array_equal(
+            ours, dpss(width, (tapers + 1) / 2, tapers), err_msg=f"{width}, {tapers}"
+        )
+        assert torch.equal(taper_matrix(width, tapers), torch.from_numpy(np.ascontiguousarray(ours)))
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_datasets_are_run_inputs_with_digest_profile_schema_and_context(store):
     assert RunDataset.from_dict(json.loads(json.dumps(CORPUS.to_dict()))) == CORPUS
 
 
-def test_runs_register_versions_of_one_model(store, tmp_path):
+def test_runs_register_versions_of_one_model(store, tmp_path, capfd):
     import mlflow
 
     folder = tmp_path / "model"
@@ -82,6 +82,10 @@ def test_runs_register_versions_of_one_model(store, tmp_path):
         )
         tracker.close()
     assert versions == ["1", "2"]
+    # MLflow's own lines about it ("Registered model 'encoder' already exists. Creating a new version ...",
+    # "Created version '2' ...") are not printed: the tracker logs one line of its own
+    err = capfd.readouterr().err
+    assert "already exists" not in err and "Created version" not in err and "Successfully" not in err, err
     client = mlflow.MlflowClient(store)
     assert [(m.name, m.description) for m in client.search_registered_models()] == [("encoder", "encoders")]
     second = client.get_model_version("encoder", "2")
@@ -123,3 +127,15 @@ def test_a_saved_runs_table_view_shows_the_key_figures_and_is_never_overwritten(
     assert client.get_experiment(experiment).tags[tag] == "a user's own view"
     assert not save_runs_view(store, "999", "Key figures")  # no such experiment: no view, no error
     assert view_route(experiment) == f"#/experiments/{experiment}/runs?viewStateShareKey={KEY_FIGURES_VIEW}"
+
+
+def test_only_mlflows_registration_lines_are_dropped(capfd):
+    import sys
+
+    from eeg_train.tracking import _without_registry_chatter
+
+    with _without_registry_chatter():
+        print("Registered model 'x' already exists. Creating a new version of this model...", file=sys.stderr)
+        print("Created version '3' of model 'x'.", file=sys.stderr)
+        print("WARNING mlflow: something else", file=sys.stderr)
+    assert capfd.readouterr().err == "WARNING mlflow: something else\n"

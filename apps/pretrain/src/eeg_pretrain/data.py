@@ -27,13 +27,16 @@ from eeg_config.progress import progress
 from eeg_io import (
     ChannelSequenceDataset,
     CorpusSplit,
+    ResultCache,
     SequenceItem,
     check_sampling_rate,
     collate_sequences,
     file_fingerprints,
+    file_key,
     index_corpora,
     pooled_split,
 )
+from eeg_io.result_cache import code_key
 from eeg_pretrain import data_report
 from eeg_pretrain.channels import check_channel_positions
 from eeg_pretrain.data_report import log_data_checks
@@ -66,11 +69,14 @@ class PretrainingData:
     corpora: tuple[str, ...] = ()  # the pooled corpora's names, in data.corpora order; () for one corpus
 
 
-def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device) -> PretrainingData:
+def build_data(
+    config: PretrainConfig, dist_info: DistInfo, device: torch.device, cache: ResultCache | None = None
+) -> PretrainingData:
     """Index the corpus (or each of ``data.corpora``), check that the montage places every channel, split
     each corpus by ``data.split_group`` (seeded by ``train.seed``) and keep the ``data.participants`` subset
     of its training participants, check it once (sampling rate for spectral settings, the data checks on
-    rank 0), and build the loaders.
+    rank 0), and build the loaders. ``cache`` keeps each file's data-check findings and sample
+    fingerprints between runs (:class:`eeg_io.ResultCache`, keyed by the file's content).
 
     Training masks are keyed ``(masking.seed or train.seed, epoch, index)`` (a pool: the draw index);
     validation masks are fixed (``masking.val_seed``, epoch 0; a pool: the index within the corpus). Each
@@ -94,7 +100,7 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
             dict.fromkeys(item.file for item in items), data.sampling_rate, window_times=data.window_times
         )
     if dist_info.is_main:  # counts once, leaks across the split named
-        log_data_checks(data, train_items, val_items, quiet=config.train.quiet)
+        log_data_checks(data, train_items, val_items, quiet=config.train.quiet, cache=cache)
     names = tuple(split.corpus.name for split in splits) if data.pooled else ()
     mask_seed = config.masking.seed if config.masking.seed is not None else seed
     train_set = MaskedSequences(
@@ -147,7 +153,7 @@ def build_data(config: PretrainConfig, dist_info: DistInfo, device: torch.device
             if val_set is not None
             else None
         ),
-        record=pretraining_data_record(train_items, val_items),
+        record=pretraining_data_record(train_items, val_items, cache),
         splits=splits,
         channels=tuple(sorted({item.channel for item in items})),
         corpora=names,
@@ -186,11 +192,14 @@ def log_subset(
 
 
 def pretraining_data_record(
-    train_items: Sequence[SequenceItem], val_items: Sequence[SequenceItem]
+    train_items: Sequence[SequenceItem],
+    val_items: Sequence[SequenceItem],
+    cache: ResultCache | None = None,
 ) -> dict[str, list[str]]:
     """Which participants and files the encoder was trained on (and validated on), and the fingerprints of
-    their samples (:func:`eeg_io.file_fingerprints`: the first windows of every channel used), for
-    finetune's leakage guard: plain sorted string lists, so the checkpoint stays ``weights_only`` loadable."""
+    their samples (:func:`eeg_io.file_fingerprints`: the first windows of every channel used; kept in
+    ``cache`` between runs), for finetune's leakage guard: plain sorted string lists, so the checkpoint
+    stays ``weights_only`` loadable."""
     channels: dict[str, set[str]] = {}
     for item in (*train_items, *val_items):
         channels.setdefault(item.file, set()).add(item.channel)
@@ -200,7 +209,11 @@ def pretraining_data_record(
         "val_participants": sorted({item.participant for item in val_items}),
         "val_files": sorted({str(Path(item.file).resolve()) for item in val_items}),
         "fingerprints": sorted(
-            {d for file, names in channels.items() for d in file_fingerprints(file, names)}
+            {
+                d
+                for file, names in channels.items()
+                for d in file_fingerprints(file, sorted(names), cache=cache)
+            }
         ),
     }
 
@@ -213,6 +226,7 @@ def fit_band_statistics(
     device: torch.device,
     corpora: Sequence[tuple[str, int, float]] = (),
     quiet: bool = True,
+    cache: ResultCache | None = None,
 ) -> None:
     """Per-band mean and std of the training split's log band power, into ``band_power``.
 
@@ -221,14 +235,73 @@ def fit_band_statistics(
     A pool (``corpora``: ``(name, training sequences, share of an epoch)`` in the dataset's order) gets the
     statistics of its training mixture: ``limit`` divided by the shares, each corpus's moments weighted by
     its share (:func:`eeg_pretrain.pool.mixture_statistics`). Progress is shown unless ``quiet`` (a bar on
-    a terminal, a line now and then in a log file).
+    a terminal, a line now and then in a log file). With a ``cache``, the two vectors are kept between runs
+    under a key of everything they depend on (:func:`band_statistics_key`), so a run that reads the same
+    sequences of the same files the same way loads them instead.
     """
     parts = corpora or [("", len(dataset), 1.0)]
-    dataset.set_epoch(0)
     chosen, start = [], 0  # the training-set indices of each corpus's statistics sequences
     for _, size, share in parts:
         chosen.append([start + i for i in spread(size, max(1, round(limit * share)) if corpora else limit)])
         start += size
+    key = None
+    if cache is not None and cache.enabled:
+        key = band_statistics_key(band_power, dataset, chosen, parts, batch_size, device)
+    stored = cache.load(STATISTICS_CACHE, key) if cache is not None and key is not None else None
+    if stored is not None:
+        try:
+            mean = torch.tensor(stored["mean"], dtype=torch.float32)
+            std = torch.tensor(stored["std"], dtype=torch.float32)
+            if mean.shape != (band_power.n_bands,) or std.shape != (band_power.n_bands,):
+                raise ValueError("wrong shape")
+        except (KeyError, TypeError, ValueError):
+            stored = None  # a damaged entry: computed again below
+    if stored is None:
+        mean, std = _band_statistics(
+            band_power, dataset, chosen, parts, batch_size, device, quiet, bool(corpora)
+        )
+        if key is not None and key == band_statistics_key(
+            band_power, dataset, chosen, parts, batch_size, device
+        ):  # stored only if no file changed while it was read
+            assert cache is not None
+            cache.store(STATISTICS_CACHE, key, {"mean": mean.tolist(), "std": std.tolist()})
+    band_power.set_statistics(mean.to(device), std.to(device))
+    used = [len(indices) for indices in chosen]
+    log.info(
+        "band-power standardisation from %d training sequences%s: %d bands %.3g-%.3g Hz, %s%s",
+        sum(used),
+        (
+            " (the pool's mixture, each corpus weighted by its share of an epoch: "
+            + ", ".join(f"{name} {n}" for (name, _, _), n in zip(parts, used, strict=True))
+            + ")"
+            if corpora
+            else ""
+        ),
+        band_power.n_bands,
+        band_power.edges[0],
+        band_power.edges[-1],
+        "Hann periodogram" if band_power.tapers == 1 else f"{band_power.tapers} DPSS tapers (multitaper)",
+        " (kept from an earlier run: the same files and settings)" if stored is not None else "",
+    )
+
+
+#: The result-cache kind of the band-power statistics.
+STATISTICS_CACHE = "band-statistics"
+
+
+def _band_statistics(
+    band_power: BandPower,
+    dataset: ChannelSequenceDataset,
+    chosen: Sequence[Sequence[int]],
+    parts: Sequence[tuple[str, int, float]],
+    batch_size: int,
+    device: torch.device,
+    quiet: bool,
+    pooled: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 ``(n_bands,)`` mean and std of the log band power of the sequences ``chosen`` (one list per
+    part of ``parts``; a pool: the parts' mixture, each weighted by its share)."""
+    dataset.set_epoch(0)
     shown = progress(
         total=sum(map(len, chosen)),
         description="band-power statistics",
@@ -248,24 +321,54 @@ def fit_band_statistics(
                 shown.update(len(batch["lengths"]))
         totals.append(stats.totals())
     shown.close()
-    used = [len(indices) for indices in chosen]
-    combined = mixture_statistics(totals, [share for _, _, share in parts]) if corpora else totals[0]
+    combined = mixture_statistics(totals, [share for _, _, share in parts]) if pooled else totals[0]
     mean, std = BandStatistics.mean_std(combined)
-    band_power.set_statistics(mean.to(device), std.to(device))
-    log.info(
-        "band-power standardisation from %d training sequences%s: %d bands %.3g-%.3g Hz, %s",
-        sum(used),
-        (
-            " (the pool's mixture, each corpus weighted by its share of an epoch: "
-            + ", ".join(f"{name} {n}" for (name, _, _), n in zip(parts, used, strict=True))
-            + ")"
-            if corpora
-            else ""
+    return mean.cpu(), std.cpu()
+
+
+def band_statistics_key(
+    band_power: BandPower,
+    dataset: ChannelSequenceDataset,
+    chosen: Sequence[Sequence[int]],
+    parts: Sequence[tuple[str, int, float]],
+    batch_size: int,
+    device: torch.device,
+) -> str:
+    """The result-cache key of :func:`fit_band_statistics`'s numbers: the sequences read (index, file,
+    channel; per corpus of a pool, with its share) and each file's content (:func:`eeg_io.file_key`), how
+    they are read (the dataset's decoding and crop settings and seed), the transform (rate, bands, tapers,
+    floor), the batch size (the order of the sums), where it runs (device, threads) and the code and library
+    versions that compute it."""
+    read = [[[index, dataset.items[index].file, dataset.items[index].channel] for index in indices]
+            for indices in chosen]  # fmt: skip
+    files = sorted({dataset.items[index].file for indices in chosen for index in indices})
+    where = device.type + (f":{torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+    return ResultCache.key(
+        read,
+        [[name, size, share] for name, size, share in parts],
+        [file_key(file) for file in files],
+        {
+            "window_length": dataset.window_length,
+            "normalization": dataset.normalization,
+            "scale": dataset.scale,
+            "nan_policy": dataset.nan_policy,
+            "max_windows": dataset.max_windows,
+            "crop": dataset.crop,
+            "seed": dataset.seed,
+            "cache_dtype": dataset.cache.dtype if dataset.cache is not None else None,
+        },
+        {
+            "window_length": band_power.window_length,
+            "sampling_rate": band_power.sampling_rate,
+            "edges": [float(edge) for edge in band_power.edges],
+            "tapers": band_power.tapers,
+            "floor": band_power.floor,
+        },
+        {"batch_size": batch_size, "device": where, "threads": torch.get_num_threads()},
+        code_key(
+            ("eeg_io", "eeg_ssm", "eeg_pretrain.data", "eeg_pretrain.pool"),
+            ("torch", "numpy", "pyarrow", "scipy"),
         ),
-        band_power.n_bands,
-        band_power.edges[0],
-        band_power.edges[-1],
-        "Hann periodogram" if band_power.tapers == 1 else f"{band_power.tapers} DPSS tapers (multitaper)",
     )
 
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from eeg_config.progress import progress
-from eeg_io import DataConfig, SequenceItem
+from eeg_io import DataConfig, ResultCache, SequenceItem
 from eeg_io.data_checks import DataReport, check_data, describe
 
 log = logging.getLogger("eeg_pretrain")
@@ -23,9 +23,11 @@ def log_data_checks(
     train_items: Sequence[SequenceItem],
     val_items: Sequence[SequenceItem],
     quiet: bool = True,
+    cache: ResultCache | None = None,
 ) -> DataReport:
     """Check the files behind ``train_items`` and ``val_items`` and log the counts once (with progress
-    through the files unless ``quiet``)."""
+    through the files unless ``quiet``); ``cache`` keeps each file's findings between runs
+    (:func:`eeg_io.data_checks.check_data`)."""
     channels: dict[str, set[str]] = {}
     for item in (*train_items, *val_items):
         channels.setdefault(item.file, set()).add(item.channel)
@@ -38,7 +40,9 @@ def log_data_checks(
         disable=quiet,
         every=STARTUP_PROGRESS_SECONDS,
     )
-    report = check_data(files, sampling_rate=rate, channels=channels, window_times=data_config.window_times)
+    report = check_data(
+        files, sampling_rate=rate, channels=channels, window_times=data_config.window_times, cache=cache
+    )
     files.close()
     log.info("data checks on %d file(s) at %g Hz: %s", len(channels), rate, report.summary())
     for line in describe(report, limit=SHOWN):

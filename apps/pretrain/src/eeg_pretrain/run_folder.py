@@ -44,7 +44,14 @@ from eeg_pretrain.config import (
     load_config,
     run_name_for,
 )
-from eeg_pretrain.run_files import CHECKPOINT_BEST, CHECKPOINT_LAST, LOCK, RESOLVED_CONFIG, SUMMARY
+from eeg_pretrain.run_files import (
+    CHECKPOINT_BEST,
+    CHECKPOINT_LAST,
+    LOCK,
+    RESOLVED_CONFIG,
+    SUMMARY,
+    read_summary,
+)
 from eeg_pretrain.run_lock import release_lock_of_ended_job
 from eeg_train import RunDataset
 
@@ -193,15 +200,6 @@ def write_summary(save_dir: str | os.PathLike[str], summary: dict[str, Any]) -> 
     path = Path(save_dir) / SUMMARY
     atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
     return path
-
-
-def read_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """``summary.json`` as a dict, or None when absent or unreadable (then the run is not finished)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def pretraining_dataset(

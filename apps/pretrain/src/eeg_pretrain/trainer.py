@@ -23,11 +23,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from eeg_config import atomic_write_text, dump_yaml
 from eeg_config.progress import progress
+from eeg_io import ResultCache
 from eeg_pretrain.checkpoint import TrainState, load_resume, rng_state, save_keeping_last, set_rng_state
 from eeg_pretrain.config import PretrainConfig, config_to_dict
 from eeg_pretrain.data import build_data, corpus_shares, fit_band_statistics
 from eeg_pretrain.optim import build_optimizer, mixed_precision
-from eeg_pretrain.plots import plot_reconstructions
 from eeg_pretrain.pool import ValidationMeters
 from eeg_pretrain.reporting import (
     STEP_PREFIX,
@@ -83,7 +83,9 @@ class Trainer:
         train_cfg = config.train
 
         # --- data: split by participant, masks fixed per (seed, epoch, index) ---
-        self.data = build_data(config, dist_info, device)
+        # what the start computes from the corpus (data checks, band statistics) is kept between runs
+        result_cache = ResultCache.default()
+        self.data = build_data(config, dist_info, device, result_cache)
         self.train_set, self.val_set = self.data.train_set, self.data.val_set
         self.train_sampler, self.collate = self.data.train_sampler, self.data.collate
         self.train_loader, self.val_loader = self.data.train_loader, self.data.val_loader
@@ -116,7 +118,7 @@ class Trainer:
             fit_band_statistics(
                 self.model.band_power, self.train_set.base, config.objective.stats_sequences,
                 config.data.batch_size, device, corpus_shares(self.data),
-                quiet=train_cfg.quiet or not dist_info.is_main,
+                quiet=train_cfg.quiet or not dist_info.is_main, cache=result_cache,
             )  # fmt: skip
         facts = run_facts(self.data, self.model, dist_info)
         self.dataset = corpus_dataset(config, self.data) if dist_info.is_main else None
@@ -344,6 +346,8 @@ class Trainer:
         loader = self.val_loader or self.train_loader
         if limit == 0 or len(loader.dataset) == 0:
             return
+        from eeg_pretrain.plots import plot_reconstructions  # matplotlib: not before the first step
+
         batch = self.collate([loader.dataset[i] for i in range(min(limit, len(loader.dataset)))])
         self.model.eval()
         with torch.no_grad():

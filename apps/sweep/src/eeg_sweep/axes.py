@@ -29,7 +29,9 @@ import yaml
 
 from eeg_config import ConfigError, field_type, parse_value
 from eeg_config.schema import MISSING
-from eeg_pretrain.run_folder import FLAT_KEYS, PretrainConfig
+
+# pretrain's config (FLAT_KEYS, PretrainConfig) imports torch: it is imported where keys are read, so
+# `sweep status` and `--help` (which read values through this module) start without it.
 
 RATIO, STYLE = "masking.ratio", "masking.style"
 # keys the run name's stem shows already (mamba2_eeg_d{d_model}_l{num_layers}_m{ratio}_{style})
@@ -68,12 +70,16 @@ def split_vary(text: str) -> tuple[str, str]:
 
 def canonical_key(key: str) -> str:
     """An older flat alias (``mask_ratio``) as its dotted key (``masking.ratio``)."""
+    from eeg_pretrain.run_folder import FLAT_KEYS
+
     return ".".join(FLAT_KEYS[key]) if key in FLAT_KEYS else key
 
 
 def check_key(key: str, option: str) -> Any:
     """The type the pretrain config expects at ``key``; AxisError when it has no such setting, or the
     sweep cannot vary it."""
+    from eeg_pretrain.run_folder import PretrainConfig
+
     expected = field_type(PretrainConfig, key.split("."))
     if expected is MISSING:
         raise AxisError(

@@ -18,12 +18,11 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from eeg_config import EXIT_INTERRUPTED, add_override_option, run_cli
-from eeg_pretrain.run_folder import PretrainConfig, config_to_dict, load_config
 from eeg_sweep.axes import value_text
 from eeg_sweep.devices import DevicePlan, cpu_cores, plan_devices, visible_gpus
 from eeg_sweep.launch import StopRequests
@@ -41,9 +40,7 @@ from eeg_sweep.plan import (
     plan_grid,
     run_overrides,
 )
-from eeg_sweep.runner import SweepRunner
 from eeg_sweep.status import status_main, summarize_main
-from eeg_sweep.submit import SUBMITIT_FOLDER, SubmititLauncher, check_slurm_available
 from eeg_sweep.summary import (
     FAILED,
     INTERRUPTED,
@@ -55,7 +52,12 @@ from eeg_sweep.summary import (
     summary_rows,
     write_csv,
 )
-from eeg_train import DESCRIPTION_TAG, command_line
+
+# `--help` and `sweep status` need neither torch (pretrain's config, which the runner reads too, and
+# eeg_train) nor submitit: those are imported where a sweep is planned and launched.
+if TYPE_CHECKING:
+    from eeg_pretrain.run_folder import PretrainConfig
+    from eeg_sweep.submit import SubmititLauncher
 
 EXIT_RUN_FAILED = 1
 SUBCOMMANDS = {"status": status_main, "summarize": summarize_main}
@@ -171,6 +173,9 @@ def _plan(
 ) -> tuple[PretrainConfig, list[PlannedRun], dict[str, dict[str, Any]], DevicePlan | None]:
     """The sweep's config, its runs, each run's resolved config and the device plan; every config is built
     (each swept value checked) and every run folder read here, before any run starts."""
+    from eeg_pretrain.run_folder import config_to_dict, load_config
+    from eeg_sweep.submit import check_slurm_available
+
     base = load_config(args.config, args.overrides)  # a bad config or --set stops here, before any run
     devices = None
     if options.launcher == "local":
@@ -224,6 +229,8 @@ def make_launcher(
     sweep_dir: Path,
     stop: StopRequests,
 ) -> LocalLauncher | SubmititLauncher:
+    from eeg_sweep.submit import SUBMITIT_FOLDER, SubmititLauncher
+
     if options.launcher == "local":
         assert devices is not None
         echo = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -255,6 +262,8 @@ def format_plan(
     devices: DevicePlan | None,
 ) -> str:
     """The ``--dry-run`` text: each run, what it needs next and the command that would run it."""
+    from eeg_sweep.runner import SweepRunner
+
     with StopRequests() as stop:
         launcher = make_launcher(args, options, devices, sweep_dir, stop)
     runner = SweepRunner(launcher, args.overrides, options.experiment, None, wanted)
@@ -292,6 +301,10 @@ def run_sweep(
 ) -> int:
     """Hold the folder lock, open the parent MLflow run, run every run, write and print the summary.
     Returns 0, 1 (a run failed) or 130 (stopped by Ctrl-C / SIGTERM)."""
+    from eeg_pretrain.run_folder import config_to_dict
+    from eeg_sweep.runner import SweepRunner
+    from eeg_train import DESCRIPTION_TAG, command_line
+
     tracking = base.tracking
     nproc = devices.nproc if devices is not None else None
     launcher_info: dict[str, Any] = {"name": options.launcher, "max_parallel": options.max_parallel}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eeg_config import atomic_write_text
-from eeg_pretrain.run_folder import RESOLVED_CONFIG
+from eeg_pretrain.run_files import RESOLVED_CONFIG  # not run_folder: that imports torch
 from eeg_sweep.plan import PlannedRun, read_summary
 
 JOB_RECORD = "sweep_job.json"

@@ -14,11 +14,13 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eeg_config import atomic_write_text, flatten
 from eeg_sweep.plan import PlannedRun, SweepError
-from eeg_train import MlflowTracker, NullTracker, Tracker, markdown_link
+
+if TYPE_CHECKING:  # eeg_train imports torch, which `sweep status` does not need
+    from eeg_train import Tracker
 
 log = logging.getLogger("eeg_sweep")
 
@@ -188,6 +190,8 @@ def open_parent(
     """Start (or reopen) the sweep's parent run and record the plan: the shared config as params (without
     the ``swept`` keys, which differ between its runs), the plan as tags (tags can change when a later
     session extends the sweep; params cannot)."""
+    from eeg_train import MlflowTracker, NullTracker
+
     if not enabled:
         return NullTracker()
     run_id = reusable_parent(uri, experiment, stored_run_id)
@@ -214,6 +218,8 @@ def describe_sweep(
     """The parent run's description (Markdown): the plan and the command; with ``rows``
     (:func:`eeg_sweep.summary.summary_rows`), a table of the runs, each linked to its page in experiment
     ``experiment_id``, with status, best validation loss and skill."""
+    from eeg_train import markdown_link
+
     ratios = ", ".join(f"{r:g}" for r in dict.fromkeys(run.ratio for run in runs))
     styles = ", ".join(dict.fromkeys(run.style for run in runs))
     lines = [

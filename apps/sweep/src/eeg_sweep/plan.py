@@ -17,27 +17,21 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import yaml
 
 from eeg_config import ConfigError, UserError, parse_override, read_yaml
 from eeg_config import config_differences as differences
-from eeg_io import EEGDataError, index_corpora, pooled_split
-from eeg_pretrain.run_folder import (
-    CHECKPOINT_LAST,
-    FLAT_KEYS,
-    RESOLVED_CONFIG,
-    SUMMARY,
-    PretrainConfig,
-    build_config,
-    config_to_dict,
-    read_summary,
-    run_name_for,
-)
-from eeg_ssl import MASKING_STYLES
+from eeg_pretrain.run_files import CHECKPOINT_LAST, RESOLVED_CONFIG, SUMMARY, read_summary
 from eeg_sweep.axes import RATIO, STYLE, Axis, blame, name_suffix, override_value, value_text
+
+# `sweep status` and `--help` read sweep folders through this module, so it imports no torch:
+# eeg_pretrain.config (run_folder) and eeg_ssl do, and are imported where a plan is made; eeg_io (pyarrow,
+# numpy) where the data sizes are checked.
+if TYPE_CHECKING:
+    from eeg_pretrain.run_folder import PretrainConfig
 
 DEFAULT_RATIOS = "0.2,0.4,0.6,0.8"
 DEFAULT_STYLES = "mae"
@@ -180,6 +174,8 @@ def _ratio_range(text: str, option: str) -> list[float]:
 
 def parse_styles(text: str, option: str = "--styles") -> tuple[str, ...]:
     """``"mae"`` or ``"mae,bert"`` -> the styles in the order given, without repeats."""
+    from eeg_ssl import MASKING_STYLES
+
     styles: list[str] = []
     for part in text.split(","):
         style = part.strip().lower()
@@ -197,6 +193,8 @@ def parse_styles(text: str, option: str = "--styles") -> tuple[str, ...]:
 def check_user_overrides(overrides: Sequence[str], axes: Sequence[Axis] = ()) -> None:
     """Refuse ``--set`` keys the sweep sets itself (flat aliases such as ``mask_ratio`` included), and the
     keys it varies."""
+    from eeg_pretrain.run_folder import FLAT_KEYS
+
     varied = {axis.key: axis.option for axis in axes}
     for text in overrides:
         try:
@@ -217,6 +215,8 @@ def check_user_overrides(overrides: Sequence[str], axes: Sequence[Axis] = ()) ->
 
 def build_plan(config: PretrainConfig, ratios: Sequence[float], styles: Sequence[str]) -> list[PlannedRun]:
     """One run per (style, ratio), style by style, in folders under ``config.train.save_dir``."""
+    from eeg_pretrain.run_folder import run_name_for
+
     sweep_dir = Path(config.train.save_dir)
     runs = []
     for style in styles:
@@ -239,6 +239,8 @@ def plan_grid(
     Raises:
         SweepError: a value that makes an invalid config (naming its option), or two runs with one name.
     """
+    from eeg_pretrain.run_folder import run_name_for
+
     planned: list[tuple[PlannedRun, PretrainConfig]] = []
     keys = [axis.key for axis in axes]
     by_name: dict[str, PlannedRun] = {}
@@ -292,6 +294,8 @@ def check_data_sizes(planned: Sequence[tuple[PlannedRun, PretrainConfig]], axes:
     Raises:
         SweepError: a count larger than the corpus's training participants, naming the option.
     """
+    from eeg_io import EEGDataError, index_corpora, pooled_split
+
     options = {axis.key: axis.option for axis in axes}
     indexes: dict[tuple[Any, ...], list[Any]] = {}
     for _, config in planned:
@@ -364,6 +368,8 @@ def _with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
     """A run folder's config with today's defaults for keys added since it was written (a folder made
     before ``data.participants`` existed is the same run without a subset); as stored when it no longer
     builds (its unknown keys then show as differences)."""
+    from eeg_pretrain.run_folder import build_config, config_to_dict
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

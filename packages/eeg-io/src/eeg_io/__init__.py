@@ -21,6 +21,7 @@ from eeg_io.normalize import PHYSICAL_LIMIT
 from eeg_io.pool import CorpusSplit, epoch_quotas, index_corpora, pooled_split, weighted_epoch
 from eeg_io.primary import ParticipantRecord, PrimaryDataset, read_primary_dataset
 from eeg_io.reader import ChannelWindows, read_channel_windows
+from eeg_io.result_cache import CACHE_ENV, ResultCache, file_key
 from eeg_io.splits import split_by_group
 from eeg_io.subsets import participant_subset, pretraining_split
 from eeg_io.synthetic import STANDARD_10_10_64, STANDARD_10_20, write_synthetic_corpus
@@ -61,6 +62,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CACHE_ENV",
     "CORPUS_KEY",
     "METADATA_COLUMNS",
     "PHYSICAL_LIMIT",
@@ -80,6 +82,7 @@ __all__ = [
     "ParticipantRecord",
     "PrimaryDataset",
     "Problem",
+    "ResultCache",
     "SequenceConfig",
     "SequenceItem",
     "build_index",
@@ -89,6 +92,7 @@ __all__ = [
     "decode_windows",
     "epoch_quotas",
     "file_fingerprints",
+    "file_key",
     "find_parquet_files",
     "fingerprints_digest",
     "implied_sampling_rate",

@@ -21,7 +21,9 @@ Warnings (not layout problems), each with counts and file names:
   by default).
 
 Files are read one channel column at a time. Zero variance means a spread (max - min) below float32's
-smallest normal number, as in :mod:`eeg_io.normalize`.
+smallest normal number, as in :mod:`eeg_io.normalize`. With a :class:`~eeg_io.result_cache.ResultCache`,
+what a file's checks found is kept per file (keyed by the file's content, the settings and this code), so
+a later run reads only the files that are new or changed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from eeg_io.arrow_numpy import to_numpy
 from eeg_io.errors import EEGDataError
 from eeg_io.layout import channel_columns, find_column, open_parquet, order_columns, row_order
 from eeg_io.normalize import PHYSICAL_LIMIT
+from eeg_io.result_cache import ResultCache, code_key, file_key
 from eeg_io.timing import recognise_window_times
 from eeg_io.validation import Problem
 
@@ -121,6 +124,7 @@ def check_data(
     sampling_rate: float = DEFAULT_SAMPLING_RATE,
     channels: Mapping[str, Collection[str]] | None = None,
     window_times: str = "auto",
+    cache: ResultCache | None = None,
 ) -> DataReport:
     """Run the data checks (module docstring) on ``files``.
 
@@ -131,6 +135,8 @@ def check_data(
         channels: per file (as given), the upper-cased channels to check; None = every channel column.
         window_times: ``"seconds"``, ``"samples"`` (offsets within the parent window, the seed's layout) or
             ``"auto"`` (recognised per file, :func:`eeg_io.timing.recognise_window_times`).
+        cache: where each file's findings are kept between runs (None: computed every time); the report
+            is the same either way.
     """
     if not sampling_rate > 0:
         raise ValueError(f"sampling_rate must be positive, got {sampling_rate}")
@@ -144,7 +150,7 @@ def check_data(
         name = str(file)
         wanted = None if channels is None else {c.upper() for c in channels.get(name, ())}
         try:
-            summary = _summarise(Path(file), sampling_rate, wanted, window_times)
+            summary = _cached_summary(Path(file), sampling_rate, wanted, window_times, cache)
         except (EEGDataError, ValueError, OSError):
             continue  # layout problems are validate's to report
         if summary is None:
@@ -190,6 +196,49 @@ class _FileSummary:
     findings: list[tuple[str, int, str]]
     file_hash: bytes
     row_hashes: list[bytes | None]  # None: a window flat in every channel (not a meaningful duplicate)
+
+    def to_json(self) -> dict:
+        return {
+            "findings": [list(finding) for finding in self.findings],
+            "file_hash": self.file_hash.hex(),
+            "row_hashes": [None if h is None else h.hex() for h in self.row_hashes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> _FileSummary:
+        return cls(
+            [(str(check), int(count), str(message)) for check, count, message in data["findings"]],
+            bytes.fromhex(data["file_hash"]),
+            [None if h is None else bytes.fromhex(h) for h in data["row_hashes"]],
+        )
+
+
+_CACHE_KIND = "data-checks"
+
+
+def _cached_summary(
+    file: Path, sampling_rate: float, wanted: set[str] | None, window_times: str, cache: ResultCache | None
+) -> _FileSummary | None:
+    """:func:`_summarise`, through ``cache`` when given: a file's entry is keyed by its content
+    (:func:`~eeg_io.result_cache.file_key`), the settings and this package's code, and replaces the file's
+    older entries. A file that changes while it is read is not stored."""
+    if cache is None or not cache.enabled:
+        return _summarise(file, sampling_rate, wanted, window_times)
+    before = file_key(file)
+    settings = {"rate": float(sampling_rate), "channels": sorted(wanted) if wanted is not None else None,
+                "window_times": window_times}  # fmt: skip
+    key = cache.key(before, settings, code_key(("eeg_io",), ("numpy", "pyarrow")))
+    group = before[0]  # one entry per file: a changed file's entry replaces the old one
+    stored = cache.load(_CACHE_KIND, key, group)
+    if stored is not None:
+        try:
+            return None if stored.get("empty") else _FileSummary.from_json(stored)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # a damaged entry: computed again below
+    summary = _summarise(file, sampling_rate, wanted, window_times)
+    if file_key(file) == before:
+        cache.store(_CACHE_KIND, key, {"empty": True} if summary is None else summary.to_json(), group)
+    return summary
 
 
 def _summarise(

@@ -10,9 +10,12 @@ version of one registered model per model family (``register_model``).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
+import re
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -238,7 +241,8 @@ class MlflowTracker:
             if model_description:
                 self._create_registered_model(registry, name, model_description)
             clean = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in (tags or {}).items()}
-            version = self._mlflow.register_model(uri, name, tags=clean or None)
+            with _without_registry_chatter():
+                version = self._mlflow.register_model(uri, name, tags=clean or None)
             if description:
                 registry.update_model_version(name, version.version, description=description)
             log.info("registered model %s version %s", name, version.version)
@@ -261,6 +265,33 @@ class MlflowTracker:
 
     def close(self, status: str = "FINISHED") -> None:
         self._mlflow.end_run(status=status)
+
+
+# What mlflow.register_model prints to stderr on every registration (the model exists already on every run
+# but the family's first: the run creates it with its description just before). The run logs its own line.
+_REGISTRY_CHATTER = re.compile(
+    r"Registered model '.*' already exists\. Creating a new version of this model\.\.\."
+    r"|Successfully registered model '.*'\."
+    r"|Created version '\d+' of model '.*'\."
+)
+
+
+@contextlib.contextmanager
+def _without_registry_chatter():
+    """Drop MLflow's registration lines (:data:`_REGISTRY_CHATTER`) from stderr within the block; anything
+    else written to stderr (an MLflow warning) is passed on."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        kept = [
+            line
+            for line in buffer.getvalue().splitlines(True)
+            if not _REGISTRY_CHATTER.fullmatch(line.strip())
+        ]
+        if kept:
+            sys.stderr.write("".join(kept))
 
 
 class ChildRunTracker:
