@@ -60,7 +60,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,26 +67,33 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from eeg_eval import RANDOM, Units, band_power, compare_features, downsampled_waveform
+from eeg_eval import RANDOM, Units, compare_features
 from eeg_io import ChannelSequenceDataset, build_index, write_synthetic_corpus
-from eeg_io.normalize import normalize
-from eeg_io.synthetic import synthetic_signals
 from eeg_pretrain.cli import main as pretrain_command
 from eeg_pretrain.config import build_config
 from eeg_pretrain.data import MaskedSequences, MaskingCollate
 from eeg_pretrain.run_folder import CHECKPOINT_BEST, CHECKPOINT_LAST, SUMMARY, read_summary
 from eeg_pretrain.trainer import Trainer
-from eeg_ssm import EEGModel, band_edges, load_checkpoint, load_pretrained
+from eeg_ssm import load_checkpoint, load_pretrained
 from eeg_train import DistInfo, NullTracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trend import Trend, fit_trend
+from curve_probe import (
+    JUDGED,
+    SYNTHETIC_CHANNELS,
+    SYNTHETIC_RATE,
+    SYNTHETIC_WINDOW,
+    Recording,
+    classic_features,
+    embed,
+    labelled_recordings,
+    probe_row,
+    random_encoder,
+)
+from trend import Trend, fit_trend, plot
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "configs" / "demo.yaml"
-JUDGED = "linear_probe"
-SYNTHETIC_CHANNELS = ("Fz", "C3", "C4", "Pz", "O1", "O2")
-SYNTHETIC_RATE, SYNTHETIC_WINDOW = 128.0, 512
 
 
 # ------------------------------------------------------------------------------------------ pretraining
@@ -147,90 +153,6 @@ def held_out_skill(checkpoint: Path, people_root: Path, scratch: Path) -> dict[s
     )
     result = trainer.evaluate()
     return {"skill": result["skill"], "encoder_skill": result["encoder_skill"]}
-
-
-# ------------------------------------------------------------------------------------------------ probe
-@dataclass(frozen=True)
-class Recording:
-    """One labelled recording: ``trials`` ``[L, C, W]`` µV, ``labels`` ``[L]`` (0/1)."""
-
-    person: str
-    run: str
-    trials: np.ndarray
-    labels: np.ndarray
-
-
-def labelled_recordings(people: int, windows: int, amplitude_uv: float, seed: int) -> list[Recording]:
-    """The synthetic labelled task: one recording per person from the corpus generator (with its slow
-    states, bursts and artefacts), each window labelled at random (balanced per person); class-1 windows
-    carry an extra rhythm at 10 Hz (± 5 % per person) of ``amplitude_uv``, random in phase per window."""
-    rng = np.random.default_rng(seed)
-    clock = np.arange(SYNTHETIC_WINDOW) / SYNTHETIC_RATE
-    out = []
-    for person in range(people):
-        signals = synthetic_signals(
-            SYNTHETIC_CHANNELS, windows * SYNTHETIC_WINDOW, SYNTHETIC_RATE, seed=(seed, 10_000 + person),
-            dynamics=True, participant_seed=(seed, 10_000 + person),
-        ).astype(np.float64)  # fmt: skip
-        trials = signals.reshape(len(SYNTHETIC_CHANNELS), windows, SYNTHETIC_WINDOW).transpose(1, 0, 2)
-        labels = rng.permutation(np.arange(windows) % 2)
-        frequency = 10.0 * rng.uniform(0.95, 1.05)
-        for w in np.flatnonzero(labels):
-            phase = rng.uniform(0, 2 * np.pi) + rng.normal(0.0, 0.3, (len(SYNTHETIC_CHANNELS), 1))
-            trials[w] += amplitude_uv * np.sin(2 * np.pi * frequency * clock[None, :] + phase)
-        out.append(Recording(f"L{person + 1:02d}", "1", trials, labels))
-    return out
-
-
-@torch.no_grad()
-def embed(encoder: EEGModel, recordings: list[Recording], channels, normalization: str) -> np.ndarray:
-    """``[trials, d_model]``: each window's token, averaged over channels, of the encoder reading the whole
-    recording; windows normalised per channel sequence as in pretraining (``normalization``)."""
-    encoder.eval()
-    rows = []
-    for recording in recordings:
-        per_channel = []
-        for c, channel in enumerate(channels):
-            x = torch.from_numpy(normalize(recording.trials[:, c, :], normalization))  # (L, W)
-            tokens = encoder.encode(x[None].float(), [channel], torch.tensor([len(x)]))[0]  # (L, d)
-            per_channel.append(tokens.float().numpy())
-        rows.append(np.mean(per_channel, axis=0))
-    return np.concatenate(rows)
-
-
-def classic_features(recordings: list[Recording], rate: float, window: int) -> dict[str, np.ndarray]:
-    """Log band power (pretraining's bands) and the 16-bin waveform, each joined by the recording's mean."""
-    edges = band_edges(window, rate, 8)
-    out = {}
-    for name, function in (
-        ("band_power", lambda w: band_power(w, rate, edges)),
-        ("waveform", lambda w: downsampled_waveform(w, 16)),
-    ):
-        parts = []
-        for recording in recordings:
-            features = function(recording.trials)  # (L, F)
-            parts.append(np.concatenate([features, np.broadcast_to(features.mean(0), features.shape)], 1))
-        out[name] = np.concatenate(parts)
-    return out
-
-
-def random_encoder(encoder: EEGModel, seed: int) -> EEGModel:
-    """The reference: the same architecture, randomly initialised, with the pretrained encoder's band-power
-    standardisation (input statistics, not learned weights), so both read the same inputs."""
-    torch.manual_seed(seed)
-    reference = EEGModel(encoder.config)
-    if encoder.band_power is not None:
-        reference.band_power.mean.copy_(encoder.band_power.mean)
-        reference.band_power.std.copy_(encoder.band_power.std)
-    return reference
-
-
-def probe_row(metrics: dict, differences: dict, verdict) -> dict:
-    """The probe's figures for the table: each model's AUROC, probe - random encoder, the verdict."""
-    row = {f"auroc_{m}": float(metrics[m]["auroc"]) for m in metrics}
-    d = differences[f"{JUDGED} - {RANDOM}"]["auroc"]
-    row |= {"vs_random": d["estimate"], "vs_random_low": d["low"], "vs_random_high": d["high"]}
-    return row | {"verdict": verdict.decision, "verdict_line": verdict.line}
 
 
 # ------------------------------------------------------------------------------------------- synthetic
@@ -405,46 +327,9 @@ def report(rows: list[dict], dataset: str, out: Path) -> Trend | None:
             {"rows": rows, "trend": None if trend is None else trend.__dict__}, indent=1, default=float
         )
     )
-    plot(rows, means, trend, dataset, out / f"learning_curve_{dataset}.png")
+    plot(rows, means, trend, dataset, out / f"learning_curve_{dataset}.png", JUDGED, RANDOM)
     print(f"wrote {out / f'learning_curve_{dataset}.png'} and .json")
     return trend
-
-
-def plot(rows, means, trend, dataset: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    sizes = sorted(means)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, colour, label in (("encoder_skill", "C0", "encoder skill"), ("skill", "C1", "skill")):
-        left.scatter([r["participants"] for r in rows], [r[key] for r in rows], color=colour, alpha=0.4, s=15)
-        left.plot(sizes, [means[n][key] for n in sizes], "o-", color=colour, label=f"{label} (mean)")
-    if trend is not None:
-        x = np.array([min(sizes), max(sizes)], dtype=float)
-        left.plot(x, trend.intercept + trend.slope * np.log2(x), "--", color="C0",
-                  label=f"fit: {trend.slope:+.3f} [{trend.low:+.3f}, {trend.high:+.3f}] / doubling")  # fmt: skip
-    left.axhline(0, color="grey", lw=0.5)
-    left.set_xscale("log", base=2)
-    left.set(xlabel="pretraining participants", ylabel="on held-out people",
-             title=f"{dataset}: masked band-power prediction")  # fmt: skip
-    left.set_xticks(sizes, [str(n) for n in sizes], minor=False)
-    left.xaxis.set_minor_formatter(NullFormatter())
-    left.legend(fontsize=8)
-    for key, colour, label in ((f"auroc_{JUDGED}", "C0", "linear probe"), (f"auroc_{RANDOM}", "C3", "random encoder"),
-                               ("auroc_band_power", "C2", "band power")):  # fmt: skip
-        right.plot(sizes, [means[n][key] for n in sizes], "o-", color=colour, label=label)
-    right.set_xscale("log", base=2)
-    right.set(xlabel="pretraining participants", ylabel="AUROC (pooled out-of-fold)",
-              title="labelled task, people held out")  # fmt: skip
-    right.set_xticks(sizes, [str(n) for n in sizes], minor=False)
-    right.xaxis.set_minor_formatter(NullFormatter())
-    right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main() -> None:

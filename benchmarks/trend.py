@@ -1,6 +1,6 @@
-"""The trend of a learning curve: a figure against log2(participants), its slope with a t interval.
-
-Used by ``benchmarks/learning_curve.py``; numpy and scipy only, so its test loads no model code.
+"""The trend of a learning curve (a figure against log2(participants), its slope with a t interval) and
+its plot. Used by ``benchmarks/learning_curve.py``; numpy and scipy (matplotlib when plotting) only, so its
+test loads no model code.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Trend", "fit_trend"]
+__all__ = ["Trend", "fit_trend", "plot"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,42 @@ def fit_trend(participants, values, confidence: float = 0.95) -> Trend:
     return Trend(
         float(fit.slope), float(fit.slope - half), float(fit.slope + half), float(fit.intercept), len(x)
     )
+
+
+def plot(rows, means, trend, dataset: str, path, judged: str, reference: str) -> None:
+    """Left: skill and encoder skill per run and their mean per size, with the fitted trend; right: the mean
+    AUROC per size of the ``judged`` probe, the ``reference`` encoder and band power. Saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    sizes = sorted(means)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, colour, label in (("encoder_skill", "C0", "encoder skill"), ("skill", "C1", "skill")):
+        left.scatter([r["participants"] for r in rows], [r[key] for r in rows], color=colour, alpha=0.4, s=15)
+        left.plot(sizes, [means[n][key] for n in sizes], "o-", color=colour, label=f"{label} (mean)")
+    if trend is not None:
+        x = np.array([min(sizes), max(sizes)], dtype=float)
+        left.plot(x, trend.intercept + trend.slope * np.log2(x), "--", color="C0",
+                  label=f"fit: {trend.slope:+.3f} [{trend.low:+.3f}, {trend.high:+.3f}] / doubling")  # fmt: skip
+    left.axhline(0, color="grey", lw=0.5)
+    left.set_xscale("log", base=2)
+    left.set(xlabel="pretraining participants", ylabel="on held-out people",
+             title=f"{dataset}: masked band-power prediction")  # fmt: skip
+    left.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.legend(fontsize=8)
+    for key, colour, label in ((f"auroc_{judged}", "C0", "linear probe"), (f"auroc_{reference}", "C3", "random encoder"),
+                               ("auroc_band_power", "C2", "band power")):  # fmt: skip
+        right.plot(sizes, [means[n][key] for n in sizes], "o-", color=colour, label=label)
+    right.set_xscale("log", base=2)
+    right.set(xlabel="pretraining participants", ylabel="AUROC (pooled out-of-fold)",
+              title="labelled task, people held out")  # fmt: skip
+    right.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+    right.xaxis.set_minor_formatter(NullFormatter())
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
