@@ -160,14 +160,17 @@ def synthetic_curve(args, tmp: Path) -> list[dict]:
     sizes = args.sizes or ([2, 4] if args.quick else [4, 8, 16, 32, 64])
     windows = 24 if args.quick else args.windows
     pretraining, tested = tmp / "synthetic_pretraining", tmp / "synthetic_test"
-    everyone = max(sizes) + args.val_people + args.test_people
+    if max(sizes) > args.train_people:
+        raise SystemExit(f"error: --sizes up to {max(sizes)} need --train-people >= {max(sizes)}")
+    # the corpus does not depend on --sizes: the same validation, test and probe people for every curve
+    everyone = args.train_people + args.val_people + args.test_people
     write_synthetic_corpus(tmp / "synthetic_all", participants=everyone, channels=list(SYNTHETIC_CHANNELS),
                            windows_per_run=windows, window_length=SYNTHETIC_WINDOW, sfreq=SYNTHETIC_RATE)  # fmt: skip
     people = sorted(p.name for p in (tmp / "synthetic_all").iterdir())
     for i, person in enumerate(people):  # the last test_people never pretrain: they are scored
         shutil.move(tmp / "synthetic_all" / person, (tested if i >= len(people) - args.test_people else pretraining) / person)  # fmt: skip
     data = {"window_length": SYNTHETIC_WINDOW, "sampling_rate": SYNTHETIC_RATE,
-            "val_ratio": args.val_people / (max(sizes) + args.val_people), "batch_size": 8}  # fmt: skip
+            "val_ratio": args.val_people / (args.train_people + args.val_people), "batch_size": 8}  # fmt: skip
     recordings = labelled_recordings(args.probe_people, windows, args.probe_uv, seed=1)
     units = Units.build(
         [r.person for r in recordings for _ in r.labels], np.concatenate([r.labels for r in recordings]),
@@ -354,6 +357,9 @@ def main() -> None:
     parser.add_argument(
         "--val-people", type=int, default=8, help="synthetic validation people (choose the epoch)"
     )
+    parser.add_argument(
+        "--train-people", type=int, default=64, help="synthetic people the sizes are drawn from (default 64)"
+    )
     parser.add_argument("--test-people", type=int, default=12, help="synthetic people scored for skill")
     parser.add_argument(
         "--probe-people", type=int, default=12, help="synthetic labelled people for the probe"
@@ -376,7 +382,7 @@ def main() -> None:
     args.sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
     if args.quick:
         args.seeds, args.epochs, args.min_steps, args.resamples = args.seeds[:1], 2, 0, 200
-        args.val_people, args.test_people, args.probe_people = 2, 6, 6
+        args.train_people, args.val_people, args.test_people, args.probe_people = 4, 2, 6, 6
     if args.report_only:
         for dataset in args.datasets.split(","):
             saved = json.loads((args.out / f"learning_curve_{dataset}.json").read_text())

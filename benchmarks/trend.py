@@ -56,6 +56,8 @@ def plot(rows, means, trend, dataset: str, path, judged: str, reference: str) ->
     from matplotlib.ticker import NullFormatter
 
     sizes = sorted(means)
+    steps = {n: sorted({r["steps"] for r in rows if r["participants"] == n}) for n in sizes}
+    ticks = [f"{n}\n{'/'.join(map(str, steps[n]))} steps" for n in sizes]  # what each size trained
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for key, colour, label in (("encoder_skill", "C0", "encoder skill"), ("skill", "C1", "skill")):
         left.scatter([r["participants"] for r in rows], [r[key] for r in rows], color=colour, alpha=0.4, s=15)
@@ -68,7 +70,7 @@ def plot(rows, means, trend, dataset: str, path, judged: str, reference: str) ->
     left.set_xscale("log", base=2)
     left.set(xlabel="pretraining participants", ylabel="on held-out people",
              title=f"{dataset}: masked band-power prediction")  # fmt: skip
-    left.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+    left.set_xticks(sizes, ticks, minor=False)
     left.xaxis.set_minor_formatter(NullFormatter())
     left.legend(fontsize=8)
     for key, colour, label in ((f"auroc_{judged}", "C0", "linear probe"), (f"auroc_{reference}", "C3", "random encoder"),
@@ -77,7 +79,7 @@ def plot(rows, means, trend, dataset: str, path, judged: str, reference: str) ->
     right.set_xscale("log", base=2)
     right.set(xlabel="pretraining participants", ylabel="AUROC (pooled out-of-fold)",
               title="labelled task, people held out")  # fmt: skip
-    right.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+    right.set_xticks(sizes, ticks, minor=False)
     right.xaxis.set_minor_formatter(NullFormatter())
     right.legend(fontsize=8)
     fig.tight_layout()
