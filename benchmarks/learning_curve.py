@@ -42,11 +42,15 @@ mean per size), ``learning_curve_<dataset>.png`` and ``.json`` go to ``--out``.
 
     uv sync --all-packages --group blink     # the Blink data (not needed for --datasets synthetic)
     uv run --all-packages --group blink python benchmarks/learning_curve.py [--datasets synthetic,blink]
-        [--seeds 0,1] [--out runs/learning_curve] [--quick]
+        [--seeds 0,1] [--sizes 4,8,16,32,64] [--min-steps 120] [--out runs/learning_curve] [--quick]
+        [--report-only]
 
-``--quick``: a smoke run (sizes 2 and 4, 24 windows per recording, 2 epochs, one seed; seconds, not a
-measurement). A benchmark (a script), not a test. CPU, one thread: about 25 min for the synthetic curve
-with 2 seeds on a loaded 2-core machine, 10-15 min for Blink.
+With the default ``--min-steps`` the steps grow with the data from 16 people on (the demo's 10 epochs);
+``--min-steps 480`` trains every size as many steps as the 64-person run, which separates data from compute
+(``benchmarks/RESULTS.md``, "Learning curve"). ``--quick``: a smoke run (sizes 2 and 4, 24 windows per
+recording, 2 epochs, one seed; a minute, not a measurement). A benchmark (a script), not a test. CPU, one
+thread: about 15 min each for the synthetic (2 seeds) and the Blink curve, run side by side on a loaded
+2-core machine.
 """
 
 from __future__ import annotations

@@ -56,8 +56,11 @@ def plot(rows, means, trend, dataset: str, path, judged: str, reference: str) ->
     from matplotlib.ticker import NullFormatter
 
     sizes = sorted(means)
-    steps = {n: sorted({r["steps"] for r in rows if r["participants"] == n}) for n in sizes}
-    ticks = [f"{n}\n{'/'.join(map(str, steps[n]))} steps" for n in sizes]  # what each size trained
+    steps = {n: [r["steps"] for r in rows if r["participants"] == n] for n in sizes}
+    ticks = [  # what each size trained
+        f"{n}\n{min(steps[n])}{'' if min(steps[n]) == max(steps[n]) else f'-{max(steps[n])}'} steps"
+        for n in sizes
+    ]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for key, colour, label in (("encoder_skill", "C0", "encoder skill"), ("skill", "C1", "skill")):
         left.scatter([r["participants"] for r in rows], [r[key] for r in rows], color=colour, alpha=0.4, s=15)
