@@ -304,3 +304,29 @@ def test_the_sweep_config_varies_keys_and_a_dry_run_shows_the_grid(config_path, 
     path.write_text("vary: [data.participants]\n")
     assert _exit_code(["--config", str(config_path), "--sweep-config", str(path)]) == 2
     assert "SweepSettings.vary must map pretrain config keys to their values" in capsys.readouterr().err
+
+
+def test_the_parent_runs_description_names_the_swept_key_and_tabulates_its_values(tmp_path):
+    from eeg_sweep.parent import describe_sweep
+    from eeg_sweep.plan import PlannedRun
+
+    runs = [
+        PlannedRun(
+            0.4, "mae", f"p{n}", tmp_path / f"p{n}", (("data.participants", n), ("masking.ratio", 0.4))
+        )
+        for n in (4, 8)
+    ]
+    rows = [
+        {"run_name": "p4", "data.participants": 4, "mask_ratio": 0.4, "mask_style": "mae", "status": "finished",
+         "best_val_loss": 0.5, "val_skill": 0.01},
+        {"run_name": "p8", "data.participants": 8, "mask_ratio": 0.4, "mask_style": "mae", "status": "finished",
+         "best_val_loss": 0.4, "val_skill": 0.02},
+    ]  # fmt: skip
+    note = describe_sweep("sweep --vary data.participants=4,8", runs, tmp_path, rows)
+    assert note.startswith(
+        "**Sweep of data.participants**: 2 pretraining runs (data.participants 4, 8; mask ratios 0.4"
+    )
+    assert "| run | data.participants | mask ratio | style |" in note
+    assert "| p8 | 8 | 0.4 | mae | finished | 0.4000 | +0.020 |" in note
+    plain = describe_sweep("sweep", [PlannedRun(0.2, "mae", "r", tmp_path / "r")], tmp_path)
+    assert plain.startswith("**Mask-ratio sweep**: 1 pretraining runs (mask ratios 0.2; mae)")

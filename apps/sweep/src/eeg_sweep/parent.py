@@ -218,13 +218,24 @@ def describe_sweep(
     """The parent run's description (Markdown): the plan and the command; with ``rows``
     (:func:`eeg_sweep.summary.summary_rows`), a table of the runs, each linked to its page in experiment
     ``experiment_id``, with status, best validation loss and skill."""
+    from eeg_sweep.axes import RATIO, STYLE, value_text
     from eeg_train import markdown_link
 
     ratios = ", ".join(f"{r:g}" for r in dict.fromkeys(run.ratio for run in runs))
     styles = ", ".join(dict.fromkeys(run.style for run in runs))
+    # the swept keys other than the masking, in the order of the axes, with their values
+    others: dict[str, list[str]] = {}
+    for run in runs:
+        for key, value in run.values:
+            if key not in (RATIO, STYLE):
+                others.setdefault(key, [])
+                if value_text(value) not in others[key]:
+                    others[key].append(value_text(value))
+    what = "; ".join(f"{key} {', '.join(values)}" for key, values in others.items())
+    title = f"Sweep of {', '.join(others)}" if others else "Mask-ratio sweep"
     lines = [
-        f"**Mask-ratio sweep**: {len(runs)} pretraining runs (mask ratios {ratios}; {styles}), each a child "
-        f"run of this one; folder `{folder}`.",
+        f"**{title}**: {len(runs)} pretraining runs ({what + '; ' if what else ''}mask ratios {ratios}; "
+        f"{styles}), each a child run of this one; folder `{folder}`.",
         f"Command: `{command}`",
     ]
     if rows:
@@ -232,12 +243,18 @@ def describe_sweep(
         def number(value: Any, form: str) -> str:
             return "" if value is None else format(value, form)
 
-        table = ["| run | mask ratio | style | status | best val loss | skill |", "|---|---|---|---|---|---|"]
+        table = [
+            "| run | "
+            + "".join(f"{key} | " for key in others)
+            + "mask ratio | style | status | best val loss | skill |",
+            "|---|" + "---|" * len(others) + "---|---|---|---|---|",
+        ]
         for row in rows:
             run_id = row.get("mlflow_run_id")
             route = f"#/experiments/{experiment_id}/runs/{run_id}" if run_id and experiment_id else None
+            swept = "".join(f"{value_text(row[key]) if key in row else ''} | " for key in others)
             table.append(
-                f"| {markdown_link(row['run_name'], route)} | {row['mask_ratio']:g} | {row['mask_style']} | "
+                f"| {markdown_link(row['run_name'], route)} | {swept}{row['mask_ratio']:g} | {row['mask_style']} | "
                 f"{row['status']} | {number(row.get('best_val_loss'), '.4f')} | "
                 f"{number(row.get('val_skill'), '+.3f')} |"
             )
