@@ -53,6 +53,25 @@ def test_same_arguments_give_identical_bytes_and_seed_changes_them(tmp_path):
     assert a[0].read_bytes() != c[0].read_bytes()
 
 
+def test_files_written_at_once_equal_files_written_one_by_one(tmp_path, monkeypatch):
+    kwargs = {
+        "participants": 5,
+        "runs": 2,
+        "channels": ["Cz", "Pz"],
+        "windows_per_run": 3,
+        "window_length": 32,
+    }
+    together = write_synthetic_corpus(tmp_path / "together", seed=2, **kwargs)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)  # one core: no threads
+    alone = write_synthetic_corpus(tmp_path / "alone", seed=2, **kwargs)
+    assert [p.relative_to(tmp_path / "together") for p in together] == [
+        p.relative_to(tmp_path / "alone") for p in alone
+    ]
+    assert len(together) == 10
+    for a, b in zip(together, alone, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
 def test_default_channels_are_the_10_20_set(tmp_path):
     (path,) = write_synthetic_corpus(tmp_path, participants=1, windows_per_run=1, window_length=8)
     names = pq.read_schema(path).names[len(METADATA_COLUMNS) :]

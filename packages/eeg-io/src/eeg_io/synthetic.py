@@ -94,22 +94,30 @@ def write_synthetic_corpus(
     channels = tuple(STANDARD_10_20 if channels is None else channels)
     _check_arguments(participants, runs, channels, windows_per_run, window_length, sfreq, seed)
     root = Path(root)
-    paths = []
-    for participant in range(participants):
+
+    def write(participant: int, run: int) -> Path:
         participant_id = f"sub-{participant + 1:03d}"
-        for run in range(runs):
-            signals = synthetic_signals(
-                channels,
-                windows_per_run * window_length,
-                sfreq,
-                seed=(seed, participant, run),
-                dynamics=dynamics,
-                participant_seed=(seed, participant),
-            )
-            table = _windows_table(signals, channels, participant_id, str(run + 1), window_length, sfreq)
-            path = write_table(table, root / participant_id / f"{participant_id}_run-{run + 1}.parquet")
-            paths.append(path)
-    return sorted(paths)
+        signals = synthetic_signals(
+            channels,
+            windows_per_run * window_length,
+            sfreq,
+            seed=(seed, participant, run),
+            dynamics=dynamics,
+            participant_seed=(seed, participant),
+        )
+        table = _windows_table(signals, channels, participant_id, str(run + 1), window_length, sfreq)
+        return write_table(table, root / participant_id / f"{participant_id}_run-{run + 1}.parquet")
+
+    files = [(participant, run) for participant in range(participants) for run in range(runs)]
+    # Each file has its own seeds, so files can be written at once: numpy's array work and Parquet
+    # writing release the GIL, and the bytes do not depend on the order.
+    workers = min(len(files), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
+    if workers <= 1:
+        return sorted(write(*file) for file in files)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return sorted(pool.map(lambda file: write(*file), files))
 
 
 def synthetic_signals(
