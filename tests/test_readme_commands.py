@@ -167,9 +167,9 @@ def test_the_readme_block_takes_a_real_recording_with_event_markers_from_prepare
     """The README's commands as written, on the real EEGLAB recording (32 channels "EEG 000".., 238 s,
     events ``square`` and ``rt``) as both the pretraining corpus and the labelled data, with labels per
     trial from its own event markers. Only the user's configs change, each setting once (what the events
-    mean, which channels to keep, and what the errors of the other test asked for: channels without
-    positions, one participant so no validation people); no window length, channel list or path is typed
-    twice. Every step hands over, and fine-tuning ends where these data end: one participant cannot give
+    mean, every EEG channel for the labelled data too, and what the errors of the other test asked for:
+    channels without positions, one participant so no validation people); no window length, channel list
+    or path is typed at all. Every step hands over, and fine-tuning ends where these data end: one participant cannot give
     an evaluation on people the model has not seen, and it says so in one line."""
     import yaml
 
@@ -179,10 +179,12 @@ def test_the_readme_block_takes_a_real_recording_with_event_markers_from_prepare
         raw.mkdir(parents=True)
         for suffix in ("set", "fdt"):
             shutil.copyfile(REAL / "EEGLAB" / f"test_raw.{suffix}", raw / f"sub-04_run-1.{suffix}")
-    channels = [f"EEG {i:03d}" for i in range(32)]
     _edit(
         tmp_path / "configs" / "processing.yaml",
-        primary={"labels": {"events": {"square": 1, "rt": 0}}, "channels": {"pick": channels}},
+        primary={
+            "labels": {"events": {"square": 1, "rt": 0}},
+            "channels": {"pick": None},
+        },  # every EEG channel
     )
     _edit(
         tmp_path / "configs" / "pretrain.yaml",
@@ -200,7 +202,7 @@ def test_the_readme_block_takes_a_real_recording_with_event_markers_from_prepare
         if command[-1] == "primary":
             assert "windows per Remission (one per event): 0: " in printed.out
     primary = next((tmp_path / "data" / "processed" / "primary").glob("*.parquet"))
-    assert primary.name == "8s_32ch_primary_dataset.parquet"
+    assert primary.name == "8s_eeg_primary_dataset.parquet"
     import pyarrow.parquet as pq
 
     labels = pq.read_table(primary, columns=["Remission"]).column("Remission").to_numpy()

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eeg_config import unstructure
 from eeg_io import read_corpus_record
 from eeg_prepare.config import build_config, default_primary_name
 from eeg_prepare.pipeline import run_primary
@@ -90,6 +91,41 @@ def test_csv_labels_are_recorded_as_per_participant(tmp_path):
     assert outcome.status == 0
     assert read_corpus_record(outcome.output).label_level == "participant"
     assert set(pq.read_table(outcome.output).column("Target").to_pylist()) == {1}
+
+
+def test_with_pick_null_the_primary_file_keeps_every_eeg_channel_the_recordings_share(tmp_path):
+    """``primary.channels.pick: null``: the recordings' EEG channels, in the first one's order; recordings
+    that keep different channels stop the run with one message naming both, before anything is written."""
+    import mne
+    import pytest
+
+    from eeg_prepare.errors import PrepareError
+
+    _edf_with_events(tmp_path / "raw" / "sub-01_run-1.edf", 4.0, [(1.0, "go")])
+    raw = mne.io.read_raw(tmp_path / "raw" / "sub-01_run-1.edf", preload=True, verbose="error")
+    raw.reorder_channels(MUSE_ORDER[::-1])  # the same channels, stored in another order
+    mne.export.export_raw(tmp_path / "raw" / "sub-02_run-1.edf", raw, fmt="edf", verbose="error")
+    config = _config(tmp_path, events={"go": 1})
+    config = build_config(
+        {**unstructure(config), "primary": {**unstructure(config)["primary"], "channels": {"pick": None}}}
+    )
+    assert default_primary_name(config) == "1s_eeg_primary_dataset.parquet"
+    outcome = run_primary(config, echo=lambda line: None)
+    table = pq.read_table(outcome.output)
+    assert table.column_names[-4:] == MUSE_ORDER and table.num_rows == 2
+    first, second = (table.column("AF7")[i].as_py() for i in range(2))
+    np.testing.assert_allclose(first, second, atol=1e-3)  # the same samples, each under its own name
+
+    raw.rename_channels({"AF7": "Fp1"})
+    mne.export.export_raw(
+        tmp_path / "raw" / "sub-02_run-1.edf", raw, fmt="edf", verbose="error", overwrite=True
+    )
+    outcome.output.unlink()
+    with pytest.raises(
+        PrepareError, match=r"sub-01_run-1.edf has AF7 and .*sub-02_run-1.edf has Fp1 that the"
+    ):
+        run_primary(config, echo=lambda line: None)
+    assert not outcome.output.exists()
 
 
 def test_event_names_from_yaml_numbers_are_text_and_classes_must_be_integers():

@@ -297,13 +297,9 @@ class PrimaryConfig:
     label_column: str = attrs.field(default="Remission", validator=_non_empty)
 
     def __attrs_post_init__(self) -> None:
-        if self.channels.pick is None:
-            raise field_error(
-                self, "channels", "is null: the primary dataset needs an explicit channels.pick list"
-            )
         if self.output_name is not None and not self.output_name.endswith(".parquet"):
             raise field_error(self, "output_name", f"must end in .parquet, got {self.output_name!r}")
-        names = [self.participant_column, self.label_column, *self.channels.pick]
+        names = [self.participant_column, self.label_column, *(self.channels.pick or ())]
         lowered = [n.lower() for n in names]
         clash = sorted({n for n in lowered if lowered.count(n) > 1})
         metadata_clash = [n for n in (self.label_column,) if n.lower() in METADATA_COLUMNS]
@@ -418,8 +414,11 @@ MAX_NAME_CHANNELS = 48
 def default_primary_name(config: PrepareConfig) -> str:
     """``{window_seconds}s_{channels joined by -}_primary_dataset.parquet``, channels lower-cased,
     e.g. ``8s_af7-af8-tp9-tp10_primary_dataset.parquet``; with more channels than fit in a name, their count
-    (``8s_32ch_primary_dataset.parquet``). Spaces in channel names become ``_``."""
-    pick = config.primary.channels.pick or ()
+    (``8s_32ch_primary_dataset.parquet``); with ``pick: null`` (every EEG channel) ``8s_eeg_primary_dataset.parquet``.
+    Spaces in channel names become ``_``."""
+    pick = config.primary.channels.pick
+    if pick is None:  # every EEG channel of the recordings
+        return f"{config.windows.window_seconds:g}s_eeg_primary_dataset.parquet"
     channels = "-".join(c.strip().lower().replace(" ", "_") for c in pick)
     if len(channels) > MAX_NAME_CHANNELS:
         channels = f"{len(pick)}ch"

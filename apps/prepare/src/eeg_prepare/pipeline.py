@@ -23,7 +23,7 @@ from eeg_io.layout import channel_columns
 from eeg_prepare.channel_types import montage_for
 from eeg_prepare.config import PrepareConfig, default_primary_name, settings_of
 from eeg_prepare.discovery import Discovery, RecordingSource, discover
-from eeg_prepare.errors import DiscoveryError
+from eeg_prepare.errors import DiscoveryError, PrepareError
 from eeg_prepare.labels import Join, join_labels, read_labels
 from eeg_prepare.output import (
     COUNTS_KEY,
@@ -239,6 +239,8 @@ def run_primary(
         description="primary",
         result_of=lambda pair: pair[0],
     )
+    if section.channels.pick is None:  # every EEG channel: the recordings must agree on them
+        done = _same_channels(done)
     tables = [table for _, table in done if table is not None]
     if tables:
         metadata = {
@@ -280,6 +282,36 @@ def run_primary(
         + _skipped_note(discovery)
     )
     return _finish(EXIT_NOTHING_PRODUCED, results, lines, echo, report=report)
+
+
+def _same_channels(
+    done: list[tuple[RecordingResult, pa.Table | None]],
+) -> list[tuple[RecordingResult, pa.Table | None]]:
+    """With ``primary.channels.pick: null``: the recordings' tables with their channel columns in the first
+    one's order; :class:`PrepareError` naming two recordings whose EEG channels differ."""
+    first: tuple[RecordingResult, list[str]] | None = None
+    aligned = []
+    for result, table in done:
+        if table is None:
+            aligned.append((result, table))
+            continue
+        names = list(channel_columns(table.schema, result.source.path).values())
+        if first is None:
+            first = (result, names)
+        elif set(names) != set(first[1]):
+            only_first = sorted(set(first[1]) - set(names))
+            only_here = sorted(set(names) - set(first[1]))
+            raise PrepareError(
+                f"primary.channels.pick is null (every EEG channel), but the recordings keep different "
+                f"channels: {first[0].source.path} has {', '.join(only_first) or 'no other'} and "
+                f"{result.source.path} has {', '.join(only_here) or 'no other'} that the other lacks; list "
+                "the channels to keep in primary.channels.pick (one set for every participant)"
+            )
+        else:
+            order = [c for c in table.column_names if c not in names] + first[1]
+            table = table.select(order)
+        aligned.append((result, table))
+    return aligned
 
 
 def _write_side_files(
