@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from eeg_eval import RANDOM, band_power, downsampled_waveform
+from eeg_eval import RANDOM, Units, band_power, downsampled_waveform
 from eeg_io.normalize import normalize
 from eeg_io.synthetic import synthetic_signals
 from eeg_ssm import EEGModel, band_edges
@@ -30,6 +30,16 @@ class Recording:
     run: str
     trials: np.ndarray
     labels: np.ndarray
+
+
+def units_of(recordings: list[Recording]) -> Units:
+    """One unit per window (trial) of ``recordings``: grouped by person, with its run and index in it."""
+    return Units.build(
+        [r.person for r in recordings for _ in r.labels],
+        np.concatenate([r.labels for r in recordings]),
+        runs=[r.run for r in recordings for _ in r.labels],
+        windows=[i for r in recordings for i in range(len(r.labels))],
+    )
 
 
 def labelled_recordings(people: int, windows: int, amplitude_uv: float, seed: int) -> list[Recording]:

@@ -69,14 +69,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader
 
-from eeg_eval import RANDOM, Units, compare_features
-from eeg_io import ChannelSequenceDataset, build_index, write_synthetic_corpus
-from eeg_pretrain.cli import main as pretrain_command
+from eeg_eval import RANDOM, compare_features
+from eeg_io import write_synthetic_corpus
 from eeg_pretrain.config import build_config
-from eeg_pretrain.data import MaskedSequences, MaskingCollate
-from eeg_pretrain.run_folder import CHECKPOINT_BEST, CHECKPOINT_LAST, SUMMARY, read_summary
+from eeg_pretrain.run_folder import CHECKPOINT_LAST, SUMMARY, read_summary
 from eeg_pretrain.trainer import Trainer
 from eeg_ssm import load_checkpoint, load_pretrained
 from eeg_train import DistInfo, NullTracker
@@ -93,7 +90,10 @@ from curve_probe import (
     labelled_recordings,
     probe_row,
     random_encoder,
+    units_of,
 )
+from pretrain_runs import run_pretrain
+from ssl_learnability import evaluate_on
 from trend import Trend, fit_trend, plot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,17 +109,10 @@ def pretrain(corpus: Path, save_dir: Path, participants: int, seed: int, epochs:
     demo.pop("synthetic")
     demo["data"] |= data | {"dataset_path": str(corpus), "participants": participants, "cache_dir": None,
                             "num_workers": 0, "split_group": "participant"}  # fmt: skip
-    demo["train"] |= {"save_dir": str(save_dir), "epochs": epochs,
+    demo["train"] |= {"epochs": epochs,
                       "seed": seed, "quiet": True, "num_plot_examples": 0}  # fmt: skip
     demo["tracking"] = {"enabled": False}
-    path = save_dir.parent / f"{save_dir.name}.yaml"
-    path.write_text(yaml.safe_dump(demo))
-    try:
-        pretrain_command(["--config", str(path), "--quiet"])
-    except SystemExit as exit_info:
-        if exit_info.code:
-            raise
-    return save_dir / CHECKPOINT_BEST
+    return run_pretrain(demo, save_dir)
 
 
 def epochs_for(args, sequences: int, batch_size: int = 8) -> int:
@@ -144,18 +137,7 @@ def held_out_skill(checkpoint: Path, people_root: Path, scratch: Path) -> dict[s
     config = build_config(run)
     trainer = Trainer(config, DistInfo(), torch.device("cpu"), tracker=NullTracker())
     trainer.model.load_state_dict(saved["model"])  # weights and the band statistics of pretraining
-    items = build_index(people_root, include_channels=config.data.include_channels,
-                        exclude_channels=config.data.exclude_channels)  # fmt: skip
-    tested = MaskedSequences(
-        ChannelSequenceDataset.from_config(items, config.data, seed=config.train.seed),
-        config.masking.val_seed,
-        fixed=True,
-    )
-    trainer.val_set = tested
-    trainer.val_loader = DataLoader(
-        tested, batch_size=config.data.batch_size, collate_fn=MaskingCollate(config.masking)
-    )
-    result = trainer.evaluate()
+    result = evaluate_on(trainer, people_root)
     return {"skill": result["skill"], "encoder_skill": result["encoder_skill"]}
 
 
@@ -176,11 +158,7 @@ def synthetic_curve(args, tmp: Path) -> list[dict]:
     data = {"window_length": SYNTHETIC_WINDOW, "sampling_rate": SYNTHETIC_RATE,
             "val_ratio": args.val_people / (args.train_people + args.val_people), "batch_size": 8}  # fmt: skip
     recordings = labelled_recordings(args.probe_people, windows, args.probe_uv, seed=1)
-    units = Units.build(
-        [r.person for r in recordings for _ in r.labels], np.concatenate([r.labels for r in recordings]),
-        runs=[r.run for r in recordings for _ in r.labels],
-        windows=[i for r in recordings for i in range(len(r.labels))],
-    )  # fmt: skip
+    units = units_of(recordings)
     classic = classic_features(recordings, SYNTHETIC_RATE, SYNTHETIC_WINDOW)
     print(f"synthetic: pretraining corpus {len(people) - args.test_people} people ({args.val_people} validate), "
           f"{args.test_people} test people for skill, {args.probe_people} labelled people for the probe "
@@ -225,11 +203,7 @@ def blink_curve(args, tmp: Path) -> list[dict]:
     pretraining, _ = write_blink(tmp / "blink")
     blink = load_recordings()
     recordings = [Recording(r.person, r.run, r.trials, np.full(len(r.trials), r.label)) for r in blink]
-    units = Units.build(
-        [r.person for r in recordings for _ in r.labels], np.concatenate([r.labels for r in recordings]),
-        runs=[r.run for r in recordings for _ in r.labels],
-        windows=[i for r in recordings for i in range(len(r.labels))],
-    )  # fmt: skip
+    units = units_of(recordings)
     classic = classic_features(recordings, SAMPLING_RATE, TRIAL_SAMPLES)
     people = sorted(units.group_ids)
     test_people = people[:2] if args.quick else people

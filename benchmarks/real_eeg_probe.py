@@ -44,10 +44,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blink import CHANNELS, SAMPLING_RATE, TRIAL_SAMPLES, load_recordings, write_blink
+from pretrain_runs import run_pretrain
 
 from eeg_eval import (
     CLASSIC,
@@ -63,7 +63,6 @@ from eeg_eval import (
 )
 from eeg_eval import band_power as eval_band_power
 from eeg_io.normalize import normalize
-from eeg_pretrain.cli import main as pretrain_command
 from eeg_ssm import EEGModel, band_edges, load_checkpoint, load_pretrained
 
 JUDGED = "linear_probe"
@@ -89,18 +88,11 @@ def pretrain(
                   "bidirectional": True, "input": inputs, "local_context": local_context},
         "masking": {"style": "mae", "ratio": 0.4},
         "objective": {"target": target},
-        "train": {"save_dir": str(save_dir), "epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
+        "train": {"epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
                   "num_plot_examples": 0},
         "tracking": {"enabled": False},
     }  # fmt: skip
-    path = save_dir.parent / f"{save_dir.name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    try:
-        pretrain_command(["--config", str(path), "--quiet"])
-    except SystemExit as exit_info:
-        if exit_info.code:
-            raise
-    return save_dir / "mamba2_eeg_pretrained.pt"
+    return run_pretrain(config, save_dir)
 
 
 @torch.no_grad()

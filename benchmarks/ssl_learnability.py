@@ -98,14 +98,10 @@ class LastEpoch(NullTracker):
             self.last = dict(metrics)
 
 
-def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> tuple[float, float]:
-    """Skill on the sequences under ``test_root`` (fixed masks drawn as for validation) of the trainer's
-    model, or of the weights saved in ``checkpoint``; the trainer's own split never saw these people.
-    Also the skill of the model's spectral context alone (what the model predicts before the encoder adds
-    anything; with ``model.local_context`` its learned weighted mean), from the same evaluation."""
+def evaluate_on(trainer: Trainer, test_root: Path) -> dict[str, float]:
+    """``trainer.evaluate()`` of its model on every sequence under ``test_root``, on fixed masks drawn as for
+    validation (``masking.val_seed``): the trainer's validation set is replaced by these sequences."""
     config = trainer.config
-    if checkpoint is not None:
-        trainer.model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
     items = build_index(
         test_root,
         include_channels=config.data.include_channels,
@@ -120,7 +116,18 @@ def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> tu
     trainer.val_loader = DataLoader(
         tested, batch_size=config.data.batch_size, collate_fn=MaskingCollate(config.masking)
     )
-    tested = trainer.evaluate()
+    return trainer.evaluate()
+
+
+def test_skill(trainer: Trainer, test_root: Path, checkpoint: Path | None) -> tuple[float, float]:
+    """Skill on the sequences under ``test_root`` (fixed masks drawn as for validation) of the trainer's
+    model, or of the weights saved in ``checkpoint``; the trainer's own split never saw these people.
+    Also the skill of the model's spectral context alone (what the model predicts before the encoder adds
+    anything; with ``model.local_context`` its learned weighted mean), from the same evaluation."""
+    config = trainer.config
+    if checkpoint is not None:
+        trainer.model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
+    tested = evaluate_on(trainer, test_root)
     if not (config.model.target == "spectrum" and config.model.spectral_context):
         return tested["skill"], float("nan")
     # the meter scores the model's own context beside it: the context alone, against the context mean
