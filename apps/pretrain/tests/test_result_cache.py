@@ -134,16 +134,23 @@ def _pretrain(config_path, save_dir) -> dict:
     }
 
 
+def _without_cold_warm(config_path, tmp_path, monkeypatch, caplog) -> tuple[dict, dict, dict]:
+    """The run with the cache off, then with an empty cache, then again with the cache it filled (its
+    INFO records captured)."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    without = _pretrain(config_path, tmp_path / "off")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    cold = _pretrain(config_path, tmp_path / "cold")
+    with caplog.at_level(logging.INFO, logger="eeg_pretrain"):
+        warm = _pretrain(config_path, tmp_path / "warm")
+    return without, cold, warm
+
+
 def test_a_run_gives_the_same_numbers_with_and_without_the_cache(
     tiny_corpus, tmp_path, make_config, write_config, monkeypatch, caplog
 ):
     config = write_config(make_config(tiny_corpus, tmp_path / "unused", None, **SPECTRAL))
-    monkeypatch.setenv(CACHE_ENV, "off")
-    without = _pretrain(config, tmp_path / "off")
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    cold = _pretrain(config, tmp_path / "cold")
-    with caplog.at_level(logging.INFO, logger="eeg_pretrain"):
-        warm = _pretrain(config, tmp_path / "warm")
+    without, cold, warm = _without_cold_warm(config, tmp_path, monkeypatch, caplog)
     assert any("kept from an earlier run" in r.getMessage() for r in caplog.records)
     assert without["summary"] == cold["summary"] == warm["summary"]
     assert without["record"] == cold["record"] == warm["record"]  # the fingerprints of finetune's guard
@@ -167,12 +174,7 @@ def test_a_pooled_run_gives_the_same_numbers_with_and_without_the_cache(
         {"path": str(tmp_path / "eyes"), "weight": 2},
     ]
     path = write_config(config)
-    monkeypatch.setenv(CACHE_ENV, "off")
-    without = _pretrain(path, tmp_path / "off")
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    cold = _pretrain(path, tmp_path / "cold")
-    with caplog.at_level(logging.INFO, logger="eeg_pretrain"):
-        warm = _pretrain(path, tmp_path / "warm")
+    without, cold, warm = _without_cold_warm(path, tmp_path, monkeypatch, caplog)
     kept = [r.getMessage() for r in caplog.records if "kept from an earlier run" in r.getMessage()]
     assert kept and "the pool's mixture" in kept[0]
     kinds = {e.relative_to(tmp_path / "cache").parts[0] for e in (tmp_path / "cache").rglob("*.json")}

@@ -21,15 +21,6 @@ from eeg_train import (
     view_route,
 )
 
-CORPUS = RunDataset(
-    name="corpus",
-    digest="0123456789abcdef",
-    source="/data/corpus",
-    context="training",
-    profile={"recordings": 6, "participants": 3},
-    schema=[{"name": "FZ", "type": "array", "items": {"type": "float"}}],
-)
-
 
 @pytest.fixture
 def store(tmp_path):
@@ -41,13 +32,13 @@ def store(tmp_path):
     return uri
 
 
-def test_datasets_are_run_inputs_with_digest_profile_schema_and_context(store):
+def test_datasets_are_run_inputs_with_digest_profile_schema_and_context(store, corpus_dataset):
     import mlflow
 
     tracker = MlflowTracker(store, "pages", "run")
     try:
-        tracker.log_dataset(CORPUS)
-        tracker.log_dataset(CORPUS)  # a resumed run logs it again
+        tracker.log_dataset(corpus_dataset)
+        tracker.log_dataset(corpus_dataset)  # a resumed run logs it again
         child = child_tracker(tracker, "fold_01")
         child.log_dataset(RunDataset(name="primary", digest="ab", source="/data/p.parquet", context="test"))
         child.close()
@@ -65,7 +56,7 @@ def test_datasets_are_run_inputs_with_digest_profile_schema_and_context(store):
     assert [(t.key, t.value) for t in logged.tags] == [(DATASET_CONTEXT_TAG, "training")]
     (fold_input,) = mlflow.MlflowClient(store).get_run(child.run_id).inputs.dataset_inputs
     assert fold_input.dataset.name == "primary"
-    assert RunDataset.from_dict(json.loads(json.dumps(CORPUS.to_dict()))) == CORPUS
+    assert RunDataset.from_dict(json.loads(json.dumps(corpus_dataset.to_dict()))) == corpus_dataset
 
 
 def test_runs_register_versions_of_one_model(store, tmp_path, capfd):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eeg_train import JOURNAL, ResilientTracker, RunDataset, TrackingFailed, journal_status, replay_journal
+from eeg_train import JOURNAL, ResilientTracker, TrackingFailed, journal_status, replay_journal
 
 
 class FakeTracker:
@@ -94,16 +94,9 @@ def test_policy_fail_raises_one_line(tmp_path):
     assert not (tmp_path / JOURNAL).exists()
 
 
-def test_every_kind_of_call_is_kept_offline_and_replayed(tmp_path):
+def test_every_kind_of_call_is_kept_offline_and_replayed(tmp_path, corpus_dataset):
     """Datasets, descriptions (tags) and model registrations with their tags are journaled like the rest."""
-    dataset = RunDataset(
-        name="corpus",
-        digest="0123456789abcdef",
-        source="/data/corpus",
-        context="training",
-        profile={"recordings": 6, "participants": 3},
-        schema=[{"name": "FZ", "type": "array", "items": {"type": "float"}}],
-    )
+    dataset = corpus_dataset
     online = ResilientTracker(lambda: FakeTracker(), tmp_path / "online")
     assert online.register_model(tmp_path, "encoder", {"mask_ratio": "0.4"}, "best epoch 2") == "7"
 
