@@ -109,9 +109,7 @@ def pretrain(corpus: Path, save_dir: Path, participants: int, seed: int, epochs:
     demo.pop("synthetic")
     demo["data"] |= data | {"dataset_path": str(corpus), "participants": participants, "cache_dir": None,
                             "num_workers": 0, "split_group": "participant"}  # fmt: skip
-    demo["train"] |= {"epochs": epochs,
-                      "seed": seed, "quiet": True, "num_plot_examples": 0}  # fmt: skip
-    demo["tracking"] = {"enabled": False}
+    demo["train"] |= {"epochs": epochs, "seed": seed}
     return run_pretrain(demo, save_dir)
 
 

@@ -14,10 +14,11 @@ from eeg_pretrain.run_folder import CHECKPOINT_BEST
 
 
 def run_pretrain(config: dict, save_dir: Path) -> Path:
-    """Write ``config`` (with ``train.save_dir`` = ``save_dir``) beside the run folder as ``<name>.yaml``, run
-    ``pretrain --config <it> --quiet`` in this process, and return the best checkpoint; a failed run raises
-    its ``SystemExit``."""
-    config = {**config, "train": {**config.get("train", {}), "save_dir": str(save_dir)}}
+    """Write ``config`` beside the run folder as ``<name>.yaml`` (with ``train.save_dir`` = ``save_dir``, and
+    as every benchmark runs: quiet, no example plots, no MLflow), run ``pretrain --config <it> --quiet`` in
+    this process, and return the best checkpoint; a failed run raises its ``SystemExit``."""
+    train = {**config.get("train", {}), "save_dir": str(save_dir), "quiet": True, "num_plot_examples": 0}
+    config = {**config, "train": train, "tracking": {"enabled": False}}
     path = save_dir.parent / f"{save_dir.name}.yaml"
     path.write_text(yaml.safe_dump(config))
     try:

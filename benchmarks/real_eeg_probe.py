@@ -88,9 +88,7 @@ def pretrain(
                   "bidirectional": True, "input": inputs, "local_context": local_context},
         "masking": {"style": "mae", "ratio": 0.4},
         "objective": {"target": target},
-        "train": {"epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
-                  "num_plot_examples": 0},
-        "tracking": {"enabled": False},
+        "train": {"epochs": epochs, "lr": 3.0e-3, "seed": seed},
     }  # fmt: skip
     return run_pretrain(config, save_dir)
 

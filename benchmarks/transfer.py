@@ -68,9 +68,7 @@ def pretrain(corpora: dict[str, Path], save_dir: Path, seed: int, epochs: int) -
                   "bidirectional": True, "input": "raw+spectrum"},
         "masking": {"style": "mae", "ratio": 0.4},
         "objective": {"target": "both"},
-        "train": {"epochs": epochs, "lr": 3.0e-3, "seed": seed, "quiet": True,
-                  "num_plot_examples": 0},
-        "tracking": {"enabled": False},
+        "train": {"epochs": epochs, "lr": 3.0e-3, "seed": seed},
     }  # fmt: skip
     return run_pretrain(config, save_dir)
 
